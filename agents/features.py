@@ -1,0 +1,128 @@
+"""Shared user/item feature construction from the public observation and the item table.
+
+Every learner here sees the user through the same public signals (DESIGN.md §5): the recent
+history of consumed items (looked up in the agent-side item table ``env.unwrapped.item_embeddings``)
+with their responses, and the public profile embedding. Building them once keeps the agents
+comparable — differences in results come from the learner, not from feature engineering.
+
+- ``history_embedding``: decayed, optionally response-weighted mean of the history's item
+  embeddings, ``u = normalise(sum_i w_i e_{h_i})`` with ``w_i = decay^i * mask_i`` (most recent
+  first, so i is the age); users without history fall back to their profile embedding.
+- ``Projection``: a fixed PCA of the item table down to ``p`` dims. Fitted on the catalog the agent
+  already knows (no randomness), it keeps the directions along which items differ most, so a
+  ``p``-dimensional bilinear model is cheap (LinUCB's covariance is (F, F)).
+- ``UserItemFeatures.bandit``: per candidate ``[u_p * e_p, profile_p * e_p, e_p, cos(u, e),
+  max_recent_cos(e), popularity, 1]``. The products make a *linear* model express user-item
+  affinity; ``max_recent_cos`` (similarity to the last few consumed items) lets it learn satiation
+  or repeat effects.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import EnvSpec, Obs
+
+
+def history_embedding(
+    obs: Obs,
+    table: np.ndarray,
+    decay: float = 0.8,
+    response_weight: float = 0.0,
+    profile_fallback: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Decayed mean of the history's item embeddings, unit norm: returns ((B, d), has_history (B,)).
+
+    ``response_weight`` > 0 weights each item by ``1 + response_weight * engagement`` — items the
+    user engaged with say more about their interest than items they abandoned.
+    """
+    ids = obs["history_ids"]
+    mask = obs["history_mask"].astype(np.float32) * (ids >= 0)
+    emb = table[np.clip(ids, 0, None)]  # (B, H, d)
+    ages = np.arange(ids.shape[1], dtype=np.float32)
+    weights = mask * (decay**ages)[None, :]
+    if response_weight:
+        weights = weights * (1.0 + response_weight * obs["history_responses"][..., 0])
+    user = np.einsum("bh,bhd->bd", weights, emb)
+    has = mask.sum(axis=1) > 0
+    if profile_fallback:
+        user = np.where(has[:, None], user, obs["profile_embedding"])
+    return _normalise(user), has
+
+
+def _normalise(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    norm = np.linalg.norm(x, axis=axis, keepdims=True)
+    return (x / np.maximum(norm, 1e-8)).astype(np.float32)
+
+
+class Projection:
+    """Fixed PCA projection (d, p) of the agent-side item table; identity when p >= d."""
+
+    def __init__(self, table: np.ndarray, dim: int):
+        d = table.shape[1]
+        if dim >= d:
+            self.matrix = np.eye(d, dtype=np.float32)
+        else:
+            centred = table - table.mean(axis=0, keepdims=True)
+            # Right singular vectors are the principal axes; fix each sign so the result is
+            # reproducible across LAPACK builds.
+            _, _, vt = np.linalg.svd(centred.astype(np.float64), full_matrices=False)
+            axes = vt[:dim]
+            signs = np.sign(axes[np.arange(dim), np.abs(axes).argmax(axis=1)])
+            self.matrix = (axes * signs[:, None]).T.astype(np.float32)
+
+    @property
+    def dim(self) -> int:
+        return int(self.matrix.shape[1])
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return _normalise(x @ self.matrix)
+
+
+class UserItemFeatures:
+    """The bandits' (and SlateQ's) per-candidate features; see the module docstring."""
+
+    def __init__(self, spec: EnvSpec, dim: int = 16, decay: float = 0.8, recent: int = 3):
+        self.table = spec.item_embeddings
+        self.proj = Projection(self.table, dim)
+        self.decay = decay
+        self.recent = recent
+
+    @property
+    def dim(self) -> int:
+        return 3 * self.proj.dim + 4
+
+    def user(self, obs: Obs) -> tuple[np.ndarray, np.ndarray]:
+        """Full-dimensional user vector (B, d) and whether each user has history (B,)."""
+        return history_embedding(obs, self.table, self.decay, response_weight=1.0)
+
+    def bandit(self, obs: Obs) -> np.ndarray:
+        """Per-candidate features, float32 (B, N, F)."""
+        cand = obs["candidate_embeddings"].astype(np.float32)
+        user, _ = self.user(obs)
+        cos_user = np.einsum("bd,bnd->bn", user, cand)
+        recent = self.recent_similarity(obs)
+        e_p = self.proj(cand)
+        u_p = self.proj(user)
+        prof_p = self.proj(obs["profile_embedding"].astype(np.float32))
+        pop = obs["candidate_popularity"].astype(np.float32)
+        ones = np.ones_like(pop)
+        return np.concatenate(
+            [
+                u_p[:, None, :] * e_p,
+                prof_p[:, None, :] * e_p,
+                e_p,
+                np.stack([cos_user, recent, pop, ones], axis=-1),
+            ],
+            axis=-1,
+        ).astype(np.float32)
+
+    def recent_similarity(self, obs: Obs) -> np.ndarray:
+        """Max cosine of each candidate to the last ``recent`` consumed items, (B, N); 0 if none."""
+        ids = obs["history_ids"][:, : self.recent]
+        mask = (obs["history_mask"][:, : self.recent] > 0) & (ids >= 0)
+        hist = self.table[np.clip(ids, 0, None)]  # (B, r, d)
+        sims = np.einsum("bnd,brd->bnr", obs["candidate_embeddings"].astype(np.float32), hist)
+        sims = np.where(mask[:, None, :], sims, -np.inf)
+        best = sims.max(axis=2) if sims.shape[2] else np.zeros(sims.shape[:2], np.float32)
+        return np.where(np.isfinite(best), best, 0.0).astype(np.float32)

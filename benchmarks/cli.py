@@ -1,0 +1,450 @@
+"""The ``driftrec`` command: ``bench``, ``train``, ``plot``, ``scenarios``, ``agents``, ``calibrate``.
+
+Design choices:
+
+- every flag value is validated before any work starts; a bad value prints one line
+  (``driftrec bench: error: ...``) on stderr and exits with status 2 — no usage dump, no traceback;
+- heavy imports (torch, the envs, the agents) happen inside the subcommands, so ``--help``,
+  ``--version`` and argument errors answer instantly;
+- results folders are never silently overwritten: a non-empty ``--out`` needs ``--overwrite``.
+
+``main(argv=None) -> int`` is the console-script entry point (``driftrec = ...cli:main``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any, NoReturn
+
+#: Standard suite when ``driftrec bench`` has no flags (sized to finish within 10 minutes on two
+#: CPU cores with a cached catalog; see docs/metrics.md for the measurement).
+DEFAULT_AGENTS: tuple[str, ...] = ("random", "popular", "greedy", "oracle", "linucb", "thompson",
+                                   "slateq", "transformer")
+DEFAULT_SEEDS = 3
+DEFAULT_USERS = 128
+DEFAULT_STEPS: int | None = None  # None: each scenario's session limit (max_steps)
+DEFAULT_TRAIN_STEPS = 100
+
+#: ``--quick``: a smoke-test run (seconds) — two seeds so the bands exist.
+QUICK = {"agents": ("random", "popular", "greedy"), "seeds": 2, "users": 8, "steps": 8,
+         "train_steps": 4}
+
+
+class CLIError(Exception):
+    """A user-facing error: printed as one line, exit status ``code``."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is a one-line error (the usage is one ``--help`` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _seeds(text: str) -> tuple[int, ...]:
+    """``N`` → seeds 0..N−1; ``a,b,c`` → exactly those seeds."""
+    parts = [p for p in text.replace(" ", ",").split(",") if p]
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a seed count N or a comma list of seeds, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected a seed count N or a comma list of seeds")
+    if len(values) == 1 and "," not in text:
+        if values[0] < 1:
+            raise argparse.ArgumentTypeError(f"seed count must be positive, got {text!r}")
+        return tuple(range(values[0]))
+    if any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"seeds must be >= 0, got {text!r}")
+    if len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"seeds must be distinct, got {text!r}")
+    return tuple(values)
+
+
+def _names(values: Sequence[str] | None) -> tuple[str, ...] | None:
+    """Accept ``--agents a b``, ``--agents a,b`` or a mix; keep order, drop repeats."""
+    if values is None:
+        return None
+    out: list[str] = []
+    for value in values:
+        for name in value.split(","):
+            name = name.strip().lower()
+            if name and name not in out:
+                out.append(name)
+    return tuple(out)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("driftrec")
+    except metadata.PackageNotFoundError:  # running from a source tree that is not installed
+        return "unknown"
+
+
+# ----------------------------------------------------------------------------------------------
+# parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="driftrec", description=(
+        "Long-horizon recommendation simulator with language-model user interests that drift. "
+        "Run the benchmark suite, train an agent, plot results."))
+    parser.add_argument("--version", action="version", version=f"driftrec {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    bench = sub.add_parser("bench", help="run scenarios × agents × seeds; write a results folder",
+                           description=(
+        "Run the benchmark suite and write results.json, results.csv, results.md and PNG plots "
+        "into a results folder. With no flags: all scenarios, the standard agents, "
+        f"{DEFAULT_SEEDS} seeds, {DEFAULT_USERS} users, one full session per user."))
+    bench.add_argument("--scenarios", nargs="+", metavar="NAME",
+                       help="scenarios to run (default: all; `driftrec scenarios` lists them)")
+    bench.add_argument("--agents", nargs="+", metavar="NAME", help=(
+        f"agents to run (default: {','.join(DEFAULT_AGENTS)}; `driftrec agents` lists them)"))
+    bench.add_argument("--seeds", type=_seeds, metavar="N|a,b,..",
+                       help=f"seed count (seeds 0..N-1) or a comma list (default {DEFAULT_SEEDS})")
+    bench.add_argument("--users", type=_positive_int, metavar="B",
+                       help=f"users per batch (default {DEFAULT_USERS})")
+    bench.add_argument("--steps", type=_positive_int, metavar="T",
+                       help="evaluation steps per episode, capped at each scenario's session "
+                            "limit (default: the session limit)")
+    bench.add_argument("--train-steps", type=_non_negative_int, metavar="N",
+                       help="training steps on held-out users before evaluation, for agents that "
+                            f"learn (default {DEFAULT_TRAIN_STEPS}; 0 = online learning only)")
+    _add_common(bench, out_help="results folder (default runs/<timestamp>-bench/)")
+    bench.add_argument("--quick", action="store_true",
+                       help="a tiny smoke-test run (explicit flags still win)")
+    bench.add_argument("--dataset", metavar="NAME",
+                       help="run on a real data set (movielens, amazon, mind) instead of the "
+                            "built-in catalog")
+    bench.add_argument("--data-dir", metavar="PATH", help="folder holding the data set's files")
+    bench.add_argument("--max-users", type=_positive_int, metavar="N",
+                       help="subsample the data set's users")
+    bench.add_argument("--max-items", type=_positive_int, metavar="N",
+                       help="subsample the data set's items")
+    bench.add_argument("--calibration", metavar="FILE",
+                       help="with --dataset: use the scenario of a `driftrec calibrate` file")
+
+    train = sub.add_parser("train", help="train one agent with progress, logs and checkpoints",
+                           description=(
+        "Train one agent on one scenario: progress bar, CSV log (and TensorBoard events when "
+        "tensorboard is installed), periodic checkpoints, a learning-curve PNG and a held-out "
+        "evaluation at the end. Ctrl-C leaves a valid checkpoint and log; --resume continues."))
+    train.add_argument("--agent", required=True, metavar="NAME")
+    train.add_argument("--scenario", required=True, metavar="NAME")
+    train.add_argument("--steps", type=_positive_int, required=True, metavar="N",
+                       help="total training steps (batched env steps)")
+    train.add_argument("--users", type=_positive_int, default=64, metavar="B",
+                       help="users per batch (default 64)")
+    train.add_argument("--seed", type=_non_negative_int, default=0)
+    train.add_argument("--log-every", type=_positive_int, default=10, metavar="N",
+                       help="steps between CSV log rows (default 10)")
+    train.add_argument("--checkpoint-every", type=_positive_int, default=100, metavar="N",
+                       help="steps between checkpoints (default 100)")
+    train.add_argument("--eval-users", type=_positive_int, default=64, metavar="B",
+                       help="held-out users for the final evaluation (default 64)")
+    train.add_argument("--eval-steps", type=_positive_int, default=50, metavar="T",
+                       help="steps of the final evaluation (default 50)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue from the checkpoint in --out")
+    _add_common(train, out_help="run folder (default runs/<timestamp>-train-AGENT-SCENARIO/)")
+
+    plot = sub.add_parser("plot", help="reward curves of one or more results folders",
+                          description="Draw the reward curves of one or more bench results "
+                                      "folders on one figure.")
+    plot.add_argument("runs", nargs="+", metavar="RUN_DIR")
+    plot.add_argument("--out", metavar="FILE", default=None,
+                      help="PNG to write (default: reward_curves.png in the first RUN_DIR when "
+                           "one run is given, else ./driftrec-plot.png)")
+
+    sub.add_parser("scenarios", help="list the scenarios", description="List the scenarios.")
+    sub.add_parser("agents", help="list the agents", description="List the agents.")
+
+    cal = sub.add_parser("calibrate", help="fit the user model to a real data set's logs",
+                         description="Fit the simulator's user-model parameters to a data set's "
+                                     "logged sequences and write them to a file.")
+    cal.add_argument("--dataset", required=True, metavar="NAME")
+    cal.add_argument("--data-dir", required=True, metavar="PATH")
+    cal.add_argument("--out", required=True, metavar="FILE")
+    cal.add_argument("--max-users", type=_positive_int, metavar="N")
+    cal.add_argument("--max-items", type=_positive_int, metavar="N")
+    cal.add_argument("--encoder", default="minilm", metavar="SPEC",
+                     help="text encoder for the items (default minilm)")
+    cal.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    return parser
+
+
+def _add_common(p: argparse.ArgumentParser, out_help: str) -> None:
+    p.add_argument("--out", metavar="DIR", help=out_help)
+    p.add_argument("--overwrite", action="store_true",
+                   help="allow writing into a non-empty output folder")
+    p.add_argument("--encoder", default="minilm", metavar="SPEC",
+                   help="text encoder: minilm (default), hashing (fast, for tests) or a local "
+                        "model folder")
+    p.add_argument("--device", default="cpu", metavar="DEV",
+                   help="torch device for the engine and agents (default cpu)")
+
+
+# ----------------------------------------------------------------------------------------------
+# shared validation
+
+
+def scenario_names() -> dict[str, str]:
+    """Scenario name → one-line description."""
+    import driftrec.envs.scenarios as scenarios_module
+    from driftrec.envs import SCENARIOS
+
+    doc = scenarios_module.__doc__ or ""
+    return {name: _describe_scenario(name, cfg, doc) for name, cfg in SCENARIOS.items()}
+
+
+def _describe_scenario(name: str, cfg: Any, doc: str) -> str:
+    """The preset's own description if it has one, else its first sentence in the scenarios
+    module's "Presets" list, plus the facts that matter when choosing one."""
+    text = str(getattr(cfg, "description", "") or "").strip()
+    if not text:
+        marker = f"- ``{name}``:"
+        lines = [line.strip() for line in doc.splitlines()]
+        for i, line in enumerate(lines):
+            if line.startswith(marker):
+                bullet = [line[len(marker):]]
+                for more in lines[i + 1:]:
+                    if not more or more.startswith("- "):
+                        break
+                    bullet.append(more)
+                text = " ".join(" ".join(bullet).split()).split(". ")[0].rstrip(".")
+                break
+    facts = (f"{cfg.domain} catalog, N={cfg.num_candidates} candidates, K={cfg.slate_size}, "
+             f"sessions up to {cfg.max_steps} steps")
+    return f"{text} ({facts})" if text else facts
+
+
+def agent_names() -> dict[str, str]:
+    """Agent name → one-line description."""
+    from driftrec.agents import AGENTS
+
+    return {name: spec.description for name, spec in AGENTS.items()}
+
+
+def check_names(kind: str, names: Sequence[str], valid: Sequence[str]) -> None:
+    unknown = [n for n in names if n not in valid]
+    if unknown:
+        raise CLIError(f"unknown {kind} {', '.join(map(repr, unknown))}; "
+                       f"valid {kind}s: {', '.join(valid)}")
+
+
+def check_device(device: str) -> None:
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise CLIError(f"invalid --device {device!r}; expected e.g. cpu, cuda, cuda:0") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise CLIError(f"--device {device!r} requested but CUDA is not available")
+
+
+def check_encoder(spec: str) -> None:
+    if spec in ("minilm", "hashing"):
+        return
+    if not Path(spec).is_dir():
+        raise CLIError(f"--encoder {spec!r}: expected minilm, hashing or an existing local "
+                       "model folder")
+
+
+def prepare_out_dir(out: str | None, default_name: str, overwrite: bool,
+                    resume: bool = False) -> Path:
+    """Create (or accept) the output folder; refuse a non-empty one unless allowed; probe it."""
+    path = Path(out) if out else Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-{default_name}"
+    if path.exists() and not path.is_dir():
+        raise CLIError(f"output folder {str(path)!r} exists and is not a folder")
+    if path.is_dir() and any(path.iterdir()) and not (overwrite or resume):
+        raise CLIError(f"output folder {str(path)!r} is not empty; use --overwrite to write "
+                       "into it anyway (or choose another --out)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".driftrec-write-test"
+        probe.write_text("ok", encoding="utf-8")
+        probe.unlink()
+    except OSError as exc:
+        raise CLIError(f"cannot write to output folder {str(path)!r}: "
+                       f"{exc.strerror or exc}") from None
+    return path
+
+
+# ----------------------------------------------------------------------------------------------
+# subcommands
+
+
+def cmd_bench(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from .runner import BenchConfig
+
+    quick = QUICK if args.quick else {}
+    if args.dataset is not None or args.data_dir is not None:
+        return _bench_dataset(args, argv)
+    if args.max_users is not None or args.max_items is not None or args.calibration:
+        raise CLIError("--max-users, --max-items and --calibration only apply with --dataset")
+    all_scenarios = scenario_names()
+    scenarios = _names(args.scenarios) or tuple(all_scenarios)
+    check_names("scenario", scenarios, list(all_scenarios))
+    all_agents = agent_names()
+    agents = _names(args.agents) or tuple(quick.get("agents", DEFAULT_AGENTS))
+    check_names("agent", agents, list(all_agents))
+    check_encoder(args.encoder)
+    check_device(args.device)
+    config = BenchConfig(
+        scenarios=scenarios, agents=agents,
+        seeds=args.seeds or tuple(range(quick.get("seeds", DEFAULT_SEEDS))),
+        users=args.users or quick.get("users", DEFAULT_USERS),
+        steps=args.steps or quick.get("steps", DEFAULT_STEPS),
+        train_steps=(args.train_steps if args.train_steps is not None
+                     else quick.get("train_steps", DEFAULT_TRAIN_STEPS)),
+        encoder=args.encoder, device=args.device)
+    out_dir = prepare_out_dir(args.out, "bench", args.overwrite)
+    return run_bench(config, out_dir, argv)
+
+
+def run_bench(config: Any, out_dir: Path, argv: Sequence[str],
+              extra_config: dict[str, Any] | None = None, env_factory: Any = None,
+              scenario_configs: dict[str, Any] | None = None) -> int:
+    """Run a suite, write the results folder and plots, print the table."""
+    from tqdm.auto import tqdm
+
+    from . import plots, report
+    from .runner import run_suite, total_steps
+
+    print(f"driftrec bench → {out_dir}", file=sys.stderr)
+    with tqdm(total=total_steps(config, scenario_configs), unit="step", desc="bench",
+              dynamic_ncols=True, file=sys.stderr, mininterval=0.5) as bar:
+        suite = run_suite(config, progress=bar.update, on_status=bar.set_postfix_str,
+                          env_factory=env_factory)
+    results = report.build_results(suite, ["driftrec", *argv], extra_config)
+    report.write_results(out_dir, results)
+    pngs = plots.plot_run(results, out_dir)
+    sys.stdout.write(report.text_table(results["summary"]))
+    print(f"\n{len(suite.runs)} runs in {suite.seconds:.1f}s; wrote results.json, results.csv, "
+          f"results.md, {', '.join(p.name for p in pngs)} to {out_dir}", file=sys.stderr)
+    return 0
+
+
+def _bench_dataset(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from . import realdata
+
+    return realdata.bench_dataset(args, argv)
+
+
+def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from . import training
+
+    all_scenarios = scenario_names()
+    check_names("scenario", [args.scenario], list(all_scenarios))
+    check_names("agent", [args.agent], list(agent_names()))
+    check_encoder(args.encoder)
+    check_device(args.device)
+    out_dir = prepare_out_dir(args.out, f"train-{args.agent}-{args.scenario}", args.overwrite,
+                              resume=args.resume)
+    return training.train_command(args, out_dir, argv)
+
+
+def cmd_plot(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from . import plots, report
+
+    loaded = []
+    for run in args.runs:
+        try:
+            loaded.append((Path(run).resolve().name or run, report.load_results(run)))
+        except (FileNotFoundError, ValueError) as exc:
+            raise CLIError(str(exc)) from None
+    if args.out:
+        out = Path(args.out)
+    elif len(args.runs) == 1:
+        out = Path(args.runs[0]) / "reward_curves.png"
+    else:
+        out = Path("driftrec-plot.png")
+    if out.suffix.lower() != ".png":
+        raise CLIError(f"--out {str(out)!r}: expected a .png file name")
+    try:
+        plots.plot_reward_curves(loaded, out)
+    except OSError as exc:
+        raise CLIError(f"cannot write {str(out)!r}: {exc.strerror or exc}") from None
+    print(out)
+    return 0
+
+
+def cmd_scenarios(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    _print_listing(scenario_names())
+    return 0
+
+
+def cmd_agents(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    _print_listing(agent_names())
+    return 0
+
+
+def _print_listing(items: dict[str, str]) -> None:
+    width = max(map(len, items), default=0)
+    for name, text in items.items():
+        print(f"{name.ljust(width)}  {text}")
+
+
+def cmd_calibrate(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from . import realdata
+
+    return realdata.calibrate_command(args, argv)
+
+
+_COMMANDS = {"bench": cmd_bench, "train": cmd_train, "plot": cmd_plot,
+             "scenarios": cmd_scenarios, "agents": cmd_agents, "calibrate": cmd_calibrate}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console-script entry point; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    prog = f"driftrec {args.command}"
+    try:
+        return _COMMANDS[args.command](args, argv)
+    except CLIError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,181 @@
+"""Figures drawn from results files (never from memory), with matplotlib's Agg backend.
+
+- :func:`plot_reward_curves`: mean reward per cohort user per step, mean ± 95% band over seeds,
+  one line per agent (per run and agent when several results folders are compared), one panel per
+  scenario;
+- :func:`plot_metrics_over_time`: CTR, intra-list diversity, interest drift and retention over the
+  session, rows = metric, columns = scenario;
+- :func:`plot_interest_trajectories`: a few users' interest vectors over the session, projected on
+  the PCA plane of the category centroids (labelled grey points), one panel per scenario × agent.
+
+Every figure is written atomically (rendered to memory, then ``atomic_write_bytes``).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+from driftrec.encoders.io import atomic_write_bytes
+
+from .metrics import t_critical
+
+_CURVE_LABELS = {"ctr": "CTR (slates clicked)", "diversity": "intra-list diversity",
+                 "drift": "interest drift 1 − cos(u_t, u_0)", "retention": "users still in session",
+                 "reward": "reward per user", "engagement": "engagement"}
+
+
+def _save(fig: Any, path: str | Path) -> Path:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+    return Path(path)
+
+
+def _smooth(x: np.ndarray, window: int) -> np.ndarray:
+    """Trailing moving average (shorter at the start) — display only, results keep raw curves."""
+    if window <= 1 or x.size == 0:
+        return x
+    c = np.cumsum(np.insert(x, 0, 0.0))
+    idx = np.arange(1, x.size + 1)
+    lo = np.maximum(idx - window, 0)
+    return (c[idx] - c[lo]) / (idx - lo)
+
+
+def curve_band(curves: Sequence[Sequence[float | None]]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-step mean and 95% half-width over seeds (t with n−1 df; 0 width for one seed)."""
+    arr = np.array([[np.nan if v is None else v for v in c] for c in curves], dtype=np.float64)
+    n = np.sum(~np.isnan(arr), axis=0)
+    with np.errstate(all="ignore"):
+        mean = np.nanmean(arr, axis=0)
+        sd = np.nanstd(arr, axis=0, ddof=1) if arr.shape[0] > 1 else np.zeros(arr.shape[1])
+    tcrit = np.array([t_critical(int(k) - 1) if k > 1 else 0.0 for k in n])
+    half = np.where(n > 1, tcrit * np.nan_to_num(sd) / np.sqrt(np.maximum(n, 1)), 0.0)
+    return mean, half
+
+
+def _group(runs: list[dict[str, Any]]) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """scenario → agent → runs, preserving first-appearance order."""
+    out: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for run in runs:
+        out.setdefault(run["scenario"], {}).setdefault(run["agent"], []).append(run)
+    return out
+
+
+def plot_reward_curves(results: Sequence[tuple[str, dict[str, Any]]], path: str | Path,
+                       curve: str = "reward") -> Path:
+    """Reward curves of one or more results dicts, labelled ``label:agent`` when several."""
+    scenarios: list[str] = []
+    for _, res in results:
+        for run in res["runs"]:
+            if run["scenario"] not in scenarios:
+                scenarios.append(run["scenario"])
+    fig, axes = plt.subplots(1, max(len(scenarios), 1), figsize=(5.2 * max(len(scenarios), 1),
+                                                                 3.8), squeeze=False)
+    for ax, scenario in zip(axes[0], scenarios):
+        for label, res in results:
+            for agent, runs in _group(res["runs"]).get(scenario, {}).items():
+                mean, half = curve_band([r["curves"][curve] for r in runs])
+                window = max(1, mean.size // 25)
+                mean, half = _smooth(mean, window), _smooth(half, window)
+                x = np.arange(1, mean.size + 1)
+                name = agent if len(results) == 1 else f"{label}:{agent}"
+                (line,) = ax.plot(x, mean, label=name, lw=1.5)
+                ax.fill_between(x, mean - half, mean + half, color=line.get_color(), alpha=0.2)
+        ax.set_title(scenario)
+        ax.set_xlabel("step")
+        ax.set_ylabel(_CURVE_LABELS.get(curve, curve))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, ncol=2)
+    fig.suptitle("mean over cohort users, 95% band over seeds (departed users count 0)",
+                 fontsize=9)
+    return _save(fig, path)
+
+
+def plot_metrics_over_time(res: dict[str, Any], path: str | Path,
+                           curves: Sequence[str] = ("ctr", "diversity", "drift", "retention"),
+                           ) -> Path:
+    """Rows: metrics; columns: scenarios; one line per agent (mean over seeds)."""
+    groups = _group(res["runs"])
+    ncol = max(len(groups), 1)
+    fig, axes = plt.subplots(len(curves), ncol, figsize=(4.8 * ncol, 2.6 * len(curves)),
+                             squeeze=False, sharex="col")
+    for j, (scenario, by_agent) in enumerate(groups.items()):
+        for i, name in enumerate(curves):
+            ax = axes[i, j]
+            for agent, runs in by_agent.items():
+                mean, _ = curve_band([r["curves"][name] for r in runs])
+                ax.plot(np.arange(1, mean.size + 1),
+                        _smooth(mean, max(1, mean.size // 25)), label=agent, lw=1.3)
+            ax.set_ylabel(_CURVE_LABELS.get(name, name), fontsize=8)
+            ax.grid(alpha=0.3)
+            if i == 0:
+                ax.set_title(scenario)
+            if i == len(curves) - 1:
+                ax.set_xlabel("step")
+    axes[0, -1].legend(fontsize=7, ncol=2)
+    return _save(fig, path)
+
+
+def plot_interest_trajectories(res: dict[str, Any], path: str | Path) -> Path:
+    """Tracked users' interest paths (start ○, end ×) among the category centroids."""
+    tracked = [r for r in res["runs"] if r.get("trajectories")]
+    groups = _group(tracked)
+    nrow = max(len(groups), 1)
+    ncol = max((len(v) for v in groups.values()), default=1)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, 3.4 * nrow), squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for i, (scenario, by_agent) in enumerate(groups.items()):
+        proj = res.get("scenarios", {}).get(scenario, {}).get("projection", {})
+        cents = np.asarray(proj.get("centroids_2d", []), dtype=np.float64).reshape(-1, 2)
+        for j, (agent, runs) in enumerate(by_agent.items()):
+            ax = axes[i, j]
+            ax.set_axis_on()
+            ax.scatter(cents[:, 0], cents[:, 1], c="0.6", s=18, marker="s", zorder=1)
+            for name, (x, y) in zip(proj.get("categories", []), cents):
+                ax.annotate(str(name)[:14], (x, y), fontsize=5, color="0.35")
+            for k, track in enumerate(runs[0]["trajectories"]):
+                pts = np.asarray(track, dtype=np.float64).reshape(-1, 2)
+                if pts.size == 0:
+                    continue
+                (line,) = ax.plot(pts[:, 0], pts[:, 1], lw=1.0, alpha=0.85, zorder=2)
+                ax.scatter(*pts[0], marker="o", s=22, color=line.get_color(), zorder=3)
+                ax.scatter(*pts[-1], marker="x", s=30, color=line.get_color(), zorder=3)
+            ax.set_title(f"{scenario} · {agent}", fontsize=9)
+            ax.tick_params(labelsize=6)
+    fig.suptitle("interest trajectories on the PCA plane of the category centroids "
+                 "(○ start, × end)", fontsize=9)
+    return _save(fig, path)
+
+
+def plot_run(res: dict[str, Any], out_dir: str | Path) -> list[Path]:
+    """The three standard figures of one bench run, into ``out_dir``."""
+    out_dir = Path(out_dir)
+    return [plot_reward_curves([("run", res)], out_dir / "reward_curves.png"),
+            plot_metrics_over_time(res, out_dir / "metrics_over_time.png"),
+            plot_interest_trajectories(res, out_dir / "interest_trajectories.png")]
+
+
+def plot_learning_curve(steps: Sequence[float], values: Sequence[float], path: str | Path,
+                        ylabel: str = "mean reward per user-step", title: str = "") -> Path:
+    """Training curve from the CSV log: raw values and a moving average."""
+    x = np.asarray(steps, dtype=np.float64)
+    y = np.asarray(values, dtype=np.float64)
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.plot(x, y, lw=0.8, alpha=0.4, label="logged")
+    ax.plot(x, _smooth(y, max(1, y.size // 20)), lw=1.8, label="moving average")
+    ax.set_xlabel("training step (batched)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)

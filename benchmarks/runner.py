@@ -1,0 +1,337 @@
+"""Run scenario × agent × seed episodes and collect their metrics.
+
+Protocol of one run (scenario s, agent a, seed k):
+
+1. build the scenario's native vector env with B users (one env per scenario, reused: a seeded
+   ``reset`` fully determines the users, so reuse changes nothing but saves catalog loading);
+2. ``make_agent(a, env, seed=k)``; if ``train_steps > 0`` and the agent learns, ``agent.fit`` on
+   *training* users (reset seed ``k + TRAIN_SEED_OFFSET``), so the evaluation users are held out;
+3. evaluate for T steps on users drawn from seed ``k``: act, step, and — as a deployed recommender
+   would — keep learning online (``agent.update``) unless ``learn=False``.
+
+Metrics are computed by :class:`driftrec.benchmarks.metrics.EpisodeAccumulator` on the cohort of
+users present at reset. The true (hidden) user state is read from the engine for analysis only;
+agents never see it unless they are labelled ``reads_hidden_state`` (the oracle, which reads
+``info``).
+
+:func:`evaluate_agent` is the reusable piece (``compare_agents.py`` and ``driftrec train`` call it);
+:func:`run_suite` loops over the grid for ``driftrec bench``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .metrics import EpisodeAccumulator, category_centroids
+
+#: Training users come from a different seed than evaluation users (held-out evaluation).
+TRAIN_SEED_OFFSET = 1_000_003
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """Everything that determines a bench run; stored verbatim in ``results.json``."""
+
+    scenarios: tuple[str, ...]
+    agents: tuple[str, ...]
+    seeds: tuple[int, ...]
+    users: int
+    steps: int | None  # None: each scenario's session limit (max_steps)
+    train_steps: int
+    encoder: str = "minilm"
+    device: str = "cpu"
+    track_users: int = 4
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.users < 1:
+            raise ValueError(f"users must be a positive integer, got {self.users}")
+        if self.steps is not None and self.steps < 1:
+            raise ValueError(f"steps must be a positive integer, got {self.steps}")
+        if self.train_steps < 0:
+            raise ValueError(f"train_steps must be >= 0, got {self.train_steps}")
+        for name in ("scenarios", "agents", "seeds"):
+            if not getattr(self, name):
+                raise ValueError(f"{name} must not be empty")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class EpisodeResult:
+    """One (scenario, agent, seed) run: metric dict, per-step curves, per-user returns."""
+
+    scenario: str
+    agent: str
+    seed: int
+    metrics: dict[str, float]
+    curves: dict[str, list[float]]
+    user_returns: list[float]
+    trajectories: list[list[list[float]]] | None = None  # tracked users × steps × 2 (PCA plane)
+    train_seconds: float = 0.0
+    eval_seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------------------------------------
+# Access to the engine (true state), kept in one place so an engine change touches only this.
+
+
+def _numpy(x: Any) -> np.ndarray:
+    if hasattr(x, "detach"):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def true_interest(env: Any) -> np.ndarray:
+    """The users' hidden interest vectors ``(B, d)`` in the catalog's true embedding space."""
+    return _numpy(env.unwrapped.engine.state.interest).astype(np.float64)
+
+
+def true_item_embeddings(env: Any) -> np.ndarray:
+    """The catalog's true item embeddings ``(M, d)`` (what users' interests live among)."""
+    return np.asarray(env.unwrapped.catalog.embeddings, dtype=np.float64)
+
+
+def make_vector_env(scenario: str, users: int, **kwargs: Any) -> Any:
+    """The scenario's native batched env with ``users`` users (keyword overrides pass through)."""
+    import driftrec.envs  # noqa: F401  (registers the ids)
+    import gymnasium
+
+    return gymnasium.make_vec(scenario_env_id(scenario), num_envs=users,
+                              vectorization_mode="vector_entry_point", **kwargs)
+
+
+def scenario_env_id(scenario: str) -> str:
+    """Gymnasium id of a built-in scenario: ``video`` → ``driftrec/Video-v0``."""
+    return f"driftrec/{scenario.capitalize()}-v0"
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A 2-D PCA plane fitted on the category centroids, for the interest-trajectory plot.
+
+    Fitting on centroids (not on users) makes the plane the one in which the categories are most
+    spread out, so a user moving between categories moves visibly.
+    """
+
+    mean: np.ndarray  # (d,)
+    basis: np.ndarray  # (d, 2)
+    categories: tuple[str, ...]
+    centroids_2d: np.ndarray  # (C, 2)
+
+    @classmethod
+    def fit(cls, centroids: np.ndarray, categories: Sequence[str]) -> Projection:
+        mean = centroids.mean(axis=0)
+        centred = centroids - mean
+        _, _, vt = np.linalg.svd(centred, full_matrices=False)
+        basis = vt[:2].T
+        if basis.shape[1] < 2:  # a single category: pad with a zero axis
+            basis = np.pad(basis, ((0, 0), (0, 2 - basis.shape[1])))
+        return cls(mean, basis, tuple(categories), centred @ basis)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return (np.asarray(x, dtype=np.float64) - self.mean) @ self.basis
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"categories": list(self.categories),
+                "centroids_2d": np.round(self.centroids_2d, 5).tolist()}
+
+
+def scenario_geometry(env: Any) -> tuple[np.ndarray, Projection]:
+    """Category centroids ``(C, d)`` of the env's catalog and the PCA plane through them."""
+    catalog = env.unwrapped.catalog
+    centroids = category_centroids(true_item_embeddings(env), np.asarray(catalog.category_ids),
+                                   len(catalog.categories))
+    return centroids, Projection.fit(centroids, catalog.categories)
+
+
+def evaluate_agent(agent: Any, env: Any, *, steps: int, seed: int, learn: bool = True,
+                   track_users: int = 0, projection: Projection | None = None,
+                   centroids: np.ndarray | None = None,
+                   progress: Progress | None = None) -> EpisodeResult:
+    """Run ``agent`` for ``steps`` batched steps on users drawn from ``seed``; measure the cohort.
+
+    ``env`` is a driftrec vector env (``make_vector_env``). With ``learn`` the agent updates online
+    from every transition. ``track_users`` > 0 records the first users' interest vectors projected
+    on ``projection`` (fitted on the catalog's categories when not given) for trajectory plots.
+    ``progress`` is called with 1 after each step.
+    """
+    if steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps}")
+    if centroids is None or (track_users and projection is None):
+        centroids_, projection_ = scenario_geometry(env)
+        centroids = centroids if centroids is not None else centroids_
+        projection = projection if projection is not None else projection_
+    item_emb = true_item_embeddings(env)
+    popularity = np.asarray(env.unwrapped.catalog.popularity, dtype=np.float64)
+    start = time.perf_counter()
+    obs, info = env.reset(seed=seed)
+    interest = true_interest(env)
+    acc = EpisodeAccumulator(interest, centroids, num_items=item_emb.shape[0])
+    n_track = min(track_users, interest.shape[0])
+    tracks: list[list[list[float]]] = [[] for _ in range(n_track)]
+    if n_track and projection is not None:
+        for i, p in enumerate(projection(interest[:n_track])):
+            tracks[i].append([round(float(p[0]), 5), round(float(p[1]), 5)])
+    rows = np.arange(interest.shape[0])[:, None]
+    for _ in range(steps):
+        action = np.asarray(agent.act(obs, info), dtype=np.int64)
+        next_obs, reward, terminated, truncated, step_info = env.step(action)
+        done = np.asarray(terminated, dtype=bool) | np.asarray(truncated, dtype=bool)
+        slate_ids = np.asarray(obs["candidate_ids"])[rows, action]
+        new_interest = _interest_before_autoreset(env, step_info, done, acc.last_interest)
+        was_active = acc.active.copy()
+        acc.record(
+            reward=_numpy(reward), clicks=_numpy(step_info["clicks"]),
+            engagement=_numpy(step_info["engagement"]), regret=_numpy(step_info["regret"]),
+            slate_item_ids=slate_ids, slate_embeddings=item_emb[slate_ids],
+            slate_popularity=popularity[slate_ids], interest=new_interest, done=done,
+            churned=_numpy(step_info["churned"]), drift_cos=_numpy(step_info["drift"]))
+        if n_track and projection is not None:
+            pts = projection(new_interest[:n_track])
+            for i in range(n_track):
+                if was_active[i]:
+                    tracks[i].append([round(float(pts[i, 0]), 5), round(float(pts[i, 1]), 5)])
+        if learn:
+            agent.update(obs, action, reward, next_obs, terminated, truncated, step_info)
+        obs, info = next_obs, step_info
+        if progress is not None:
+            progress(1)
+    metrics = acc.finish()
+    return EpisodeResult(
+        scenario=str(getattr(getattr(env.unwrapped, "config", None), "name", "custom")),
+        agent=str(getattr(agent, "name", type(agent).__name__)), seed=int(seed),
+        metrics={k: _finite_or_none(v) for k, v in metrics.items()},
+        curves={k: [_finite_or_none(x) for x in v] for k, v in acc.curves.items()},
+        user_returns=[float(r) for r in acc.returns],
+        trajectories=tracks if n_track else None,
+        eval_seconds=time.perf_counter() - start)
+
+
+def _interest_before_autoreset(env: Any, info: dict[str, Any], done: np.ndarray,
+                               previous: np.ndarray) -> np.ndarray:
+    """True interests after the step, with departing users' last interest, not their successor's.
+
+    The vector env autoresets in the same call, so the engine already holds the replacement user in
+    a departing slot. The departing user's interest after its last step is gone; their interest
+    before that step (``previous``) stands in for entropy and homogenisation (one step stale).
+    Drift is exact: the env reports ``info["drift"] = cos(u_t, u_0)`` before replacing anyone.
+    """
+    interest = true_interest(env)
+    if done.any():
+        interest = interest.copy()
+        interest[done] = previous[done]
+    return interest
+
+
+def _finite_or_none(x: float) -> float | None:
+    """JSON has no NaN: undefined values (e.g. CTR with nobody left) are stored as null."""
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def run_episode(scenario: str, agent_name: str, seed: int, env: Any, *, steps: int,
+                train_steps: int, track_users: int, centroids: np.ndarray,
+                projection: Projection, progress: Progress | None = None) -> EpisodeResult:
+    """One grid cell: build the agent, train it on held-out users, evaluate it."""
+    from driftrec.agents import AGENTS, make_agent
+
+    agent = make_agent(agent_name, env, seed=seed)
+    train_seconds = 0.0
+    if train_steps > 0 and AGENTS[agent_name].learns:
+        t0 = time.perf_counter()
+        agent.fit(env, train_steps, seed=seed + TRAIN_SEED_OFFSET)
+        train_seconds = time.perf_counter() - t0
+    if progress is not None and train_steps > 0:
+        progress(train_steps)  # counted even when skipped, so the bar's total is exact
+    result = evaluate_agent(agent, env, steps=steps, seed=seed, learn=True,
+                            track_users=track_users, projection=projection, centroids=centroids,
+                            progress=progress)
+    result.scenario, result.agent, result.train_seconds = scenario, agent_name, train_seconds
+    return result
+
+
+def scenario_horizon(scenario: Any, steps: int | None) -> int:
+    """Evaluation steps: ``steps`` capped at the scenario's session limit ``max_steps``.
+
+    ``scenario`` is a preset name or a ``ScenarioConfig``. Every cohort user has left by the
+    session limit (truncation), so stepping further would only serve unmeasured replacements.
+    """
+    if isinstance(scenario, str):
+        from driftrec.envs import make_scenario
+
+        scenario = make_scenario(scenario)
+    limit = int(scenario.max_steps)
+    return limit if steps is None else min(steps, limit)
+
+
+def total_steps(config: BenchConfig, scenario_configs: dict[str, Any] | None = None) -> int:
+    """Batched env steps of the whole suite (the progress bar's total)."""
+    configs = scenario_configs or {}
+    per_cell = sum(scenario_horizon(configs.get(s, s), config.steps) + config.train_steps
+                   for s in config.scenarios)
+    return per_cell * len(config.agents) * len(config.seeds)
+
+
+@dataclass
+class SuiteResult:
+    """All runs of a suite plus what the plots need about each scenario's geometry."""
+
+    config: BenchConfig
+    runs: list[EpisodeResult]
+    projections: dict[str, dict[str, Any]]
+    seconds: float
+
+
+EnvFactory = Callable[[str], Any]
+
+
+def run_suite(config: BenchConfig, progress: Progress | None = None,
+              on_status: Callable[[str], None] | None = None,
+              env_factory: EnvFactory | None = None) -> SuiteResult:
+    """Every (scenario, agent, seed) of ``config``; trajectories are kept for the first seed.
+
+    ``env_factory(label)`` builds the vector env of a scenario label (default: the built-in preset
+    of that name with ``config``'s users, encoder, device and ``env_kwargs``); real-data benches
+    pass one that builds the env on the data set's catalog and users.
+    """
+    if env_factory is None:
+        def env_factory(name: str) -> Any:
+            return make_vector_env(name, config.users, encoder=config.encoder,
+                                   device=config.device, **config.env_kwargs)
+    t0 = time.perf_counter()
+    runs: list[EpisodeResult] = []
+    projections: dict[str, dict[str, Any]] = {}
+    for scenario in config.scenarios:
+        env = env_factory(scenario)
+        try:
+            steps = scenario_horizon(env.unwrapped.config, config.steps)
+            centroids, projection = scenario_geometry(env)
+            projections[scenario] = projection.to_dict()
+            for agent_name in config.agents:
+                for i, seed in enumerate(config.seeds):
+                    if on_status is not None:
+                        on_status(f"{scenario}/{agent_name}/seed {seed}")
+                    runs.append(run_episode(
+                        scenario, agent_name, seed, env, steps=steps,
+                        train_steps=config.train_steps,
+                        track_users=config.track_users if i == 0 else 0,
+                        centroids=centroids, projection=projection, progress=progress))
+        finally:
+            env.close()
+    return SuiteResult(config, runs, projections, time.perf_counter() - t0)

@@ -1,0 +1,76 @@
+"""Construct an ``Engine`` from a scenario name/config, overrides and optional catalog/user pool.
+
+Loaded encoders and built-in catalogs are memoised per process, keyed by (spec, dim) and
+(domain, encoder name, cache dir): constructing many envs (tests, make_vec in a loop) must not
+re-load a language model or re-read a catalog each time.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .config import ScenarioConfig
+from .engine import Engine
+from .scenarios import apply_overrides, make_scenario
+from .users import UserPool
+
+_ENCODERS: dict[tuple[str, int | None], Any] = {}
+_CATALOGS: dict[tuple[str, str, str], Any] = {}
+
+
+def get_encoder(spec: str, dim: int | None = None) -> Any:
+    """``load_encoder(spec)`` memoised by (spec, dim)."""
+    key = (spec, dim)
+    if key not in _ENCODERS:
+        from driftrec.encoders import load_encoder
+
+        _ENCODERS[key] = load_encoder(spec) if dim is None else load_encoder(spec, dim=dim)
+    return _ENCODERS[key]
+
+
+def get_catalog(domain: str, spec: str) -> tuple[Any, Any]:
+    """The built-in ``domain`` catalog encoded by ``spec`` (memoised), and that encoder."""
+    encoder = get_encoder(spec)
+    key = (domain, encoder.name, os.environ.get("DRIFTREC_CACHE_DIR", ""))
+    if key not in _CATALOGS:
+        from .catalog import load_catalog
+
+        _CATALOGS[key] = load_catalog(domain, encoder=encoder)
+    return _CATALOGS[key], encoder
+
+
+def _encoder_for(catalog: Any, spec: str) -> Any:
+    """The encoder that produced ``catalog`` if ``spec`` names it, else None (no persona texts)."""
+    name = str(getattr(catalog, "encoder_name", ""))
+    dim = int(catalog.embeddings.shape[1])
+    if spec == "hashing":
+        encoder = get_encoder("hashing", dim)
+    elif name.startswith("hashing"):
+        return None
+    else:
+        encoder = get_encoder(spec)
+    return encoder if encoder.name == name else None
+
+
+def resolve_config(scenario: str | ScenarioConfig, overrides: dict[str, Any]) -> ScenarioConfig:
+    if isinstance(scenario, ScenarioConfig):
+        return apply_overrides(scenario, **overrides)
+    if not isinstance(scenario, str):
+        raise TypeError(f"scenario must be a name or a ScenarioConfig, got {type(scenario).__name__}")
+    return make_scenario(scenario, **overrides)
+
+
+def build_engine(
+    scenario: str | ScenarioConfig,
+    num_users: int,
+    catalog: Any = None,
+    user_pool: UserPool | None = None,
+    **overrides: Any,
+) -> Engine:
+    config = resolve_config(scenario, overrides)
+    if catalog is None:
+        catalog, encoder = get_catalog(config.domain, config.encoder)
+    else:
+        encoder = _encoder_for(catalog, config.encoder) if user_pool is None else None
+    return Engine(catalog, config, num_users, user_pool=user_pool, encoder=encoder)

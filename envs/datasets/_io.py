@@ -1,0 +1,104 @@
+"""Line readers that turn decoding problems into ``DatasetFormatError`` with a line number.
+
+Why a helper: Python reports a ``UnicodeDecodeError`` with a byte offset into an internal buffer,
+which tells a user nothing; here the error names the file, the line and the expected encoding.
+Files are read line by line (never whole), so the 25M-row logs stream.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+from .base import DatasetFormatError
+
+
+def open_text(path: Path, encoding: str) -> io.TextIOBase:
+    """Open ``path`` (``.gz`` transparently) as text, strict decoding, universal newlines."""
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding=encoding, errors="strict",
+                                newline="")
+    return open(path, encoding=encoding, errors="strict", newline="")
+
+
+def _decode_error(path: Path, line: int, encoding: str, exc: UnicodeDecodeError) -> DatasetFormatError:
+    return DatasetFormatError(
+        path, f"cannot decode bytes as {encoding} ({exc.reason})", line=line,
+        expected=f"a {encoding}-encoded text file",
+    )
+
+
+def iter_lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
+    """(1-based line number, line without its newline), skipping nothing."""
+    lineno = 0
+    with open_text(path, encoding) as handle:
+        try:
+            for lineno, raw in enumerate(handle, start=1):
+                if "\x00" in raw:
+                    raise DatasetFormatError(
+                        path, "line contains NUL characters (UTF-16 or binary file?)",
+                        line=lineno, expected=f"a {encoding}-encoded text file",
+                    )
+                yield lineno, raw.rstrip("\r\n")
+        except UnicodeDecodeError as exc:
+            raise _decode_error(path, lineno + 1, encoding, exc) from None
+
+
+def iter_csv(path: Path, encoding: str = "utf-8") -> Iterator[tuple[int, list[str]]]:
+    """(1-based physical line number of the row's start, fields) with the ``csv`` module, streamed."""
+    with open_text(path, encoding) as handle:
+        reader = csv.reader(handle)
+        row_start = 1
+        try:
+            for row in reader:
+                yield row_start, row
+                row_start = reader.line_num + 1
+        except UnicodeDecodeError as exc:
+            raise _decode_error(path, reader.line_num + 1, encoding, exc) from None
+        except csv.Error as exc:
+            raise DatasetFormatError(path, f"malformed CSV ({exc})", line=reader.line_num,
+                                     expected="RFC 4180 comma-separated values") from None
+
+
+def check_header(path: Path, header: list[str] | None, required: tuple[str, ...]) -> dict[str, int]:
+    """Column positions of ``required`` in ``header`` (a missing column is an error naming it)."""
+    if header is None:
+        raise DatasetFormatError(path, "file is empty", line=1,
+                                 expected="a header line with columns " + ",".join(required))
+    cols = [c.strip().lstrip("\ufeff") for c in header]
+    missing = [c for c in required if c not in cols]
+    if missing:
+        hint = ""
+        if len(cols) == 1 and any(s in cols[0] for s in ("\t", ";", "|")):
+            hint = " (the header has no commas — wrong separator?)"
+        raise DatasetFormatError(
+            path, f"missing column(s) {missing} in header {cols}{hint}", line=1,
+            expected="comma-separated columns " + ",".join(required),
+        )
+    return {c: cols.index(c) for c in required}
+
+
+def parse_int(path: Path, line: int, value: str, what: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise DatasetFormatError(path, f"{what} {value!r} is not an integer", line=line,
+                                 expected=f"an integer {what}") from None
+
+
+def parse_rating(path: Path, line: int, value: str, low: float, high: float, step: float) -> float:
+    """A rating in [low, high] on a grid of ``step`` (1 for ml-100k, 0.5 for ml-latest)."""
+    try:
+        r = float(value)
+    except ValueError:
+        raise DatasetFormatError(path, f"rating {value!r} is not a number", line=line,
+                                 expected=f"a rating in [{low:g}, {high:g}]") from None
+    if not (low <= r <= high) or abs(r / step - round(r / step)) > 1e-6:
+        raise DatasetFormatError(
+            path, f"rating {value!r} is out of range", line=line,
+            expected=f"a rating in [{low:g}, {high:g}] in steps of {step:g}",
+        )
+    return r

@@ -1,0 +1,195 @@
+"""``DriftRecEnv``: the single-user Gymnasium environment (the batched engine at B = 1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from .builder import build_engine
+from .config import ScenarioConfig
+from .engine import Engine
+from .render import render_user_line
+from .spaces import action_space, observation_space
+from .users import UserPool
+from .validation import validate_slate
+from .vector_env import check_seed, info_to_numpy
+
+
+class EpisodeEndedError(ValueError, RuntimeError):
+    """``step()`` after the episode ended (or before the first ``reset()``)."""
+
+
+class DriftRecEnv(gym.Env):
+    """A simulated user whose language-model interest embedding drifts with what it consumes.
+
+    ## Description
+
+    Each step the recommender sees N candidate items (today's inventory, shared by all users)
+    and shows a slate of K of them. The user — an interest vector ``u`` in the same embedding
+    space as the items' text embeddings, a satiation vector ``s``, a session budget — picks at
+    most one (choice model: ``mnl``, ``cascade`` or ``independent``), watches/reads/buys it, rates
+    it, and changes: ``u`` drifts toward items it liked and away from those it disliked, ``s``
+    makes it bored of regions of meaning it has seen, the budget is spent by consumption and
+    refilled by quality, and the user leaves when the budget runs out or from dissatisfaction.
+
+    ## Observation Space
+
+    ``Dict`` (never the hidden state):
+
+    | key | shape | dtype | meaning |
+    |---|---|---|---|
+    | ``candidate_ids`` | (N,) | int64 | catalog indices of the candidates |
+    | ``candidate_embeddings`` | (N, d_a) | float32 | agent-side item embeddings |
+    | ``candidate_categories`` | (N,) | int64 | category ids |
+    | ``candidate_popularity`` | (N,) | float32 | public popularity prior |
+    | ``history_ids`` | (H,) | int64 | last H consumed items, most recent first, −1 padding |
+    | ``history_responses`` | (H, 2) | float32 | (completion in [0, 1], rating / 5) |
+    | ``history_mask`` | (H,) | int8 | 1 where a history entry exists |
+    | ``profile_embedding`` | (d_a,) | float32 | public profile (encoded persona text) |
+    | ``step`` | (1,) | int64 | steps since the user arrived |
+
+    ``env.unwrapped.item_embeddings`` is the (M, d_a) agent-side table for history lookups.
+
+    ## Action Space
+
+    ``MultiDiscrete([N] * K)``: K distinct positions into the candidates, position 0 = top.
+    Duplicates, out-of-range positions, a wrong shape or a non-integer dtype raise
+    ``ValueError``/``TypeError`` and leave the state unchanged. ``ScoreAction`` accepts ``Box(N)``
+    scores instead.
+
+    ## Rewards
+
+    ``video``: minutes watched; ``news``: clicks; ``shopping``: revenue (purchases × price);
+    configurable (``reward="rating"``, ``"mixed"`` with ``reward_weights``).
+
+    ## Starting State
+
+    A user drawn from a pool of persona types (interest = encoded persona text plus noise,
+    heterogeneous sensitivities), no history, satiation 0, the initial budget.
+
+    ## Episode End
+
+    ``terminated``: the user left (budget exhausted, or the dissatisfaction hazard fired).
+    ``truncated``: ``max_steps`` steps. ``step()`` after either without ``reset()`` raises
+    ``EpisodeEndedError`` (a ``ValueError``).
+
+    ## Info
+
+    ``slate_utilities`` (K,), ``clicks`` (K,), ``chosen`` (position or −1), ``item``,
+    ``engagement``, ``completion``, ``rating``, ``purchased``, ``revenue``, ``best_utility``,
+    ``regret``, ``drift`` (cos(u_t, u_0)), ``boredom``, ``budget``, ``satisfaction``, ``churned``;
+    and for the returned observation's candidates (hidden state, for analysis and oracle
+    references only) ``candidate_utilities`` (N,) and ``candidate_values`` (N,).
+
+    ## Arguments
+
+    ``scenario`` (``"video"``, ``"news"``, ``"shopping"`` or a ``ScenarioConfig``), ``catalog``
+    (a ``Catalog``, default the built-in one of the domain), ``user_pool`` (a ``UserPool``),
+    ``render_mode`` (None or ``"ansi"``), and keyword overrides of any scenario parameter
+    (``num_candidates``, ``slate_size``, ``encoder``, ``choice_model``, ``drift_enabled``, ...).
+
+    >>> import gymnasium as gym
+    >>> import driftrec.envs
+    >>> env = gym.make("driftrec/News-v0", encoder="hashing", num_candidates=20, slate_size=3)
+    >>> obs, info = env.reset(seed=0)
+    >>> obs["candidate_embeddings"].shape[0], env.action_space.nvec.tolist()
+    (20, [20, 20, 20])
+    >>> obs, reward, terminated, truncated, info = env.step(np.array([0, 1, 2]))
+    >>> int(info["chosen"]) in (-1, 0, 1, 2)
+    True
+
+    ## Version History
+
+    * v0: initial version.
+    """
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+
+    def __init__(
+        self,
+        scenario: str | ScenarioConfig = "video",
+        *,
+        catalog: Any = None,
+        user_pool: UserPool | None = None,
+        render_mode: str | None = None,
+        **overrides: Any,
+    ) -> None:
+        if render_mode not in (None, "ansi"):
+            raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
+        self.engine: Engine = build_engine(scenario, 1, catalog, user_pool, **overrides)
+        self.config = self.engine.config
+        self.render_mode = render_mode
+        self.observation_space = observation_space(self.engine)
+        self.action_space = action_space(self.engine)
+        self._seed: int | None = None
+        self._last: tuple[np.ndarray, dict[str, np.ndarray], float, int] | None = None
+
+    @property
+    def catalog(self) -> Any:
+        return self.engine.catalog
+
+    @property
+    def item_embeddings(self) -> np.ndarray:
+        """(M, d_a) agent-side embedding table."""
+        return self.engine.item_embeddings
+
+    def _obs(self) -> dict[str, np.ndarray]:
+        return {k: v[0] for k, v in self.engine.observation().items()}
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """With a seed (or the first time): user 0 of that seed at global step 0; without: the
+        next user of the slot, at the world's current step — as the vector env's autoreset."""
+        seed = check_seed(seed)
+        super().reset(seed=seed)
+        if seed is not None or self._seed is None:
+            self._seed = int(self.np_random.integers(2**31)) if seed is None else seed
+            self.engine.reset(self._seed)
+        else:
+            self.engine.replace_users(torch.zeros(1, dtype=torch.int64), refresh=True)
+        self._last = None
+        info = {
+            "candidate_utilities": self.engine.world.utilities[0].cpu().numpy(),
+            "candidate_values": self.engine.candidate_values[0].cpu().numpy(),
+        }
+        return self._obs(), info
+
+    def step(
+        self, action: Any
+    ) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        if self._seed is None:
+            raise EpisodeEndedError("step() called before reset(); call reset() first")
+        if bool(self.engine.state.done[0]):
+            raise EpisodeEndedError(
+                "step() called after the episode ended (terminated or truncated); call reset() "
+                "before stepping again"
+            )
+        cfg = self.config
+        slate = validate_slate(action, None, cfg.slate_size, cfg.num_candidates)
+        pool_ids = self.engine.world.pool_ids.cpu().numpy()
+        steps_before = int(self.engine.state.steps[0])
+        result = self.engine.step(
+            torch.from_numpy(slate).unsqueeze(0).to(self.engine.device), autoreset=False
+        )
+        info = {k: v[0] for k, v in info_to_numpy(result.info).items()}
+        reward = float(result.reward[0])
+        self._last = (pool_ids[slate], info, reward, steps_before)
+        return (
+            self._obs(),
+            reward,
+            bool(result.terminated[0]),
+            bool(result.truncated[0]),
+            info,
+        )
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi":
+            return None
+        if self._last is None:
+            return "(no step yet)"
+        slate_ids, info, reward, step = self._last
+        return render_user_line(self.catalog, 0, step, slate_ids, info, reward)

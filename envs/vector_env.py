@@ -1,0 +1,156 @@
+"""``DriftRecVectorEnv``: the native batched Gymnasium environment (B users in one call).
+
+Autoreset mode ``SAME_STEP``: a user who leaves (terminated) or reaches ``max_steps``
+(truncated) is replaced by a new user in the same ``step`` call; the returned observation is the
+new user's first one, the departing user's last observation is ``info["final_obs"][i]`` (an
+object array of per-user dicts, None elsewhere) and ``info["_final_obs"]`` marks who left.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from .builder import build_engine
+from .config import ScenarioConfig
+from .engine import Engine, StepResult
+from .render import render_user_line
+from .spaces import action_space, observation_space
+from .users import UserPool
+from .validation import validate_slate
+
+
+def fresh_seed() -> int:
+    """A seed from OS entropy, for ``reset(seed=None)`` on a never-seeded env (no global RNG)."""
+    return int(np.random.SeedSequence().entropy % (2**31))
+
+
+def check_seed(seed: Any) -> int | None:
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise TypeError(f"seed must be a non-negative int or None, got {seed!r}")
+    return int(seed)
+
+
+def info_to_numpy(info: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    return {k: v.cpu().numpy() for k, v in info.items()}
+
+
+class DriftRecVectorEnv(VectorEnv):
+    """B simulated users stepped together; see ``DriftRecEnv`` for the observation, action,
+    reward and info documentation (identical, with a leading B axis).
+
+    Args:
+        num_envs: number of users B stepped in one call.
+        scenario: ``"video"``, ``"news"``, ``"shopping"`` or a ``ScenarioConfig``.
+        catalog: a ``Catalog``; default the built-in catalog of the scenario's domain encoded by
+            the ``encoder`` override (default ``"minilm"``).
+        user_pool: a ``UserPool`` of user types; default persona texts of the domain.
+        render_mode: None or ``"ansi"``.
+        **overrides: scenario parameters (see ``driftrec.envs.scenarios``).
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": ["ansi"]}
+
+    def __init__(
+        self,
+        num_envs: int = 16,
+        scenario: str | ScenarioConfig = "video",
+        *,
+        catalog: Any = None,
+        user_pool: UserPool | None = None,
+        render_mode: str | None = None,
+        **overrides: Any,
+    ) -> None:
+        if render_mode not in (None, "ansi"):
+            raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
+        self.engine: Engine = build_engine(scenario, num_envs, catalog, user_pool, **overrides)
+        self.config = self.engine.config
+        self.num_envs = self.engine.num_users
+        self.render_mode = render_mode
+        self.single_observation_space = observation_space(self.engine)
+        self.single_action_space = action_space(self.engine)
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self._seed: int | None = None
+        self._last: tuple[np.ndarray, StepResult, np.ndarray] | None = None
+
+    @property
+    def catalog(self) -> Any:
+        return self.engine.catalog
+
+    @property
+    def item_embeddings(self) -> np.ndarray:
+        """(M, d_a) agent-side embedding table (what the recommender knows of its catalog)."""
+        return self.engine.item_embeddings
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """``seed`` given (or first reset): every slot gets a generation-0 user at global step 0.
+        ``seed=None`` later: every slot gets a new user; the world keeps its clock."""
+        seed = check_seed(seed)
+        if seed is not None or self._seed is None:
+            self._seed = fresh_seed() if seed is None else seed
+            self.engine.reset(self._seed)
+        else:
+            rows = torch.arange(self.num_envs, device=self.engine.device)
+            self.engine.replace_users(rows, refresh=True)
+        self._last = None
+        info = {
+            "candidate_utilities": self.engine.world.utilities.cpu().numpy(),
+            "candidate_values": self.engine.candidate_values.cpu().numpy(),
+        }
+        return self.engine.observation(), info
+
+    def step(
+        self, actions: Any
+    ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        if self._seed is None:
+            raise ValueError("step() called before reset(); call reset() first")
+        cfg = self.config
+        slate = validate_slate(actions, self.num_envs, cfg.slate_size, cfg.num_candidates)
+        slate_t = torch.from_numpy(slate).to(self.engine.device)
+        pool_ids = self.engine.world.pool_ids.cpu().numpy()
+        result = self.engine.step(slate_t, autoreset=True)
+        info: dict[str, Any] = info_to_numpy(result.info)
+        final = np.zeros(self.num_envs, dtype=bool)
+        if result.final_rows is not None:
+            rows = result.final_rows.cpu().numpy()
+            final[rows] = True
+            objs = np.full(self.num_envs, None, dtype=object)
+            for j, row in enumerate(rows.tolist()):
+                objs[row] = {k: v[j] for k, v in result.final_obs.items()}
+            info["final_obs"] = objs
+            info["_final_obs"] = final
+        reward = result.reward.to(torch.float64).cpu().numpy()
+        self._last = (pool_ids[slate], result, reward)
+        return (
+            self.engine.observation(),
+            reward,
+            result.terminated.cpu().numpy(),
+            result.truncated.cpu().numpy(),
+            info,
+        )
+
+    def render(self, max_users: int = 4) -> str | None:
+        """ANSI text: one line per user (first ``max_users``) for the last step."""
+        if self.render_mode != "ansi":
+            return None
+        if self._last is None:
+            return "(no step yet)"
+        slate_ids, result, reward = self._last
+        info = info_to_numpy(result.info)
+        lines = []
+        for i in range(min(max_users, self.num_envs)):
+            row = {k: v[i] for k, v in info.items()}
+            step = int(self.engine.state.steps[i])
+            lines.append(
+                render_user_line(self.catalog, i, step, slate_ids[i], row, float(reward[i]))
+            )
+        return "\n".join(lines)

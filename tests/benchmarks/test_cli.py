@@ -1,0 +1,245 @@
+"""The ``driftrec`` command through its real entry point (a subprocess), hashing encoder."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import numpy as np
+import pytest
+from driftrec.benchmarks.metrics import METRIC_NAMES
+
+_SCRIPT = Path(sys.executable).with_name("driftrec")
+_BASE = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "driftrec.benchmarks.cli"]
+# A small suite that still exercises every part: two scenarios, two seeds, a learner.
+_TINY = ["--quick", "--encoder", "hashing", "--scenarios", "video", "news",
+         "--agents", "random", "greedy", "linucb"]
+
+
+def run(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "MPLBACKEND": "Agg", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    return subprocess.run([*_BASE, *args], capture_output=True, text=True, cwd=cwd, env=env,
+                          timeout=timeout, check=False)
+
+
+def _one_line_error(proc: subprocess.CompletedProcess, needle: str) -> None:
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert needle in lines[0], lines[0]
+
+
+def _png_ok(path: Path) -> None:
+    img = mpimg.imread(path)
+    assert img.ndim == 3 and min(img.shape[:2]) > 100
+    assert float(np.var(img[..., :3])) > 1e-3
+
+
+def test_version_and_help() -> None:
+    proc = run("--version")
+    assert proc.returncode == 0 and proc.stdout.strip().startswith("driftrec ")
+    proc = run("bench", "--help")
+    assert proc.returncode == 0 and "--train-steps" in proc.stdout and "--quick" in proc.stdout
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["bench", "--users", "0"], "argument --users: expected a positive integer, got '0'"),
+    (["bench", "--steps", "-3"], "argument --steps: expected a positive integer"),
+    (["bench", "--seeds", "0"], "seed count must be positive"),
+    (["bench", "--seeds", "a,b"], "expected a seed count N or a comma list"),
+    (["bench", "--train-steps", "-1"], "argument --train-steps: expected an integer >= 0"),
+    (["bench", "--bogus"], "unrecognized arguments: --bogus"),
+    (["train", "--agent", "random", "--scenario", "video", "--steps", "0"],
+     "argument --steps: expected a positive integer"),
+])
+def test_bad_counts_are_one_line_errors(args: list[str], needle: str) -> None:
+    _one_line_error(run(*args), needle)
+
+
+def test_unknown_scenario_and_agent(tmp_path: Path) -> None:
+    proc = run("bench", "--scenarios", "video", "cooking", "--out", str(tmp_path / "r"))
+    _one_line_error(proc, "unknown scenario 'cooking'; valid scenarios: video")
+    proc = run("bench", "--agents", "random", "psychic", "--out", str(tmp_path / "r"))
+    _one_line_error(proc, "unknown agent 'psychic'")
+    proc = run("train", "--agent", "psychic", "--scenario", "video", "--steps", "3")
+    _one_line_error(proc, "unknown agent 'psychic'")
+    assert not (tmp_path / "r").exists()
+
+
+def test_unwritable_and_non_empty_out(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    _one_line_error(run("bench", *_TINY, "--out", str(blocker / "sub")),
+                    "cannot write to output folder")
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "keep.txt").write_text("precious")
+    _one_line_error(run("bench", *_TINY, "--out", str(full)), "is not empty; use --overwrite")
+    assert (full / "keep.txt").read_text() == "precious"
+
+
+def test_bad_encoder_and_device() -> None:
+    _one_line_error(run("bench", "--encoder", "/no/such/model"), "--encoder '/no/such/model'")
+    _one_line_error(run("bench", "--device", "gpu-ish"), "invalid --device 'gpu-ish'")
+
+
+def test_listings() -> None:
+    proc = run("scenarios")
+    assert proc.returncode == 0
+    assert [line.split()[0] for line in proc.stdout.splitlines()] == ["video", "news", "shopping"]
+    proc = run("agents")
+    names = [line.split()[0] for line in proc.stdout.splitlines()]
+    assert proc.returncode == 0 and {"random", "oracle", "linucb", "transformer"} <= set(names)
+    assert all(len(line.split(None, 1)) == 2 for line in proc.stdout.splitlines())
+
+
+def test_plot_missing_run_is_one_line_error(tmp_path: Path) -> None:
+    _one_line_error(run("plot", str(tmp_path / "nope")), "no results.json in")
+
+
+@pytest.fixture(scope="module")
+def bench_runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    base = tmp_path_factory.mktemp("bench")
+    outs = []
+    for i, seeds in enumerate(["2", "3,4"]):
+        out = base / f"run{i}"
+        proc = run("bench", *_TINY, "--seeds", seeds, "--out", str(out))
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        outs.append(out)
+    return outs
+
+
+@pytest.mark.slow
+def test_bench_writes_every_file_and_they_agree(bench_runs: list[Path]) -> None:
+    out = bench_runs[0]
+    names = {p.name for p in out.iterdir()}
+    assert {"results.json", "results.csv", "results.md", "reward_curves.png",
+            "metrics_over_time.png", "interest_trajectories.png"} <= names
+    assert not [n for n in names if n.endswith(".tmp")]
+    data = json.loads((out / "results.json").read_text())
+    assert data["config"]["scenarios"] == ["video", "news"]
+    assert data["config"]["agents"] == ["random", "greedy", "linucb"]
+    assert data["config"]["seeds"] == [0, 1] and data["config"]["encoder"] == "hashing"
+    assert "driftrec" in data["versions"] and "git_commit" in data["versions"]
+    assert len(data["runs"]) == 2 * 3 * 2
+    steps = data["config"]["steps"]
+    for r in data["runs"]:
+        assert len(r["curves"]["reward"]) == steps
+        assert len(r["user_returns"]) == data["config"]["users"]
+    with (out / "results.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["scenario"], r["agent"], int(r["seed"])) for r in rows] == [
+        (r["scenario"], r["agent"], r["seed"]) for r in data["runs"]]
+    for row, r in zip(rows, data["runs"]):
+        for name in METRIC_NAMES:
+            if r["metrics"][name] is None:
+                assert row[name] == ""
+            else:
+                assert float(row[name]) == pytest.approx(r["metrics"][name], rel=1e-9)
+    md = [ln for ln in (out / "results.md").read_text().splitlines()
+          if ln.startswith("| ") and not ln.startswith("| scenario")]
+    assert len(md) == len(data["summary"]) == 6
+    for line, s in zip(md, data["summary"]):
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[:2] == [s["scenario"], s["agent"]]
+        assert float(cells[2].split("±")[0]) == pytest.approx(s["return_mean"], rel=1e-3,
+                                                              abs=1e-9)
+    for png in ("reward_curves.png", "metrics_over_time.png", "interest_trajectories.png"):
+        _png_ok(out / png)
+
+
+@pytest.mark.slow
+def test_bench_prints_table_and_refuses_rerun(bench_runs: list[Path]) -> None:
+    out = bench_runs[0]
+    before = (out / "results.json").read_bytes()
+    _one_line_error(run("bench", *_TINY, "--out", str(out)), "is not empty; use --overwrite")
+    assert (out / "results.json").read_bytes() == before
+
+
+@pytest.mark.slow
+def test_bench_is_reproducible_with_overwrite(bench_runs: list[Path], tmp_path: Path) -> None:
+    proc = run("bench", *_TINY, "--seeds", "2", "--out", str(bench_runs[0]), "--overwrite")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "return" in proc.stdout and "greedy" in proc.stdout
+    data = json.loads((bench_runs[0] / "results.json").read_text())
+    assert data["runs"][0]["seed"] == 0
+
+
+@pytest.mark.slow
+def test_plot_two_runs(bench_runs: list[Path], tmp_path: Path) -> None:
+    out = tmp_path / "both.png"
+    proc = run("plot", *map(str, bench_runs), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    _png_ok(out)
+
+
+@pytest.mark.slow
+def test_train_then_resume(tmp_path: Path) -> None:
+    out = tmp_path / "train"
+    common = ["train", "--agent", "linucb", "--scenario", "video", "--encoder", "hashing",
+              "--users", "8", "--eval-users", "8", "--eval-steps", "4", "--log-every", "2",
+              "--checkpoint-every", "3", "--out", str(out)]
+    proc = run(*common, "--steps", "6")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ckpt = json.loads((out / "checkpoint.json").read_text())
+    assert ckpt["step"] == 6 and (out / ckpt["file"]).is_file()
+    assert sorted(p.name for p in out.glob("checkpoint-*.pt")) == ["checkpoint-6.pt"]
+    _png_ok(out / "learning_curve.png")
+    evaluation = json.loads((out / "eval.json").read_text())
+    assert evaluation["trained_steps"] == 6 and set(METRIC_NAMES) <= set(evaluation["metrics"])
+    _one_line_error(run(*common, "--steps", "10"), "is not empty")
+    proc = run(*common, "--steps", "10", "--resume")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "resuming linucb on video from step 6" in proc.stderr
+    with (out / "log.csv").open() as handle:
+        steps = [int(r["step"]) for r in csv.DictReader(handle)]
+    assert steps == [2, 4, 6, 8, 10]
+    assert json.loads((out / "checkpoint.json").read_text())["step"] == 10
+    _one_line_error(run(*common, "--steps", "12", "--resume", "--users", "4"),
+                    "settings differ from the checkpointed run: users was 8, now 4")
+
+
+@pytest.mark.slow
+def test_resume_without_checkpoint_is_an_error(tmp_path: Path) -> None:
+    _one_line_error(run("train", "--agent", "random", "--scenario", "video", "--steps", "3",
+                        "--encoder", "hashing", "--out", str(tmp_path), "--resume"),
+                    "no checkpoint in")
+
+
+@pytest.mark.slow
+def test_ctrl_c_leaves_valid_checkpoint_and_log(tmp_path: Path) -> None:
+    out = tmp_path / "t"
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    proc = subprocess.Popen(
+        [*_BASE, "train", "--agent", "linucb", "--scenario", "video", "--encoder", "hashing",
+         "--users", "4", "--steps", "1000000", "--log-every", "1", "--checkpoint-every",
+         "1000000", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "config.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(3.0)  # let it take some steps
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr[-2000:]
+    ckpt = json.loads((out / "checkpoint.json").read_text())
+    assert ckpt["step"] > 0 and (out / ckpt["file"]).is_file()
+    with (out / "log.csv").open() as handle:
+        steps = [int(r["step"]) for r in csv.DictReader(handle)]
+    assert steps and steps[-1] == ckpt["step"]
+    proc2 = run("train", "--agent", "linucb", "--scenario", "video", "--encoder", "hashing",
+                "--users", "4", "--steps", str(ckpt["step"] + 2), "--log-every", "1",
+                "--eval-users", "4", "--eval-steps", "2", "--out", str(out), "--resume")
+    assert proc2.returncode == 0, proc2.stderr[-2000:]
