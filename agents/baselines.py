@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .base import Agent, AgentConfig, Obs, top_k
-from .features import history_embedding
+from .features import batch_dot, history_embedding
 
 
 def consumed_items(obs: Obs, action: np.ndarray, info: Mapping[str, Any]) -> tuple[np.ndarray, ...]:
@@ -176,7 +176,7 @@ class GreedyAgent(Agent):
 
     def _act(self, obs: Obs, info: dict[str, Any]) -> np.ndarray:
         user, _ = history_embedding(obs, self.spec.item_embeddings, self.config.decay)
-        scores = np.einsum("bd,bnd->bn", user, obs["candidate_embeddings"].astype(np.float32))
+        scores = batch_dot(user, np.asarray(obs["candidate_embeddings"], dtype=np.float32))
         return top_k(scores, self.slate_size)
 
 

@@ -43,11 +43,16 @@ def history_embedding(
     weights = mask * (decay**ages)[None, :]
     if response_weight:
         weights = weights * (1.0 + response_weight * obs["history_responses"][..., 0])
-    user = np.einsum("bh,bhd->bd", weights, emb)
+    user = np.matmul(weights[:, None, :].astype(np.float32), emb)[:, 0]
     has = mask.sum(axis=1) > 0
     if profile_fallback:
         user = np.where(has[:, None], user, obs["profile_embedding"])
     return _normalise(user), has
+
+
+def batch_dot(user: np.ndarray, cand: np.ndarray) -> np.ndarray:
+    """<user_b, cand_bn> for user (B, d), cand (B, N, d) → (B, N), through BLAS matmul."""
+    return np.matmul(cand, user[:, :, None].astype(cand.dtype, copy=False))[..., 0]
 
 
 def _normalise(x: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -63,11 +68,11 @@ class Projection:
         if dim >= d:
             self.matrix = np.eye(d, dtype=np.float32)
         else:
-            centred = table - table.mean(axis=0, keepdims=True)
-            # Right singular vectors are the principal axes; fix each sign so the result is
-            # reproducible across LAPACK builds.
-            _, _, vt = np.linalg.svd(centred.astype(np.float64), full_matrices=False)
-            axes = vt[:dim]
+            centred = (table - table.mean(axis=0, keepdims=True)).astype(np.float64)
+            # Principal axes = top eigenvectors of the (d, d) covariance (cheaper than an SVD of
+            # the (M, d) table); each sign is fixed so the result is reproducible.
+            _, vecs = np.linalg.eigh(centred.T @ centred)
+            axes = vecs[:, ::-1][:, :dim].T
             signs = np.sign(axes[np.arange(dim), np.abs(axes).argmax(axis=1)])
             self.matrix = (axes * signs[:, None]).T.astype(np.float32)
 
@@ -80,11 +85,16 @@ class Projection:
 
 
 class UserItemFeatures:
-    """The bandits' (and SlateQ's) per-candidate features; see the module docstring."""
+    """The bandits' (and SlateQ's) per-candidate features; see the module docstring.
+
+    Speed: the catalog is projected once (``table_p``, (M, p)); candidates and history items are
+    looked up by id, so per step only (B, N, p) products and two (B, N, d) cosines are computed.
+    """
 
     def __init__(self, spec: EnvSpec, dim: int = 16, decay: float = 0.8, recent: int = 3):
         self.table = spec.item_embeddings
         self.proj = Projection(self.table, dim)
+        self.table_p = self.proj(self.table)
         self.decay = decay
         self.recent = recent
 
@@ -98,31 +108,34 @@ class UserItemFeatures:
 
     def bandit(self, obs: Obs) -> np.ndarray:
         """Per-candidate features, float32 (B, N, F)."""
-        cand = obs["candidate_embeddings"].astype(np.float32)
+        ids = np.asarray(obs["candidate_ids"])
+        cand = self.table[ids]  # (B, N, d): the agent-side table is what the obs carries
         user, _ = self.user(obs)
-        cos_user = np.einsum("bd,bnd->bn", user, cand)
-        recent = self.recent_similarity(obs)
-        e_p = self.proj(cand)
+        cos_user = np.matmul(cand, user[:, :, None])[..., 0]
+        recent = self.recent_similarity(obs, cand)
+        e_p = self.table_p[ids]
         u_p = self.proj(user)
         prof_p = self.proj(obs["profile_embedding"].astype(np.float32))
         pop = obs["candidate_popularity"].astype(np.float32)
-        ones = np.ones_like(pop)
-        return np.concatenate(
-            [
-                u_p[:, None, :] * e_p,
-                prof_p[:, None, :] * e_p,
-                e_p,
-                np.stack([cos_user, recent, pop, ones], axis=-1),
-            ],
-            axis=-1,
-        ).astype(np.float32)
+        out = np.empty((*ids.shape, self.dim), dtype=np.float32)
+        p = self.proj.dim
+        np.multiply(u_p[:, None, :], e_p, out=out[..., :p])
+        np.multiply(prof_p[:, None, :], e_p, out=out[..., p : 2 * p])
+        out[..., 2 * p : 3 * p] = e_p
+        out[..., 3 * p] = cos_user
+        out[..., 3 * p + 1] = recent
+        out[..., 3 * p + 2] = pop
+        out[..., 3 * p + 3] = 1.0
+        return out
 
-    def recent_similarity(self, obs: Obs) -> np.ndarray:
+    def recent_similarity(self, obs: Obs, cand: np.ndarray | None = None) -> np.ndarray:
         """Max cosine of each candidate to the last ``recent`` consumed items, (B, N); 0 if none."""
+        if cand is None:
+            cand = self.table[np.asarray(obs["candidate_ids"])]
         ids = obs["history_ids"][:, : self.recent]
         mask = (obs["history_mask"][:, : self.recent] > 0) & (ids >= 0)
         hist = self.table[np.clip(ids, 0, None)]  # (B, r, d)
-        sims = np.einsum("bnd,brd->bnr", obs["candidate_embeddings"].astype(np.float32), hist)
+        sims = np.matmul(cand, hist.transpose(0, 2, 1))  # (B, N, r)
         sims = np.where(mask[:, None, :], sims, -np.inf)
         best = sims.max(axis=2) if sims.shape[2] else np.zeros(sims.shape[:2], np.float32)
         return np.where(np.isfinite(best), best, 0.0).astype(np.float32)

@@ -32,7 +32,7 @@ def compact_obs(obs: Obs, prefix: str = "") -> dict[str, np.ndarray]:
 def expand_obs(rows: dict[str, np.ndarray], table: np.ndarray, prefix: str = "") -> Obs:
     """Rebuild a full observation from ``compact_obs`` rows."""
     obs = {k: rows[prefix + k] for k in COMPACT_KEYS}
-    obs["candidate_embeddings"] = table[obs["candidate_ids"]]
+    obs["candidate_embeddings"] = table[obs["candidate_ids"]]  # unused by features (ids)
     return obs
 
 

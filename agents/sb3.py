@@ -43,7 +43,7 @@ import torch
 from stable_baselines3.common.vec_env import VecEnv
 
 from .base import Agent, AgentConfig, Obs, check_obs, top_k, with_final_obs
-from .features import history_embedding
+from .features import batch_dot, history_embedding
 from .transformer import mmr_rerank
 
 RULES = ("similar", "profile", "popular", "fresh", "diverse")
@@ -168,11 +168,11 @@ def state_vector(obs: Obs, table: np.ndarray, recent: int = 3) -> np.ndarray:
     from .slateq import user_features
 
     user, has = history_embedding(obs, table)
-    cand = obs["candidate_embeddings"].astype(np.float32)
-    sim = np.einsum("bd,bnd->bn", user, cand)
+    cand = np.asarray(obs["candidate_embeddings"], dtype=np.float32)
+    sim = batch_dot(user, cand)
     last = table[np.clip(obs["history_ids"][:, 0], 0, None)]
-    last_sim = np.where(has[:, None], np.einsum("bd,bnd->bn", last, cand), 0.0)
-    prof = np.einsum("bd,bnd->bn", obs["profile_embedding"].astype(np.float32), cand)
+    last_sim = np.where(has[:, None], batch_dot(last, cand), 0.0)
+    prof = batch_dot(obs["profile_embedding"].astype(np.float32), cand)
     return np.concatenate(
         [user_features(obs)[:, :4], np.stack([sim.mean(1), sim.max(1), last_sim.max(1),
                                               prof.max(1)], axis=1)], axis=1
@@ -182,12 +182,12 @@ def state_vector(obs: Obs, table: np.ndarray, recent: int = 3) -> np.ndarray:
 def rule_slates(obs: Obs, rules: np.ndarray, table: np.ndarray, k: int) -> np.ndarray:
     """Apply ranking rule ``rules[b]`` (index into ``RULES``) to user b's candidates → (B, K)."""
     rules = np.asarray(rules, dtype=np.int64).reshape(-1)
-    cand = obs["candidate_embeddings"].astype(np.float32)
+    cand = np.asarray(obs["candidate_embeddings"], dtype=np.float32)
     user, has = history_embedding(obs, table)
-    sim = np.einsum("bd,bnd->bn", user, cand)
-    prof = np.einsum("bd,bnd->bn", obs["profile_embedding"].astype(np.float32), cand)
+    sim = batch_dot(user, cand)
+    prof = batch_dot(obs["profile_embedding"].astype(np.float32), cand)
     last = table[np.clip(obs["history_ids"][:, 0], 0, None)]
-    last_sim = np.where(has[:, None], np.einsum("bd,bnd->bn", last, cand), 0.0)
+    last_sim = np.where(has[:, None], batch_dot(last, cand), 0.0)
     scores = {
         0: sim,
         1: prof,

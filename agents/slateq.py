@@ -14,11 +14,12 @@ learned, by TD on the consumed item:
 slate chosen by the online net, as in double DQN). The no-click case trains ``Q_0(s)``.
 ``v`` and ``v_0`` are learned by cross-entropy on which slate item (or none) was consumed.
 
-Networks: an MLP on (user features, per-item features from ``features.UserItemFeatures``) plus a
-learned per-item bias. The bias lets Q learn what the text does not show (an item's hidden
-quality — which decides whether consuming it refills the user's budget in ``video``); the
-choice net's bias learns the item's appeal. Together they separate clickbait (high v, low Q)
-from quality (high Q), which is what a long-horizon ranker needs.
+Network: one MLP trunk with two outputs (Q and v) on (user features, per-item features from
+``features.UserItemFeatures``, the item's logged rating/take-rate statistics from
+``returns.ItemStats``), plus a learned per-item bias for each output. Statistics and bias let Q
+learn what the text does not show (an item's hidden quality — which decides whether consuming
+it refills the user's budget in ``video``); v learns the item's appeal. Together they separate
+clickbait (high v, low Q) from quality (high Q), which is what a long-horizon ranker needs.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from torch import nn
 from .base import Agent, AgentConfig, Obs, top_k, torch_seeded, with_final_obs
 from .features import UserItemFeatures
 from .replay import Replay, compact_obs, expand_obs
+from .returns import ItemStats
 
 USER_FEATS = 5
 
@@ -62,24 +64,25 @@ def slate_value(
 
 
 class ItemNet(nn.Module):
-    """Item-level head: MLP(user ⊕ item features) + per-item bias; and a user-only null head."""
+    """Item-level heads on one trunk: MLP(user ⊕ item features) → (Q, choice logit v), plus a
+    learned per-item bias for each; a user-only head gives the null item's (Q_0, v_0)."""
 
     def __init__(self, in_dim: int, user_dim: int, num_items: int, hidden: int):
         super().__init__()
         self.mlp = nn.Sequential(
             nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
-            nn.Linear(hidden, 1),
+            nn.Linear(hidden, 2),
         )
-        self.item_bias = nn.Embedding(num_items, 1)
+        self.item_bias = nn.Embedding(num_items, 2)
         nn.init.zeros_(self.item_bias.weight)
-        self.null = nn.Sequential(nn.Linear(user_dim, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+        self.null = nn.Sequential(nn.Linear(user_dim, hidden), nn.ReLU(), nn.Linear(hidden, 2))
 
-    def forward(
-        self, x: torch.Tensor, ids: torch.Tensor, user: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """x (B, N, in), ids (B, N), user (B, U) → item values (B, N), null value (B,)."""
-        item = self.mlp(x).squeeze(-1) + self.item_bias(ids).squeeze(-1)
-        return item, self.null(user).squeeze(-1)
+    def forward(self, x: torch.Tensor, ids: torch.Tensor, user: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """x (B, N, in), ids (B, N), user (B, U) → q, v (B, N) and q_null, v_null (B,)."""
+        item = self.mlp(x) + self.item_bias(ids)
+        null = self.null(user)
+        return item[..., 0], item[..., 1], null[:, 0], null[:, 1]
 
 
 @dataclass(frozen=True)
@@ -90,11 +93,11 @@ class SlateQConfig(AgentConfig):
     ``warmup``: transitions stored before learning starts."""
 
     gamma: float = 0.9
-    hidden: int = 64
-    proj_dim: int = 16
-    lr: float = 1e-3
-    batch_size: int = 256
-    updates_per_step: int = 1
+    hidden: int = 32
+    proj_dim: int = 4
+    lr: float = 3e-3
+    batch_size: int = 128
+    updates_per_step: int = 4
     buffer_size: int = 50_000
     warmup: int = 512
     target_tau: float = 0.01
@@ -122,13 +125,12 @@ class SlateQAgent(Agent):
         super().__init__(env, seed, config)
         cfg = self.config
         self.features = UserItemFeatures(self.spec, cfg.proj_dim)
+        self.stats = ItemStats(self.spec.num_items)
         with torch_seeded(int(self.rng.integers(2**31))):
-            in_dim = self.features.dim + USER_FEATS
-            self.q_net = ItemNet(in_dim, USER_FEATS, self.spec.num_items, cfg.hidden)
-            self.choice_net = ItemNet(in_dim, USER_FEATS, self.spec.num_items, cfg.hidden)
-        self.target = copy.deepcopy(self.q_net).requires_grad_(False)
-        params = list(self.q_net.parameters()) + list(self.choice_net.parameters())
-        self.opt = torch.optim.Adam(params, lr=cfg.lr)
+            in_dim = self.features.dim + 2 + USER_FEATS
+            self.net = ItemNet(in_dim, USER_FEATS, self.spec.num_items, cfg.hidden)
+        self.target = copy.deepcopy(self.net).requires_grad_(False)
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
         self.replay = Replay(cfg.buffer_size)
         self.explore = True
         self.reward_scale = torch.tensor(0.0)  # fixed from the first rewarded batch
@@ -136,7 +138,9 @@ class SlateQAgent(Agent):
     # ----- model evaluation ----------------------------------------------------------------
     def _inputs(self, obs: Obs) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         user = torch.from_numpy(user_features(obs))
-        items = torch.from_numpy(self.features.bandit(obs))
+        ids = np.asarray(obs["candidate_ids"])
+        items = torch.from_numpy(
+            np.concatenate([self.features.bandit(obs), self.stats.features(ids)], axis=-1))
         x = torch.cat([items, user[:, None, :].expand(-1, items.shape[1], -1)], dim=-1)
         return x, torch.from_numpy(np.array(obs["candidate_ids"], dtype=np.int64)), user
 
@@ -150,8 +154,7 @@ class SlateQAgent(Agent):
     def _act(self, obs: Obs, info: dict[str, Any]) -> np.ndarray:
         with torch.no_grad():
             x, ids, user = self._inputs(obs)
-            q, _ = self.q_net(x, ids, user)
-            v, _ = self.choice_net(x, ids, user)
+            q, v, _, _ = self.net(x, ids, user)
             slates = self._greedy_slates(q, v).numpy()
         eps = self.config.epsilon if self.explore else self.config.epsilon_eval
         if eps > 0:
@@ -170,6 +173,10 @@ class SlateQAgent(Agent):
 
     def _update(self, obs, action, reward, next_obs, terminated, truncated, info):
         chosen = np.asarray(info.get("chosen", np.full(len(reward), -1)), dtype=np.int64)
+        shown = np.take_along_axis(np.asarray(obs["candidate_ids"]), action, axis=1)
+        rows = np.flatnonzero(chosen >= 0)
+        rating = np.asarray(info.get("rating", np.zeros(len(reward))), dtype=np.float64)
+        self.stats.observe(shown, shown[rows, chosen[rows]], rating.reshape(-1)[rows])
         bootstrap = ~terminated
         truncated_only = np.flatnonzero(truncated & ~terminated)
         boot_obs = next_obs
@@ -200,27 +207,27 @@ class SlateQAgent(Agent):
         rows = self.replay.sample(cfg.batch_size, self.rng)
         obs = expand_obs(rows, self.spec.item_embeddings)
         nxt = expand_obs(rows, self.spec.item_embeddings, "next_")
-        action = torch.from_numpy(rows["action"])
         chosen = torch.from_numpy(rows["chosen"])
         scale = max(float(self.reward_scale), 1e-6)
         reward = torch.from_numpy(rows["reward"]) / scale
         boot = torch.from_numpy(rows["bootstrap"].astype(np.float32))
 
-        x, ids, user = self._inputs(obs)
-        xs = torch.gather(x, 1, action[:, :, None].expand(-1, -1, x.shape[-1]))
-        ids_s = torch.gather(ids, 1, action)
-        q, q_null = self.q_net(xs, ids_s, user)
-        v, v_null = self.choice_net(xs, ids_s, user)
+        # Only the K shown items of s are needed: build their features alone (N/K times cheaper).
+        shown = dict(obs)
+        shown["candidate_ids"] = np.take_along_axis(obs["candidate_ids"], rows["action"], axis=1)
+        shown["candidate_popularity"] = np.take_along_axis(
+            obs["candidate_popularity"], rows["action"], axis=1)
+        xs, ids_s, user = self._inputs(shown)
+        q, v, q_null, v_null = self.net(xs, ids_s, user)
         consumed = chosen >= 0
         q_taken = torch.where(
             consumed, q.gather(1, chosen.clamp(min=0)[:, None]).squeeze(1), q_null
         )
         with torch.no_grad():
             nx, nids, nuser = self._inputs(nxt)
-            nq, _ = self.q_net(nx, nids, nuser)
-            nv, nv_null = self.choice_net(nx, nids, nuser)
+            nq, nv, _, nv_null = self.net(nx, nids, nuser)
             slate = self._greedy_slates(nq, nv)
-            tq, tq_null = self.target(nx, nids, nuser)
+            tq, _, tq_null, _ = self.target(nx, nids, nuser)
             value = slate_value(
                 tq.gather(1, slate), nv.gather(1, slate), tq_null, nv_null
             )
@@ -233,21 +240,21 @@ class SlateQAgent(Agent):
         (q_loss + choice_loss).backward()
         self.opt.step()
         with torch.no_grad():
-            for p_t, p in zip(self.target.parameters(), self.q_net.parameters()):
+            for p_t, p in zip(self.target.parameters(), self.net.parameters()):
                 p_t.lerp_(p, cfg.target_tau)
         return {"q_loss": q_loss.item(), "choice_loss": choice_loss.item()}
 
     # ----- persistence ---------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {
-            "q_net": self.q_net.state_dict(),
-            "choice_net": self.choice_net.state_dict(),
+            "net": self.net.state_dict(),
             "target": self.target.state_dict(),
             "reward_scale": self.reward_scale.clone(),
+            **{f"stats_{k}": torch.from_numpy(v.copy()) for k, v in self.stats.state().items()},
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.q_net.load_state_dict(state["q_net"])
-        self.choice_net.load_state_dict(state["choice_net"])
+        self.net.load_state_dict(state["net"])
         self.target.load_state_dict(state["target"])
         self.reward_scale = state["reward_scale"].clone()
+        self.stats.load({k[6:]: v.numpy() for k, v in state.items() if k.startswith("stats_")})

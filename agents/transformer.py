@@ -11,11 +11,14 @@ interest embedding ``z``. A candidate with embedding e is scored by similarity p
 features,
 
     logit(click) = <z, W_c e> / sqrt(D) + w·[cos(hist, e), max_recent_cos(e), cos(profile, e),
-                   popularity] + b,
+                   popularity, logged mean rating, logged take rate] + b,
 
-and ranked by expected reward ``P(click) · ĝ`` where ĝ is the engagement head's prediction of the
-reward given consumption (minutes, purchases × price; ≡ 1 for clicks). Heads, trained jointly:
-click (BCE over the shown slate), engagement (MSE on the consumed item's reward, scaled) and
+and ranked by expected value ``P(click) · ĝ`` where ĝ is the engagement head's prediction of the
+value of consuming the item: the reward (minutes, purchases × price; ≡ 1 for clicks), or with
+``horizon`` > 1 the user's reward over the next ``horizon`` steps (``returns.NStepReturns``), so
+that items that end sessions early are ranked down. The logged per-item statistics
+(``returns.ItemStats``) carry what the text cannot: item quality. Heads, trained jointly:
+click (BCE over the shown slate), engagement (MSE on the consumed item's value, scaled) and
 rating (MSE), and an auxiliary text task — category classification from ``W_c e`` (CE) — that
 shapes the item tower with the catalog's semantics.
 
@@ -42,17 +45,18 @@ import torch
 from torch import nn
 
 from .base import Agent, AgentConfig, Obs, top_k, torch_seeded
-from .features import history_embedding
+from .features import batch_dot, history_embedding
 from .replay import Replay
+from .returns import ItemStats, NStepReturns
 
-N_EXTRA = 4
+N_EXTRA = 6
 
 
 class InterestModel(nn.Module):
     """History encoder (user tower), item tower and the multi-task heads."""
 
     def __init__(self, d_in: int, history: int, num_categories: int, d_model: int, heads: int,
-                 layers: int):
+                 layers: int, greedy_init: float = 5.0):
         super().__init__()
         self.item_in = nn.Linear(d_in, d_model)
         self.resp_in = nn.Linear(2, d_model)
@@ -69,9 +73,9 @@ class InterestModel(nn.Module):
         self.extra = nn.Linear(N_EXTRA, 1)
         with torch.no_grad():  # start close to embedding-greedy: trust cos(hist, e)
             self.extra.weight.zero_()
-            self.extra.weight[0, 0] = 5.0
+            self.extra.weight[0, 0] = greedy_init
             self.extra.bias.fill_(-2.0)
-        self.engage = nn.Sequential(nn.Linear(2 * d_model, d_model), nn.ReLU(),
+        self.engage = nn.Sequential(nn.Linear(2 * d_model + N_EXTRA, d_model), nn.ReLU(),
                                     nn.Linear(d_model, 2))
         self.category = nn.Linear(d_model, max(num_categories, 1))
         self.d_model = d_model
@@ -88,14 +92,15 @@ class InterestModel(nn.Module):
         return self.user_out(out[:, 0])
 
     def heads(self, z: torch.Tensor, cand: torch.Tensor, extra: torch.Tensor
-              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """z (B, D), cand (B, N, d), extra (B, N, 4) → click logit, engagement, rating (B, N)."""
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """z (B, D), cand (B, N, d), extra (B, N, 6) → click logit, engagement, rating and the
+        interest similarity <z, W_c e>/sqrt(D), each (B, N)."""
         g = self.item_tower(cand)
-        logit = (g * z[:, None, :]).sum(-1) / math.sqrt(self.d_model)
-        logit = logit + self.extra(extra).squeeze(-1)
-        pair = torch.cat([g * z[:, None, :], g], dim=-1)
+        sim = (g * z[:, None, :]).sum(-1) / math.sqrt(self.d_model)
+        logit = sim + self.extra(extra).squeeze(-1)
+        pair = torch.cat([g * z[:, None, :], g, extra], dim=-1)
         engage, rating = self.engage(pair).unbind(-1)
-        return logit, engage, rating
+        return logit, engage, rating, sim
 
 
 @dataclass(frozen=True)
@@ -110,25 +115,34 @@ class TransformerConfig(AgentConfig):
     buffer_size: int = 20_000
     train_every: int = 1
     updates: int = 1
+    greedy_init: float = 0.0
+    value_ridge: float = 10.0
+    refit_every: int = 1
     warmup: int = 256
     decay: float = 0.8
     category_weight: float = 0.1
     epsilon: float = 0.0
     ucb: float = 0.0
     mmr: float = 0.0
-    rank_by: str = "expected_reward"
+    rank_by: str = "value"
+    horizon: int = 1
+    gamma: float = 1.0
 
     def __post_init__(self) -> None:
         if self.d_model % self.heads:
             raise ValueError(f"d_model={self.d_model} must be divisible by heads={self.heads}")
-        if min(self.d_model, self.layers, self.batch_size, self.buffer_size, self.train_every) < 1:
-            raise ValueError("d_model, layers, batch_size, buffer_size, train_every must be >= 1")
+        if min(self.d_model, self.layers, self.batch_size, self.buffer_size, self.train_every,
+               self.refit_every) < 1:
+            raise ValueError(
+                "d_model, layers, batch_size, buffer_size, train_every, refit_every must be >= 1")
         if self.updates < 0 or self.warmup < 0:
             raise ValueError("updates and warmup must be >= 0")
         if not 0 <= self.epsilon <= 1 or self.ucb < 0 or not 0 <= self.mmr < 1:
             raise ValueError("need 0 <= epsilon <= 1, ucb >= 0, 0 <= mmr < 1")
-        if self.rank_by not in ("expected_reward", "click"):
-            raise ValueError(f"rank_by must be 'expected_reward' or 'click', got {self.rank_by!r}")
+        if self.horizon < 1 or not 0 <= self.gamma <= 1:
+            raise ValueError(f"need horizon >= 1, 0 <= gamma <= 1; got {self.horizon}, {self.gamma}")
+        if self.rank_by not in ("value", "click"):
+            raise ValueError(f"rank_by must be 'value' or 'click', got {self.rank_by!r}")
 
 
 class InterestTransformerAgent(Agent):
@@ -145,32 +159,37 @@ class InterestTransformerAgent(Agent):
         with torch_seeded(int(self.rng.integers(2**31))):
             self.model = InterestModel(
                 self.spec.embedding_dim, self.spec.history_length, self.spec.num_categories,
-                cfg.d_model, cfg.heads, cfg.layers,
+                cfg.d_model, cfg.heads, cfg.layers, cfg.greedy_init,
             )
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
         self.replay = Replay(cfg.buffer_size)
         self.shown = np.zeros(self.spec.num_items)
+        self.stats = ItemStats(self.spec.num_items)
+        self.returns = NStepReturns(cfg.horizon, cfg.gamma)
         self.reward_scale = torch.tensor(0.0)
         self.steps = 0
+        self.value_w = np.zeros(N_EXTRA + 2)
+        self.value_w[N_EXTRA] = 1.0  # before any feedback: rank by the interest similarity
 
     # ----- scoring -------------------------------------------------------------------------
-    def _extra(self, obs: Obs, cand: np.ndarray) -> np.ndarray:
+    def _extra(self, obs: Obs, cand: np.ndarray, ids: np.ndarray,
+               item_stats: np.ndarray | None = None) -> np.ndarray:
+        """Item features (B, N, 6); ``item_stats`` are the logged statistics as they were at
+        decision time (replayed rows must not see feedback that came after them)."""
         user, _ = history_embedding(obs, self.table, self.config.decay, profile_fallback=False)
         profile = obs["profile_embedding"].astype(np.float32)
-        ids = obs["history_ids"][:, :3]
-        mask = (obs["history_mask"][:, :3] > 0) & (ids >= 0)
-        sims = np.einsum("bnd,brd->bnr", cand, self.table[np.clip(ids, 0, None)])
+        last = obs["history_ids"][:, :3]
+        mask = (obs["history_mask"][:, :3] > 0) & (last >= 0)
+        sims = np.matmul(cand, self.table[np.clip(last, 0, None)].transpose(0, 2, 1))
         recent = np.where(mask[:, None, :], sims, -np.inf).max(axis=2)
         recent = np.where(np.isfinite(recent), recent, 0.0)
-        return np.stack(
-            [
-                np.einsum("bd,bnd->bn", user, cand),
-                recent,
-                np.einsum("bd,bnd->bn", profile, cand),
-                obs["candidate_popularity"],
-            ],
+        base = np.stack(
+            [batch_dot(user, cand), recent, batch_dot(profile, cand), obs["candidate_popularity"]],
             axis=-1,
         ).astype(np.float32)
+        if item_stats is None:
+            item_stats = self.stats.features(ids)
+        return np.concatenate([base, item_stats], axis=-1)
 
     def _user(self, obs: Obs) -> torch.Tensor:
         ids = obs["history_ids"]
@@ -180,14 +199,47 @@ class InterestTransformerAgent(Agent):
         profile = torch.from_numpy(obs["profile_embedding"].astype(np.float32))
         return self.model.user(hist, resp * mask[..., None], mask, profile)
 
-    def predict(self, obs: Obs, cand: np.ndarray | None = None
+    def predict(self, obs: Obs, ids: np.ndarray | None = None,
+                item_stats: np.ndarray | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Click logits, engagement and rating predictions for the candidates (B, N)."""
-        if cand is None:
-            cand = obs["candidate_embeddings"].astype(np.float32)
+        """Click logits, engagement and rating predictions for items ``ids`` (default: the
+        candidates), each (B, N)."""
+        return self._forward(obs, ids, item_stats)[:3]
+
+    def _forward(self, obs: Obs, ids: np.ndarray | None = None,
+                 item_stats: np.ndarray | None = None) -> tuple[torch.Tensor, ...]:
+        """(logit, engagement, rating, value features (B, N, 8))."""
+        if ids is None:
+            ids = np.asarray(obs["candidate_ids"])
+        cand = self.table[ids]
         z = self._user(obs)
-        extra = torch.from_numpy(self._extra(obs, cand))
-        return self.model.heads(z, torch.from_numpy(cand), extra)
+        extra = torch.from_numpy(self._extra(obs, cand, ids, item_stats))
+        logit, engage, rating, sim = self.model.heads(z, torch.from_numpy(cand), extra)
+        ones = torch.ones_like(sim)[..., None]
+        return logit, engage, rating, torch.cat([extra, sim[..., None], ones], dim=-1)
+
+    def value(self, vfeat: torch.Tensor) -> np.ndarray:
+        """Expected value of showing each item (P(consume) × value), from the ridge readout."""
+        return vfeat.numpy().astype(np.float64) @ self.value_w
+
+    def _refit_value(self) -> None:
+        """Closed-form ridge readout of the slate value on the value features (item features +
+        the transformer's interest similarity) over recent replay: a few SGD steps per env
+        step do not learn this weak, noisy signal reliably, a (8, 8) solve does."""
+        rows = self.replay.sample(min(len(self.replay), 1024), self.rng)
+        obs = {k: rows[k] for k in ("history_ids", "history_responses", "history_mask",
+                                    "profile_embedding", "candidate_popularity")}
+        with torch.no_grad():
+            x = self._forward(obs, rows["slate_ids"], rows["item_stats"])[3].numpy()
+        x = x.astype(np.float64)
+        x = x.reshape(-1, x.shape[-1])
+        # Label of each shown item: the user's (n-step) value if they consumed it, else 0, so
+        # x·w estimates P(consume) × value in one readout — the quantity the slate should rank.
+        y = (rows["clicks"] * rows["reward"][:, None]).reshape(-1)
+        y = y / max(float(self.reward_scale), 1e-6)
+        prior = np.zeros(x.shape[1])
+        lam = self.config.value_ridge
+        self.value_w = np.linalg.solve(x.T @ x + lam * np.eye(len(prior)), x.T @ y + lam * prior)
 
     def interest(self, obs: Mapping[str, Any]) -> np.ndarray:
         """The users' interest embeddings z (B, D) — for analysis and plots."""
@@ -200,11 +252,10 @@ class InterestTransformerAgent(Agent):
     def _act(self, obs: Obs, info: dict[str, Any]) -> np.ndarray:
         cfg = self.config
         with torch.no_grad():
-            logit, engage, _ = self.predict(obs)
-            score = torch.sigmoid(logit)
-            if cfg.rank_by == "expected_reward":
-                score = score * nn.functional.softplus(engage)
-        score = score.numpy().astype(np.float64)
+            logit, _, _, vfeat = self._forward(obs)
+            score = torch.sigmoid(logit).numpy().astype(np.float64)
+        if cfg.rank_by == "value":
+            score = self.value(vfeat)
         if cfg.ucb > 0:
             score = score + cfg.ucb / np.sqrt(1.0 + self.shown[obs["candidate_ids"]])
         if cfg.mmr > 0:
@@ -227,27 +278,35 @@ class InterestTransformerAgent(Agent):
         clicks[rows, chosen[rows]] = 1.0
         slate_ids = np.take_along_axis(obs["candidate_ids"], action, axis=1)
         np.add.at(self.shown, slate_ids.reshape(-1), 1.0)
-        if float(self.reward_scale) == 0.0 and (reward[rows] > 0).any():
-            self.reward_scale = torch.tensor(float(np.mean(reward[rows][reward[rows] > 0])))
-        self.replay.add(
-            history_ids=obs["history_ids"],
-            history_responses=obs["history_responses"].astype(np.float32),
-            history_mask=obs["history_mask"],
-            profile_embedding=obs["profile_embedding"].astype(np.float32),
-            candidate_popularity=np.take_along_axis(obs["candidate_popularity"], action, axis=1),
-            slate_ids=slate_ids,
-            clicks=clicks,
-            consumed=(chosen >= 0),
-            chosen=np.clip(chosen, 0, None),
-            reward=reward.astype(np.float32),
-            rating=rating / 5.0,
-        )
+        item_stats = self.stats.features(slate_ids)  # as seen at decision time
+        self.stats.observe(slate_ids, slate_ids[rows, chosen[rows]], rating[rows])
+        payload = {
+            "item_stats": item_stats,
+            "history_ids": obs["history_ids"],
+            "history_responses": obs["history_responses"].astype(np.float32),
+            "history_mask": obs["history_mask"],
+            "profile_embedding": obs["profile_embedding"].astype(np.float32),
+            "candidate_popularity": np.take_along_axis(obs["candidate_popularity"], action, axis=1),
+            "slate_ids": slate_ids,
+            "clicks": clicks,
+            "consumed": (chosen >= 0),
+            "chosen": np.clip(chosen, 0, None),
+            "rating": rating / 5.0,
+        }
+        for ready, value in self.returns.push(payload, reward, terminated | truncated):
+            if float(self.reward_scale) == 0.0 and (value[ready["consumed"]] > 0).any():
+                self.reward_scale = torch.tensor(
+                    float(np.mean(value[ready["consumed"] & (value > 0)])))
+            self.replay.add(**ready, reward=value.astype(np.float32))
         self.steps += 1
         if len(self.replay) < self.config.warmup or self.steps % self.config.train_every:
             return {}
         stats: dict[str, float] = {}
         for _ in range(self.config.updates):
             stats = self._sgd_step()
+        if self.config.rank_by == "value" and self.steps % (
+                self.config.train_every * self.config.refit_every) == 0:
+            self._refit_value()
         return stats
 
     def _sgd_step(self) -> dict[str, float]:
@@ -260,8 +319,7 @@ class InterestTransformerAgent(Agent):
             "profile_embedding": rows["profile_embedding"],
             "candidate_popularity": rows["candidate_popularity"],
         }
-        cand = self.table[rows["slate_ids"]]
-        logit, engage, rating = self.predict(obs, cand)
+        logit, engage, rating = self.predict(obs, rows["slate_ids"], rows["item_stats"])
         clicks = torch.from_numpy(rows["clicks"])
         click_loss = nn.functional.binary_cross_entropy_with_logits(logit, clicks)
         consumed = torch.from_numpy(rows["consumed"])
@@ -294,13 +352,17 @@ class InterestTransformerAgent(Agent):
         return {
             "model": self.model.state_dict(),
             "shown": torch.from_numpy(self.shown.copy()),
+            **{f"stats_{k}": torch.from_numpy(v.copy()) for k, v in self.stats.state().items()},
             "reward_scale": self.reward_scale.clone(),
+            "value_w": torch.from_numpy(self.value_w.copy()),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.shown = state["shown"].numpy().astype(np.float64)
+        self.stats.load({k[6:]: v.numpy() for k, v in state.items() if k.startswith("stats_")})
         self.reward_scale = state["reward_scale"].clone()
+        self.value_w = state["value_w"].numpy().astype(np.float64)
 
 
 def mmr_rerank(score: np.ndarray, emb: np.ndarray, k: int, weight: float) -> np.ndarray:
@@ -312,7 +374,7 @@ def mmr_rerank(score: np.ndarray, emb: np.ndarray, k: int, weight: float) -> np.
     lo = score.min(axis=1, keepdims=True)
     hi = score.max(axis=1, keepdims=True)
     rel = (score - lo) / np.maximum(hi - lo, 1e-12)
-    sims = np.einsum("bnd,bmd->bnm", emb, emb)
+    sims = np.matmul(emb, np.swapaxes(emb, 1, 2))
     batch = score.shape[0]
     rows = np.arange(batch)
     max_sim = np.full(score.shape, -1.0)

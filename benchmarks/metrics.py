@@ -85,14 +85,17 @@ def intra_list_diversity(slate_embeddings: np.ndarray) -> np.ndarray:
     the cosine even for non-unit inputs. 0 for K identical items, 1 for mutually orthogonal ones.
     A slate of one item has no pairs: diversity 0.
     """
-    e = np.asarray(slate_embeddings, dtype=np.float64)
+    e = np.asarray(slate_embeddings)
+    if not np.issubdtype(e.dtype, np.floating):
+        e = e.astype(np.float64)
     k = e.shape[-2]
     if k < 2:
         return np.zeros(e.shape[:-2])
-    e = e / np.maximum(np.linalg.norm(e, axis=-1, keepdims=True), 1e-12)
+    # Computed in the input's precision (float32 catalogs: half the memory traffic per step).
+    e = e / np.maximum(np.sqrt(np.einsum("...d,...d->...", e, e))[..., None], 1e-12)
     s = e.sum(axis=-2)
     # Σ_{i≠k} cos = ||Σ e||² − Σ ||e||² = ||Σ e||² − K for unit rows: O(K d) instead of O(K² d).
-    pair_sum = (np.einsum("...d,...d->...", s, s) - k) / 2.0
+    pair_sum = (np.einsum("...d,...d->...", s, s).astype(np.float64) - k) / 2.0
     return 1.0 - pair_sum / (k * (k - 1) / 2.0)
 
 
@@ -266,6 +269,13 @@ class EpisodeAccumulator:
         self.active = m & ~leaving
         self.curves["retention"].append(float(self.active.mean()))
         self.steps += 1
+
+    def pad_to(self, steps: int) -> None:
+        """Extend the curves to ``steps`` after everyone left: no reward, nobody retained, the
+        per-active-user curves undefined (NaN)."""
+        for name, curve in self.curves.items():
+            fill = 0.0 if name in ("reward", "retention") else math.nan
+            curve.extend([fill] * (steps - len(curve)))
 
     def mean(self, name: str) -> float:
         n = self._counts.get(name, 0)

@@ -14,6 +14,7 @@ Every figure is written atomically (rendered to memory, then ``atomic_write_byte
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,9 @@ def curve_band(curves: Sequence[Sequence[float | None]]) -> tuple[np.ndarray, np
     """Per-step mean and 95% half-width over seeds (t with n−1 df; 0 width for one seed)."""
     arr = np.array([[np.nan if v is None else v for v in c] for c in curves], dtype=np.float64)
     n = np.sum(~np.isnan(arr), axis=0)
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        # steps where no seed has a value (everyone left) are NaN on purpose: a gap in the line
+        warnings.simplefilter("ignore", RuntimeWarning)
         mean = np.nanmean(arr, axis=0)
         sd = np.nanstd(arr, axis=0, ddof=1) if arr.shape[0] > 1 else np.zeros(arr.shape[1])
     tcrit = np.array([t_critical(int(k) - 1) if k > 1 else 0.0 for k in n])

@@ -162,14 +162,17 @@ def scenario_geometry(env: Any) -> tuple[np.ndarray, Projection]:
 
 def evaluate_agent(agent: Any, env: Any, *, steps: int, seed: int, learn: bool = True,
                    track_users: int = 0, projection: Projection | None = None,
-                   centroids: np.ndarray | None = None,
-                   progress: Progress | None = None) -> EpisodeResult:
+                   centroids: np.ndarray | None = None, progress: Progress | None = None,
+                   stop_when_empty: bool = True) -> EpisodeResult:
     """Run ``agent`` for ``steps`` batched steps on users drawn from ``seed``; measure the cohort.
 
     ``env`` is a driftrec vector env (``make_vector_env``). With ``learn`` the agent updates online
     from every transition. ``track_users`` > 0 records the first users' interest vectors projected
     on ``projection`` (fitted on the catalog's categories when not given) for trajectory plots.
-    ``progress`` is called with 1 after each step.
+    ``progress`` is called with the number of steps done (1 per step). With ``stop_when_empty``
+    the episode ends once every cohort user has left — later steps would only serve unmeasured
+    replacements — and the curves are padded to ``steps`` (reward and retention 0, the rest
+    undefined), so every result has the same length and the metrics are unchanged.
     """
     if steps < 1:
         raise ValueError(f"steps must be a positive integer, got {steps}")
@@ -177,7 +180,7 @@ def evaluate_agent(agent: Any, env: Any, *, steps: int, seed: int, learn: bool =
         centroids_, projection_ = scenario_geometry(env)
         centroids = centroids if centroids is not None else centroids_
         projection = projection if projection is not None else projection_
-    item_emb = true_item_embeddings(env)
+    item_emb = true_item_embeddings(env).astype(np.float32)
     popularity = np.asarray(env.unwrapped.catalog.popularity, dtype=np.float64)
     start = time.perf_counter()
     obs, info = env.reset(seed=seed)
@@ -189,7 +192,12 @@ def evaluate_agent(agent: Any, env: Any, *, steps: int, seed: int, learn: bool =
         for i, p in enumerate(projection(interest[:n_track])):
             tracks[i].append([round(float(p[0]), 5), round(float(p[1]), 5)])
     rows = np.arange(interest.shape[0])[:, None]
-    for _ in range(steps):
+    for t in range(steps):
+        if stop_when_empty and not acc.active.any():
+            acc.pad_to(steps)
+            if progress is not None:
+                progress(steps - t)
+            break
         action = np.asarray(agent.act(obs, info), dtype=np.int64)
         next_obs, reward, terminated, truncated, step_info = env.step(action)
         done = np.asarray(terminated, dtype=bool) | np.asarray(truncated, dtype=bool)

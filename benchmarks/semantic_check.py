@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from driftrec.encoders import load_encoder
 from driftrec.encoders.io import atomic_write_json
 from driftrec.envs.builtin import DOMAINS

@@ -4,7 +4,8 @@ Run folder contents (every file written atomically):
 
 - ``config.json`` — the command and its settings (a resume must match them);
 - ``log.csv`` — one row per ``--log-every`` steps: window means of reward, CTR, engagement and the
-  departure rate, plus the agent's own training statistics; rewritten whole at each flush.
+  departure rate, plus the agent's own training statistics; rewritten whole (atomically) at every
+  row, so a crash loses at most one window. On resume, rows after the checkpoint are dropped.
   Learners that own their loop (Stable-Baselines3, SlateQ) train in ``--checkpoint-every`` chunks
   and log one row per chunk, measured by a short greedy probe;
 - ``checkpoint-<step>.pt`` + ``checkpoint.json`` — the agent (``agent.save``) and a pointer naming
@@ -197,7 +198,11 @@ def train_command(args: argparse.Namespace, out_dir: Path, argv: Sequence[str]) 
     start_step, wall_offset, ckpt_file = 0, 0.0, None
     if args.resume:
         ckpt = _read_checkpoint(out_dir)
-        saved = json.loads((out_dir / "config.json").read_text(encoding="utf-8"))["settings"]
+        try:
+            saved = json.loads((out_dir / "config.json").read_text(encoding="utf-8"))["settings"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise CLIError(f"--resume: cannot read the run's config.json in {str(out_dir)!r} "
+                           f"({type(exc).__name__}: {exc})") from None
         diff = {k: (saved.get(k), settings[k]) for k in RESUME_KEYS if saved.get(k) != settings[k]}
         if diff:
             raise CLIError("--resume: settings differ from the checkpointed run: " + ", ".join(
@@ -228,34 +233,38 @@ def train_command(args: argparse.Namespace, out_dir: Path, argv: Sequence[str]) 
             else:
                 step, interrupted, ckpt_file = _train_online(agent, env, args, out_dir, log, bar,
                                                              flag, step, ckpt_file, t0)
-        ckpt_file = _save_checkpoint(agent, out_dir, step, ckpt_file, time.perf_counter() - t0)
+        train_seconds = time.perf_counter() - t0
+        ckpt_file = _save_checkpoint(agent, out_dir, step, ckpt_file, train_seconds)
         log.flush()
     finally:
         log.close()
-        env.close()
     if log.rows:
         plot_learning_curve([r["step"] for r in log.rows],
                             [r.get("reward", np.nan) for r in log.rows],
                             out_dir / "learning_curve.png",
                             title=f"{args.agent} on {args.scenario}")
     if interrupted:
+        env.close()
         print(f"interrupted at step {step}; checkpoint and log written to {out_dir} "
               "(continue with --resume)", file=sys.stderr)
         return 130
-    eval_env = make_vector_env(args.scenario, args.eval_users, encoder=args.encoder,
-                               device=args.device)
+    # Held out by seed: training users come from seed + TRAIN_SEED_OFFSET (+ step), these from
+    # seed. The training env is reused when the batch size matches (a reset redraws everyone).
+    eval_env = env if args.eval_users == args.users else make_vector_env(
+        args.scenario, args.eval_users, encoder=args.encoder, device=args.device)
     try:
         result = evaluate_agent(agent, eval_env, steps=args.eval_steps, seed=args.seed,
                                 learn=False)
     finally:
         eval_env.close()
+        env.close()
     atomic_write_json(out_dir / "eval.json", {
         "note": "held-out users (evaluation seed differs from the training seeds); no learning "
                 "during the evaluation",
         "trained_steps": step, "eval_users": args.eval_users, "eval_steps": args.eval_steps,
         "seed": args.seed, "metrics": result.metrics, "curves": result.curves})
     m = result.metrics
-    print(f"trained {step} steps in {time.perf_counter() - t0:.1f}s; held-out evaluation: "
+    print(f"trained {step} steps in {train_seconds:.1f}s; held-out evaluation: "
           f"return {m['return_mean']:.4g} ± {m['return_ci95']:.3g}, CTR {m['ctr']:.3g}, "
           f"churn {m['churn_rate']:.3g} → {out_dir}")
     return 0
@@ -285,13 +294,12 @@ def _train_online(agent: Any, env: Any, args: argparse.Namespace, out_dir: Path,
         if step % args.log_every == 0 or step == args.steps:
             log.append({"step": step, "wall_seconds": time.perf_counter() - t0,
                         **window.means()})
+            log.flush()
             window = _Window()
-            if log.rows:
-                bar.set_postfix(reward=f"{log.rows[-1].get('reward', float('nan')):.3g}")
+            bar.set_postfix(reward=f"{log.rows[-1].get('reward', float('nan')):.3g}")
         if step % args.checkpoint_every == 0 and step < args.steps:
             ckpt_file = _save_checkpoint(agent, out_dir, step, ckpt_file,
                                          time.perf_counter() - t0)
-            log.flush()
         if flag.requested:
             if window.n:
                 log.append({"step": step, "wall_seconds": time.perf_counter() - t0,
@@ -321,10 +329,10 @@ def _train_chunks(agent: Any, env: Any, args: argparse.Namespace, out_dir: Path,
                     "departures": 1.0 - probe.curves["retention"][-1],
                     **{k: float(v) for k, v in stats.items()
                        if isinstance(v, (int, float)) and np.isfinite(v)}})
+        log.flush()
         if step < args.steps:
             ckpt_file = _save_checkpoint(agent, out_dir, step, ckpt_file,
                                          time.perf_counter() - t0)
-            log.flush()
         if flag.requested:
             return step, True, ckpt_file
     return step, False, ckpt_file

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from gymnasium.envs.registration import register, registry
 
+from .catalog import Catalog, load_catalog
 from .config import (
     BudgetConfig,
     ChoiceConfig,
@@ -21,22 +22,18 @@ from .config import (
 )
 from .engine import Engine
 from .env import DriftRecEnv, EpisodeEndedError
+from .personas import generate_personas
 from .scenarios import SCENARIOS, make_scenario
 from .state import UserState, WorldState
 from .users import UserPool
 from .vector_env import DriftRecVectorEnv
 from .wrappers import FlatObservation, ScoreAction
 
-try:  # written in parallel by another engineer; the engine does not need them to import
-    from .catalog import Catalog, load_catalog
-except ImportError:  # pragma: no cover - transitional
-    pass
-try:
-    from .personas import generate_personas
-except ImportError:  # pragma: no cover - transitional
-    pass
-
-ENV_IDS = {"video": "driftrec/Video-v0", "news": "driftrec/News-v0", "shopping": "driftrec/Shopping-v0"}
+ENV_IDS = {
+    "video": "driftrec/Video-v0",
+    "news": "driftrec/News-v0",
+    "shopping": "driftrec/Shopping-v0",
+}
 
 for _scenario, _env_id in ENV_IDS.items():
     if _env_id not in registry:

@@ -47,7 +47,9 @@ def build_agent_view(catalog, config: ScenarioConfig) -> tuple[AgentView, np.nda
         return AgentView("same", d), emb, None
     if config.agent_view == "pca":
         if config.agent_dim >= d:
-            raise ValueError(f"agent_dim={config.agent_dim} must be < the embedding dim {d} for pca")
+            raise ValueError(
+                f"agent_dim={config.agent_dim} must be < the embedding dim {d} for pca"
+            )
         mean = emb.mean(axis=0)
         _, _, vh = np.linalg.svd((emb - mean).astype(np.float64), full_matrices=False)
         comps = vh[: config.agent_dim].astype(np.float32)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 
 from .config import BudgetConfig
+from .rng import sigmoid
 
 
 def update_budget(
@@ -47,7 +48,7 @@ def hazard(satisfaction: torch.Tensor, config: BudgetConfig) -> torch.Tensor:
     """(B,) per-step probability of leaving from dissatisfaction (0 when disabled)."""
     if not config.hazard_enabled:
         return torch.zeros_like(satisfaction)
-    return config.hazard_rate * torch.sigmoid(
+    return config.hazard_rate * sigmoid(
         config.hazard_slope * (config.hazard_threshold - satisfaction)
     )
 

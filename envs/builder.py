@@ -42,6 +42,10 @@ def get_catalog(domain: str, spec: str) -> tuple[Any, Any]:
 
 def _encoder_for(catalog: Any, spec: str) -> Any:
     """The encoder that produced ``catalog`` if ``spec`` names it, else None (no persona texts)."""
+    from .builtin import DOMAINS
+
+    if getattr(catalog, "domain", None) not in DOMAINS:
+        return None  # no persona texts for a custom domain: no need to load any encoder
     name = str(getattr(catalog, "encoder_name", ""))
     dim = int(catalog.embeddings.shape[1])
     if spec == "hashing":
@@ -57,7 +61,9 @@ def resolve_config(scenario: str | ScenarioConfig, overrides: dict[str, Any]) ->
     if isinstance(scenario, ScenarioConfig):
         return apply_overrides(scenario, **overrides)
     if not isinstance(scenario, str):
-        raise TypeError(f"scenario must be a name or a ScenarioConfig, got {type(scenario).__name__}")
+        raise TypeError(
+            f"scenario must be a name or a ScenarioConfig, got {type(scenario).__name__}"
+        )
     return make_scenario(scenario, **overrides)
 
 

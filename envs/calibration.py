@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +86,7 @@ class CalibrationConfig:
 
     max_train_steps: int = 48
     warmup: int = 10
-    quadrature: int = 5
+    quadrature: int = 9
     fit_spread: bool = True
     max_iter: int = 25
     batch_users: int = 64
@@ -343,18 +343,30 @@ def _replay(
         jj = j.clamp_min(0)
         scored = (ph == TRAIN) | (evaluate & (ph == EVAL))
         if bool(scored.any()):
-            if p is None:
-                util = world.log_popularity.expand(1, b, m)
-            else:
-                base = gamma * world.appeal - lam * boredom(c)  # (B, M)
-                util = beta_q.view(q, 1, 1) * a.unsqueeze(0) + base.unsqueeze(0)  # (Q, B, M)
             if slates is None:
-                logits = util / tau if p is not None else util
+                # Catalog mode: only two (Q, B, M) passes (addcmul, logsumexp); tau and the mask
+                # are folded into the (B, M) base, the chosen item's utility is gathered in (B,).
+                if p is None:
+                    base = world.log_popularity.expand(b, m)
+                    scale = torch.zeros(1)
+                else:
+                    base = (gamma * world.appeal - lam * boredom(c)) / tau
+                    scale = beta_q / tau
                 if available is not None:
-                    logits = logits.masked_fill(~available.unsqueeze(0), -torch.inf)
-                logp_all = torch.log_softmax(logits, dim=2)
-                logp = logp_all[:, arange_b, jj]  # (Q, B)
+                    base = base.masked_fill(~available, -torch.inf)
+                util = torch.addcmul(base.unsqueeze(0), scale.view(-1, 1, 1), a.unsqueeze(0)
+                                     if p is not None else torch.zeros(1, 1, 1))
+                lse = torch.logsumexp(util, dim=2)  # (Q, B)
+                a_chosen = a[arange_b, jj] if p is not None else torch.zeros(b)
+                logp = scale.view(-1, 1) * a_chosen + base[arange_b, jj] - lse
+                if evaluate:
+                    logp_all = (util - lse.unsqueeze(2)).detach()
             else:
+                if p is None:
+                    util = world.log_popularity.expand(1, b, m)
+                else:
+                    base = gamma * world.appeal - lam * boredom(c)  # (B, M)
+                    util = beta_q.view(q, 1, 1) * a.unsqueeze(0) + base.unsqueeze(0)  # (Q, B, M)
                 sl = slates[:, t]  # (B, K)
                 v = util.gather(2, sl.unsqueeze(0).expand(q, -1, -1)) + world.positions
                 if p is not None:
@@ -443,10 +455,11 @@ def fit(
     with torch.no_grad():
         start_ll = -float(objective(False))
     optimizer = torch.optim.LBFGS(
-        list(params.parameters()), lr=1.0, max_iter=cfg.max_iter, history_size=10,
+        list(params.parameters()), lr=1.0, max_iter=cfg.max_iter, max_eval=cfg.max_iter * 5 // 4,
+        history_size=10,
         line_search_fn="strong_wolfe", tolerance_grad=1e-6, tolerance_change=1e-8,
     )
-    bar = tqdm(total=cfg.max_iter, desc="calibrate", unit="eval", disable=not cfg.progress,
+    bar = tqdm(total=cfg.max_iter * 5 // 4, desc="calibrate", unit="eval", disable=not cfg.progress,
                leave=False)
     state = {"loss": float("nan")}
 
@@ -517,7 +530,7 @@ def make_world(
     return _World(
         embeddings=emb,
         gram=emb @ emb.T,
-        appeal=torch.as_tensor(np.asarray(appeal, dtype=np.float32)),
+        appeal=torch.tensor(np.asarray(appeal, dtype=np.float32)),
         log_popularity=torch.log(pop / pop.sum()).float(),
         model=model,
         positions=None if slate_size is None else position_effect(slate_size, model.choice),
@@ -631,11 +644,6 @@ def calibrate(
     if out is not None:
         result.save(out)
     return result
-
-
-def with_fitted(config: CalibrationConfig, **changes: Any) -> CalibrationConfig:
-    """A copy of ``config`` with ``changes`` (convenience for the CLI)."""
-    return replace(config, **changes)
 
 
 def log_from_engine(engine: Any, steps: int, seed: int = 0) -> tuple[ChoiceLog, dict[str, np.ndarray]]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 
 from .config import ChoiceConfig
+from .rng import sigmoid
 
 
 def examination(k: int, config: ChoiceConfig, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -27,7 +28,9 @@ def examination(k: int, config: ChoiceConfig, device: torch.device | str = "cpu"
     return config.examination_decay ** torch.arange(k, dtype=torch.float32, device=device)
 
 
-def position_effect(k: int, config: ChoiceConfig, device: torch.device | str = "cpu") -> torch.Tensor:
+def position_effect(
+    k: int, config: ChoiceConfig, device: torch.device | str = "cpu"
+) -> torch.Tensor:
     """(K,) additive utility of position k: -position_decay · log2(1 + k)."""
     return -config.position_decay * torch.log2(
         1.0 + torch.arange(k, dtype=torch.float32, device=device)
@@ -44,7 +47,7 @@ def click_probabilities(v: torch.Tensor, v0: torch.Tensor, config: ChoiceConfig)
     if config.model == "mnl":
         logits = torch.cat([v, v0.unsqueeze(1)], dim=1) / tau
         return torch.softmax(logits, dim=1)
-    a = examination(v.shape[1], config, v.device) * torch.sigmoid((v - v0.unsqueeze(1)) / tau)
+    a = examination(v.shape[1], config, v.device) * sigmoid((v - v0.unsqueeze(1)) / tau)
     if config.model == "cascade":
         survive = torch.cumprod(torch.cat([torch.ones_like(a[:, :1]), 1 - a], dim=1), dim=1)
         return torch.cat([a * survive[:, :-1], survive[:, -1:]], dim=1)
@@ -69,7 +72,7 @@ def choose(
         hit = chosen >= 0
         clicks[hit, chosen[hit]] = True
         return clicks, chosen
-    a = examination(k, config, v.device) * torch.sigmoid((v - v0.unsqueeze(1)) / tau)
+    a = examination(k, config, v.device) * sigmoid((v - v0.unsqueeze(1)) / tau)
     raw = uniforms[:, :k] < a
     any_click = raw.any(dim=1)
     if config.model == "cascade":

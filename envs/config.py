@@ -209,7 +209,7 @@ class ResponseConfig:
     purchase_quality: float = 2.0
     purchase_match: float = 2.0
     price_sensitivity: float = 1.0
-    price_reference: float = 30.0
+    price_reference: float = 0.0  # 0 → the catalog's median price
 
     def __post_init__(self) -> None:
         o = "ResponseConfig"
@@ -220,7 +220,7 @@ class ResponseConfig:
             _check_number(o, f.name, getattr(self, f.name))
         for name in ("completion_noise", "rating_noise", "price_sensitivity"):
             _nonneg(o, name, getattr(self, name))
-        _positive(o, "price_reference", self.price_reference)
+        _nonneg(o, "price_reference", self.price_reference)
 
 
 @dataclass(frozen=True)
@@ -344,7 +344,9 @@ class ScenarioConfig:
         _positive_int(o, "history_length", self.history_length)
         _positive_int(o, "max_steps", self.max_steps)
         if not isinstance(self.encoder, str) or not self.encoder:
-            raise TypeError(f"{o}.encoder must be a non-empty encoder spec string, got {self.encoder!r}")
+            raise TypeError(
+                f"{o}.encoder must be a non-empty encoder spec string, got {self.encoder!r}"
+            )
         if self.agent_view not in AGENT_VIEWS:
             raise ValueError(
                 f"{o}.agent_view must be one of {list(AGENT_VIEWS)}, got {self.agent_view!r}"
@@ -352,9 +354,13 @@ class ScenarioConfig:
         _positive_int(o, "agent_dim", self.agent_dim)
         _nonneg(o, "agent_noise", self.agent_noise)
         if not isinstance(self.agent_encoder, str) or not self.agent_encoder:
-            raise TypeError(f"{o}.agent_encoder must be a non-empty string, got {self.agent_encoder!r}")
+            raise TypeError(
+                f"{o}.agent_encoder must be a non-empty string, got {self.agent_encoder!r}"
+            )
         if not isinstance(self.device, str):
-            raise TypeError(f"{o}.device must be a str such as 'cpu' or 'cuda', got {self.device!r}")
+            raise TypeError(
+                f"{o}.device must be a str such as 'cpu' or 'cuda', got {self.device!r}"
+            )
         if not isinstance(self.user_model, UserModelConfig):
             raise TypeError(
                 f"{o}.user_model must be a UserModelConfig, got {type(self.user_model).__name__}"

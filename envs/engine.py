@@ -2,17 +2,22 @@
 
 One step, for every user b at once (shapes in brackets):
 
-1. utilities of today's N candidates are already known from the end of the previous step:
-   ``[u; s] (2B, d) @ E_pool.T → (2B, N)`` — one matrix product gives interest match, boredom,
-   the utilities v (B, N), the best achievable utility (regret) and the oracle's candidate values;
+1. the similarities of every user to today's pool are already known from the end of the
+   previous step: one matrix product ``[u_stored; s_stored] (2B, d) @ [E_pool; U_r; c].T``
+   gives interest match, boredom, the utilities v (B, N), the best achievable utility (regret),
+   the oracle's candidate values and every inner product the closed-form updates below need;
 2. slate utilities = gather(v, slate) + position effect (B, K); the choice model picks a position
    or nothing (``choice.py``); the response model gives completion, engagement, rating, purchase
    (``response.py``) from per-item scalars gathered at the consumed position only;
-3. state updates: satiation (``satiation.py``), drift (``drift.py``), exogenous drift
-   (``exogenous.py``) — only the consumed item's embedding (B, d) is gathered; budget,
-   satisfaction and churn (``budget.py``); history;
+3. state updates in a stored representation (``state.py``): drift ``a`` (``drift.py``) and
+   satiation (``satiation.py``) add the consumed item's embedding (the only (B, d) gather),
+   the random walk ``z`` and trend (``exogenous.py``) one small ``addmm``; satiation decay is a
+   (B,) scale, and the interest norm and cos(u, u_0) follow in closed form from inner products
+   the step already has (exact renormalisation every ``RENORM_EVERY`` user-steps) — so no pass
+   over (B, d) memory is spent on normalising; budget, satisfaction, churn (``budget.py``);
+   history;
 4. users who left are replaced in place (autoreset) with a new user key; the world advances one
-   global step and draws the next pool; the utilities of the new pool are computed (step 1).
+   global step and draws the next pool; the similarities to the new pool are computed (step 1).
 
 All randomness is counter-based (``rng.py``), so a user's trajectory depends only on the seed,
 its slot, its generation and its actions. Validation happens at the env edge; nothing here is
@@ -21,7 +26,7 @@ mutated before the inputs have been checked.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -32,14 +37,19 @@ from .agent_view import build_agent_view
 from .budget import churn, update_budget, update_satisfaction
 from .choice import choose, examination, position_effect
 from .config import ScenarioConfig
-from .drift import apply_drift, drift_strength, normalise_
-from .exogenous import apply_exogenous, category_centroids, principal_basis, trending_category
+from .drift import drift_strength
+from .exogenous import category_centroids, principal_basis, trending_category
 from .response import completion_logit, purchase_logit, rating_mean, respond
-from .satiation import boredom as boredom_of
-from .satiation import update_satiation
 from .state import UserState, WorldState
 from .users import UserPool, draw_new_users, persona_pool, synthetic_pool
 
+# Exact renormalisation of a user's stored interest every this many of its steps bounds the
+# float error of the closed-form norm update.
+RENORM_EVERY = 32
+# Rank of the subspace of initial-interest noise (users.draw_new_users).
+NOISE_RANK = 32
+# Satiation stored as scale · s_stored; fold the scale in before it underflows.
+MIN_SATIATION_SCALE = 1e-6
 # Matrix products with fewer rows than this take a different MKL kernel whose rounding differs;
 # padding keeps every user's numbers independent of B (batch-size invariance to the bit).
 MIN_GEMM_ROWS = 8
@@ -113,7 +123,12 @@ class Engine:
                 f"num_candidates N={config.num_candidates} exceeds the catalog size M={m}"
             )
         self.config = config
-        self.model = config.user_model
+        model = config.user_model
+        if model.response.price_reference <= 0:
+            median = float(np.median(np.asarray(catalog.cost, dtype=np.float64)))
+            response = replace(model.response, price_reference=max(median, 1e-6))
+            model = replace(model, response=response)
+        self.model = model  # config.user_model with the catalog-dependent defaults resolved
         self.catalog = catalog
         self.num_users = int(num_users)
         self.device = torch.device(config.device)
@@ -150,14 +165,23 @@ class Engine:
         self.pool_profiles = t(self._agent_profiles(pool, agent_encoder), torch.float32)
 
         ex = self.model.exogenous
-        self.basis = principal_basis(self.embeddings, ex.rank) if ex.enabled else None
         self.centroids = category_centroids(self.embeddings, self.category_ids, self.num_categories)
+        self.noise_basis = principal_basis(self.embeddings, NOISE_RANK)
+        walk = ex.enabled and ex.walk_std > 0
+        self.basis = principal_basis(self.embeddings, ex.rank) if walk else None
+        self.rank = 0 if self.basis is None else int(self.basis.shape[0])
+        self.trend = ex.enabled and ex.trend_strength > 0
+        # Tables for the closed-form interest norm: <e_j, U_r>, <e_j, c>, <U_r, c>.
+        self._item_basis = self.embeddings @ self.basis.T if walk else None  # (M, r)
+        self._item_centroid = self.embeddings @ self.centroids.T  # (M, C)
+        self._basis_centroid = self.basis @ self.centroids.T if walk else None  # (r, C)
+        self._walk_draws = 2 * ((self.rank + 1) // 2)
         k = config.slate_size
+        self._choice_draws = 1 if self.model.choice.model == "mnl" else k
         self.position_effect = position_effect(k, self.model.choice, dev)
         self.examination = examination(k, self.model.choice, dev)
         self.state: UserState | None = None
         self.world: WorldState | None = None
-        self._sim_buffer: torch.Tensor | None = None
         self.candidate_values: torch.Tensor | None = None
 
     # ----------------------------------------------------------------------------- users
@@ -169,8 +193,7 @@ class Engine:
             try:
                 return persona_pool(self.catalog, het, encoder)
             except (ImportError, ValueError, KeyError):
-                # Unknown domain (custom catalog) or persona module unavailable: users are
-                # mixtures of category centroids instead of persona texts.
+                # Unknown domain (custom catalog): users are mixtures of category centroids.
                 pass
         return synthetic_pool(self.catalog, het)
 
@@ -198,13 +221,20 @@ class Engine:
         """All slots get generation-0 users; global step 0."""
         b, d, h = self.num_users, self.dim, self.config.history_length
         dev = self.device
-        f32 = dict(dtype=torch.float32, device=dev)
+        f32 = {"dtype": torch.float32, "device": dev}
         zeros = torch.zeros(b, **f32)
+        # At least MIN_GEMM_ROWS rows: MKL takes another code path for tiny matrices, which
+        # would make B = 1 round differently from B = 64 (see rows_stable_mm).
+        n_rows = max(2 * b, MIN_GEMM_ROWS)
         self.state = UserState(
-            # At least MIN_GEMM_ROWS rows: MKL takes another code path for tiny matrices, which
-            # would make B = 1 round differently from B = 64 (see rows_stable_mm).
-            us=torch.zeros(max(2 * b, MIN_GEMM_ROWS), d, **f32),
+            rows=torch.zeros(n_rows, d, **f32),
             initial_interest=torch.zeros(b, d, **f32),
+            initial_basis=torch.zeros(b, self.rank, **f32),
+            initial_centroid=torch.zeros(b, self.num_categories if self.trend else 0, **f32),
+            interest_dot_initial=torch.ones(b, **f32),
+            interest_norm=torch.ones(b, **f32),
+            satiation_scale=torch.ones(b, **f32),
+            dirty=torch.zeros(b, dtype=torch.bool, device=dev),
             profile=torch.zeros(b, self.agent_dim, **f32),
             persona=torch.zeros(b, dtype=torch.int64, device=dev),
             budget=zeros.clone(),
@@ -216,58 +246,71 @@ class Engine:
             price_sensitivity=zeros.clone(),
             steps=torch.zeros(b, dtype=torch.int64, device=dev),
             generation=torch.zeros(b, dtype=torch.int64, device=dev),
-            keys=rng.user_keys(seed, torch.arange(b, device=dev), torch.zeros(b, dtype=torch.int64)),
+            keys=rng.user_keys(
+                seed, torch.arange(b, device=dev), torch.zeros(b, dtype=torch.int64)
+            ),
             history_ids=torch.full((b, h), -1, dtype=torch.int64, device=dev),
             history_responses=torch.zeros(b, h, 2, **f32),
             done=torch.zeros(b, dtype=torch.bool, device=dev),
         )
+        n_cols = self.config.num_candidates + self.rank + int(self.trend)
         self.world = WorldState(
-            seed=int(seed), global_step=0, pool_ids=torch.empty(0), pool_embeddings=torch.empty(0),
-            interest_sim=torch.empty(0), boredom=torch.empty(0), utilities=torch.empty(0),
-        )
-        self._sim_buffer = torch.empty(self.state.us.shape[0], self.config.num_candidates, **f32)
-        self._init_rows(torch.arange(b, device=dev))
+            seed=int(seed), global_step=0, pool_ids=torch.empty(0, dtype=torch.int64),
+            columns=torch.empty(0), trend_category=-1,
+            sims=torch.empty(n_rows, n_cols, **f32), boredom=torch.empty(0),
+            utilities=torch.empty(0),
+        )  # fmt: skip
+        self._walk_coef = torch.zeros(max(b, MIN_GEMM_ROWS), self.rank + int(self.trend), **f32)
+        self._arange = torch.arange(b, device=dev)
+        self._init_rows(self._arange)
         self._draw_pool()
         self._refresh()
 
     def _init_rows(self, rows: torch.Tensor) -> None:
         """Fresh users in slots ``rows`` (keys already set). Exposed tensors are replaced."""
         s, b = self.state, self.num_users
-        new = draw_new_users(self.world.seed, s.keys[rows], self.pool_interests, self.model)
-        s.us[rows] = new.interest
-        s.us[rows + b] = 0.0
-        s.initial_interest[rows] = new.interest
-        s.persona[rows] = new.persona
-        profile = s.profile.clone()
-        profile[rows] = self.pool_profiles[new.persona]
-        s.profile = profile
-        s.beta[rows] = new.beta
-        s.drift_rate[rows] = new.drift_rate
-        s.boredom_weight[rows] = new.boredom_weight
-        s.no_click_utility[rows] = new.no_click_utility
-        s.price_sensitivity[rows] = new.price_sensitivity
-        budget = s.budget.clone()
-        budget[rows] = new.budget
-        s.budget = budget
-        satisfaction = s.satisfaction.clone()
-        satisfaction[rows] = 0.0
-        s.satisfaction = satisfaction
-        steps = s.steps.clone()
-        steps[rows] = 0
-        s.steps = steps
-        hist = s.history_ids.clone()
-        hist[rows] = -1
-        s.history_ids = hist
-        resp = s.history_responses.clone()
-        resp[rows] = 0.0
-        s.history_responses = resp
-        done = s.done.clone()
-        done[rows] = False
-        s.done = done
+        new = draw_new_users(
+            self.world.seed,
+            s.keys.index_select(0, rows),
+            self.pool_interests,
+            self.model,
+            self.noise_basis,
+        )
+        s.rows.index_copy_(0, rows, new.interest)
+        s.rows.index_fill_(0, rows + b, 0.0)
+        s.initial_interest.index_copy_(0, rows, new.interest)
+        s.interest_dot_initial.index_fill_(0, rows, 1.0)
+        if self.rank:
+            s.initial_basis.index_copy_(0, rows, rows_stable_mm(new.interest, self.basis.T))
+        if self.trend:
+            s.initial_centroid.index_copy_(0, rows, rows_stable_mm(new.interest, self.centroids.T))
+        s.interest_norm.index_fill_(0, rows, 1.0)
+        s.satiation_scale.index_fill_(0, rows, 1.0)
+        s.dirty.index_fill_(0, rows, False)
+        s.persona.index_copy_(0, rows, new.persona)
+        s.beta.index_copy_(0, rows, new.beta)
+        s.drift_rate.index_copy_(0, rows, new.drift_rate)
+        s.boredom_weight.index_copy_(0, rows, new.boredom_weight)
+        s.no_click_utility.index_copy_(0, rows, new.no_click_utility)
+        s.price_sensitivity.index_copy_(0, rows, new.price_sensitivity)
+
+        def replaced(x: torch.Tensor, value: Any) -> torch.Tensor:
+            y = x.clone()
+            y[rows] = value
+            return y
+
+        s.profile = replaced(s.profile, self.pool_profiles[new.persona])
+        self._profile_exposed = False
+        s.budget = replaced(s.budget, new.budget)
+        s.satisfaction = replaced(s.satisfaction, 0.0)
+        s.steps = replaced(s.steps, 0)
+        s.history_ids = replaced(s.history_ids, -1)
+        s.history_responses = replaced(s.history_responses, 0.0)
+        s.done = replaced(s.done, False)
 
     def replace_users(self, rows: torch.Tensor, *, refresh: bool = False) -> None:
-        """New users (next generation) in slots ``rows``; ``refresh`` recomputes the utilities of
-        the current pool (needed when called outside ``step``, e.g. the single env's reset)."""
+        """New users (next generation) in slots ``rows``; ``refresh`` recomputes the similarities
+        to the current pool (needed when called outside ``step``, e.g. the single env's reset)."""
         s = self.state
         gen = s.generation.clone()
         gen[rows] += 1
@@ -281,12 +324,23 @@ class Engine:
 
     # ----------------------------------------------------------------------------- world
     def _draw_pool(self) -> None:
+        """Today's N candidates (hash of seed and global step) and the GEMM columns."""
         w = self.world
         gen = rng.generator(w.seed, rng.STREAM_POOL, w.global_step)
         m = self.embeddings.shape[0]
         ids = torch.randperm(m, generator=gen)[: self.config.num_candidates].to(self.device)
         w.pool_ids = ids
-        w.pool_embeddings = self.embeddings.index_select(0, ids)
+        parts = [self.embeddings.index_select(0, ids)]
+        if self.basis is not None:
+            parts.append(self.basis)
+        w.trend_category = -1
+        if self.trend:
+            ex = self.model.exogenous
+            w.trend_category = trending_category(
+                w.seed, w.global_step, self.num_categories, ex.trend_period
+            )
+            parts.append(self.centroids[w.trend_category].unsqueeze(0))
+        w.columns = torch.cat(parts) if len(parts) > 1 else parts[0]
         self._pool_quality = self.quality[ids]
         self._pool_appeal = self.appeal[ids]
         self._pool_cost = self.cost[ids]
@@ -298,63 +352,71 @@ class Engine:
             "candidate_popularity": self.popularity[ids].cpu().numpy(),
         }
 
+    def _blocks(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(B, N) raw views <u_stored, e_j>, <s_stored, e_j> of the similarities."""
+        b, n, g = self.num_users, self.config.num_candidates, self.world.sims
+        return g[:b, :n], g[b : 2 * b, :n]
+
     def _refresh(self) -> None:
-        """Utilities of the current pool for all users (one GEMM) and the oracle values."""
-        s, w, b = self.state, self.world, self.num_users
-        sat_on = self.model.satiation.enabled
-        e_t = w.pool_embeddings.T
-        if sat_on:
-            torch.mm(s.us, e_t, out=self._sim_buffer)
-            w.interest_sim = self._sim_buffer[:b]
-            w.boredom = boredom_of(self._sim_buffer[b : 2 * b])
+        """Similarities to the current pool (one GEMM), utilities and the oracle values."""
+        s, w = self.state, self.world
+        torch.mm(s.rows, w.columns.T, out=w.sims)
+        u_raw, s_raw = self._blocks()
+        util = u_raw * (s.beta / s.interest_norm).unsqueeze(1)
+        if self.model.satiation.enabled:
+            w.boredom = s_raw.clamp_min(0.0).mul_(s.satiation_scale.unsqueeze(1))
+            util.addcmul_(w.boredom, s.boredom_weight.neg().unsqueeze(1))
         else:
-            rows = max(b, MIN_GEMM_ROWS)
-            torch.mm(s.us[:rows], e_t, out=self._sim_buffer[:rows])
-            w.interest_sim = self._sim_buffer[:b]
-            w.boredom = torch.zeros_like(w.interest_sim)
-        c = self.model.choice
-        util = w.interest_sim * s.beta.unsqueeze(1)
-        util.add_(self._pool_appeal, alpha=c.appeal_weight)
-        if sat_on:
-            util.sub_(w.boredom * s.boredom_weight.unsqueeze(1))
+            w.boredom = torch.zeros_like(util)
+        util.add_(self._pool_appeal, alpha=self.model.choice.appeal_weight)
         w.utilities = util
         self.candidate_values = self._candidate_values()
 
     def _candidate_values(self) -> torch.Tensor:
         """(B, N) immediate expected reward of each candidate shown alone at position 1
-        (noise-free plug-in for the completion/purchase/rating means)."""
+        (noise-free plug-in for the completion/purchase/rating means). Info only, so the fused
+        ``torch.sigmoid`` is fine here (see ``rng.sigmoid`` for why dynamics avoid it)."""
         s, w = self.state, self.world
         c, r = self.model.choice, self.model.response
-        p_click = torch.sigmoid(
-            (w.utilities + self.position_effect[0] - s.no_click_utility.unsqueeze(1))
-            / c.temperature
-        )
-        if c.model != "mnl":
-            p_click = p_click * self.examination[0]
+        shift = s.no_click_utility - self.position_effect[0]
+        if c.temperature != 1.0:
+            logit = (w.utilities - shift.unsqueeze(1)).mul_(1.0 / c.temperature)
+        else:
+            logit = w.utilities - shift.unsqueeze(1)
+        p_click = torch.sigmoid_(logit)
+        if c.model != "mnl" and self.examination[0] != 1.0:
+            p_click.mul_(self.examination[0])
         kind, weights = self.config.reward, self.config.reward_weights
         need = {
-            "engagement": kind == "engagement" or (kind == "mixed" and weights[0] != 0),
-            "clicks": kind == "clicks" or (kind == "mixed" and weights[1] != 0),
-            "revenue": kind == "revenue" or (kind == "mixed" and weights[2] != 0),
-            "rating": kind == "rating" or (kind == "mixed" and weights[3] != 0),
+            name: kind == name or (kind == "mixed" and weights[i] != 0)
+            for i, name in enumerate(("engagement", "clicks", "revenue", "rating"))
         }
         q, a, cost = self._pool_quality, self._pool_appeal, self._pool_cost
+        u_raw, _ = self._blocks()
+        inv_n = (1.0 / s.interest_norm).unsqueeze(1)
+        zero = torch.zeros_like(q)
         parts: dict[str, torch.Tensor] = {}
         if need["engagement"] or need["revenue"]:
             if r.purchase_enabled:
-                p_buy = torch.sigmoid(
-                    purchase_logit(q, w.interest_sim, cost, s.price_sensitivity.unsqueeze(1), r)
+                # purchase_logit(q, m, price, sens) with m = u_raw / n, in place
+                base = purchase_logit(q, zero, cost, zero, r)
+                buy = u_raw * (inv_n * r.purchase_match)
+                buy.add_(base).sub_(
+                    s.price_sensitivity.unsqueeze(1) * torch.log(cost / r.price_reference)
                 )
-                parts["engagement"] = p_click * p_buy
+                parts["engagement"] = torch.sigmoid_(buy).mul_(p_click)
                 parts["revenue"] = parts["engagement"] * cost
             else:
-                f = torch.sigmoid(completion_logit(q, a, w.interest_sim, w.boredom, r))
-                parts["engagement"] = p_click * f * cost
+                # completion_logit(q, a, m, bo) with m = u_raw / n, in place
+                f = u_raw * (inv_n * r.completion_match)
+                f.add_(completion_logit(q, a, zero, zero, r))
+                f.add_(w.boredom, alpha=-r.completion_boredom)
+                parts["engagement"] = torch.sigmoid_(f).mul_(p_click).mul_(cost)
                 parts["revenue"] = torch.zeros_like(p_click)
         if need["clicks"]:
             parts["clicks"] = p_click
         if need["rating"]:
-            parts["rating"] = p_click * rating_mean(q, w.interest_sim, w.boredom, r)
+            parts["rating"] = p_click * rating_mean(q, u_raw * inv_n, w.boredom, r)
         if kind != "mixed":
             return parts[kind]
         total = torch.zeros_like(p_click)
@@ -367,52 +429,82 @@ class Engine:
     def step(self, slate: torch.Tensor, *, autoreset: bool = True) -> StepResult:
         """Advance every user one step with a validated (B, K) int64 slate of pool positions."""
         s, w, m = self.state, self.world, self.model
-        b, k = slate.shape
+        b = slate.shape[0]
+        n_cand, r = self.config.num_candidates, self.rank
         seed = w.seed
         util = w.utilities
         slate_util = util.gather(1, slate) + self.position_effect
 
-        uni = rng.uniform(rng.mix(seed, rng.STREAM_STEP, s.keys, s.steps, device=self.device), k + 4)
-        clicks, chosen = choose(slate_util, s.no_click_utility, uni[:, :k], m.choice)
+        # One counter-based draw per user-step: choice (1 for mnl, else K), completion noise,
+        # rating noise, purchase, churn hazard, then 2⌈r/2⌉ uniforms for the random walk.
+        nc = self._choice_draws
+        uni = rng.uniform(
+            rng.mix(seed, rng.STREAM_STEP, s.keys, s.steps), nc + 4 + self._walk_draws
+        )
+        clicks, chosen = choose(slate_util, s.no_click_utility, uni[:, :nc], m.choice)
         consumed = chosen >= 0
         pos = slate.gather(1, chosen.clamp_min(0).unsqueeze(1)).squeeze(1)
         item = w.pool_ids[pos]
-        match = w.interest_sim.gather(1, pos.unsqueeze(1)).squeeze(1)
-        bored = w.boredom.gather(1, pos.unsqueeze(1)).squeeze(1)
+        u_raw, _ = self._blocks()
+        inv_n = 1.0 / s.interest_norm
+        pos1 = pos.unsqueeze(1)
+        match = u_raw.gather(1, pos1).squeeze(1) * inv_n
+        bored = w.boredom.gather(1, pos1).squeeze(1)
         q, cost = self._pool_quality[pos], self._pool_cost[pos]
         resp = respond(
             consumed, q, self._pool_appeal[pos], cost, match, bored, s.price_sensitivity,
-            uni[:, k : k + 3], m.response,
-        )
+            uni[:, nc : nc + 3], m.response,
+        )  # fmt: skip
         n_clicks = clicks.sum(dim=1).to(torch.float32)
         reward = self._reward(resp.engagement, n_clicks, resp.revenue, resp.rating)
 
-        # Dynamics: only the consumed embedding (B, d) is gathered.
-        interest, satiation = s.interest, s.satiation
-        e = w.pool_embeddings.index_select(0, pos)
-        update_satiation(satiation, e, consumed, m.satiation)
-        moved = False
-        if m.drift.enabled:
-            apply_drift(interest, e, drift_strength(resp.rating, consumed, s.drift_rate, m.drift))
-            moved = True
+        # Dynamics in the stored representation (state.py): u_stored += n (a e + z U_r + τ c),
+        # s_stored += rate / scale' · e; the new norm and <u, u_0> follow in closed form.
+        a = drift_strength(resp.rating, consumed, s.drift_rate, m.drift)
+        n = s.interest_norm
         ex = m.exogenous
-        if ex.enabled and (ex.walk_std > 0 or ex.trend_strength > 0):
-            normals = None
-            if ex.walk_std > 0:
-                key = rng.mix(seed, rng.STREAM_EXOGENOUS, s.keys, s.steps, device=self.device)
-                normals = rng.normal(key, self.basis.shape[0])
-            trend = None
-            if ex.trend_strength > 0:
-                cat = trending_category(seed, w.global_step, self.num_categories, ex.trend_period)
-                trend = self.centroids[cat]
-            apply_exogenous(interest, normals, self.basis, trend, ex)
-            moved = True
-        if moved:
-            normalise_(interest)
+        e = w.columns.index_select(0, pos)  # (B, d) consumed item embeddings
+        u_rows = s.rows[:b]
+        moved = consumed & (a != 0) if m.drift.enabled else torch.zeros_like(consumed)
+        sq = 1.0 + a * a + 2.0 * a * match
+        e_u0 = torch.linalg.vecdot(e, s.initial_interest)
+        dot = s.interest_dot_initial + n * a * e_u0
+        if r or self.trend:
+            walk = self._walk_coef
+            if r:
+                z = rng.normal_from_uniforms(uni[:, nc + 4 :], r) * ex.walk_std
+                walk[:b, :r] = z * n.unsqueeze(1)
+                z_u = (z * w.sims[:b, n_cand : n_cand + r]).sum(1) * inv_n
+                z_e = (z * self._item_basis.index_select(0, item)).sum(1)
+                sq = sq + (z * z).sum(1) + 2.0 * z_u + 2.0 * a * z_e
+                dot = dot + n * (z * s.initial_basis).sum(1)
+            if self.trend:
+                t, col, cat = ex.trend_strength, n_cand + r, w.trend_category
+                walk[:b, r] = n * t
+                u_c = w.sims[:b, col] * inv_n
+                e_c = self._item_centroid[:, cat].index_select(0, item)
+                sq = sq + t * t + 2.0 * t * u_c + 2.0 * a * t * e_c
+                if r:
+                    sq = sq + 2.0 * t * (z * self._basis_centroid[:, cat]).sum(1)
+                dot = dot + n * t * s.initial_centroid[:, cat]
+            # At least MIN_GEMM_ROWS rows (zero rows add exactly 0): B-invariant rounding.
+            rows = walk.shape[0]
+            s.rows[:rows].addmm_(walk, w.columns[n_cand:])
+            moved = torch.ones_like(consumed)
+        u_rows.addcmul_(e, (n * a).unsqueeze(1))
+        sat = m.satiation
+        if sat.enabled:
+            scale = s.satiation_scale * sat.decay
+            coef = torch.where(consumed, sat.rate / scale, 0.0)
+            s.rows[b : 2 * b].addcmul_(e, coef.unsqueeze(1))
+            s.satiation_scale = scale
+        s.interest_norm = n * torch.sqrt(torch.clamp_min(sq, 1e-12))
+        s.interest_dot_initial = dot
+        s.dirty = s.dirty | moved
 
         budget = update_budget(s.budget, cost, resp.completion, q, consumed, m.budget)
         satisfaction = update_satisfaction(s.satisfaction, resp.rating, consumed, m.budget)
-        terminated = churn(budget, satisfaction, uni[:, k + 3], m.budget)
+        terminated = churn(budget, satisfaction, uni[:, nc + 3], m.budget)
         steps = s.steps + 1
         truncated = (steps >= self.config.max_steps) & ~terminated
 
@@ -427,8 +519,9 @@ class Engine:
             s.history_responses,
         )
         s.budget, s.satisfaction, s.steps = budget, satisfaction, steps
+        self._maintain(steps)
 
-        best = util.max(dim=1).values + self.position_effect[0]
+        best = util.amax(dim=1) + self.position_effect[0]
         info = {
             "slate_utilities": slate_util,
             "clicks": clicks,
@@ -440,8 +533,8 @@ class Engine:
             "purchased": resp.purchased,
             "revenue": resp.revenue,
             "best_utility": best,
-            "regret": best - slate_util.max(dim=1).values,
-            "drift": (interest * s.initial_interest).sum(dim=1),
+            "regret": best - slate_util.amax(dim=1),
+            "drift": s.interest_dot_initial / s.interest_norm,
             "boredom": torch.where(consumed, bored, w.boredom.gather(1, slate[:, :1]).squeeze(1)),
             "budget": budget,
             "satisfaction": satisfaction,
@@ -464,8 +557,32 @@ class Engine:
         info["candidate_values"] = self.candidate_values
         return StepResult(reward, terminated, truncated, info, final_rows, final_obs)
 
+    def _maintain(self, steps: torch.Tensor) -> None:
+        """Exact renormalisation of drifted interests every RENORM_EVERY user-steps, and folding
+        of small satiation scales. Row-local, so it does not depend on B."""
+        s, b = self.state, self.num_users
+        due = s.dirty & (steps % RENORM_EVERY == 0)
+        if bool(due.any()):
+            idx = due.nonzero().squeeze(1)
+            u = s.rows.index_select(0, idx)
+            u = u / torch.linalg.vector_norm(u, dim=1, keepdim=True)
+            s.rows.index_copy_(0, idx, u)
+            dot = torch.linalg.vecdot(u, s.initial_interest.index_select(0, idx))
+            s.interest_dot_initial.index_copy_(0, idx, dot)
+            s.interest_norm.index_fill_(0, idx, 1.0)
+            s.dirty.index_fill_(0, idx, False)
+        small = s.satiation_scale < MIN_SATIATION_SCALE
+        if bool(small.any()):
+            idx = small.nonzero().squeeze(1)
+            folded = s.rows.index_select(0, idx + b) * s.satiation_scale[idx].unsqueeze(1)
+            s.rows.index_copy_(0, idx + b, folded)
+            s.satiation_scale.index_fill_(0, idx, 1.0)
+
     def _reward(
-        self, engagement: torch.Tensor, clicks: torch.Tensor, revenue: torch.Tensor,
+        self,
+        engagement: torch.Tensor,
+        clicks: torch.Tensor,
+        revenue: torch.Tensor,
         rating: torch.Tensor,
     ) -> torch.Tensor:
         kind = self.config.reward
@@ -483,17 +600,30 @@ class Engine:
     # ----------------------------------------------------------------------------- observe
     def observation(self, rows: torch.Tensor | None = None) -> dict[str, np.ndarray]:
         """Batched observation dict (numpy). Candidate arrays are broadcast views of the pool
-        (read-only, no copy); ``rows`` selects users (copies), None = all users (views)."""
+        (read-only, no copy); the per-user arrays are views of tensors that are replaced, never
+        mutated, so an observation never changes after it is returned. ``rows`` selects users."""
         s = self.state
         hist = s.history_ids if rows is None else s.history_ids[rows]
         n = hist.shape[0]
-        pick = (lambda x: x) if rows is None else (lambda x: x[rows])
+
+        def pick(x: torch.Tensor) -> torch.Tensor:
+            return x if rows is None else x[rows]
+
         out: dict[str, np.ndarray] = {}
         for key, arr in self._pool_obs.items():
             out[key] = np.broadcast_to(arr, (n, *arr.shape))
         out["history_ids"] = hist.cpu().numpy()
         out["history_responses"] = pick(s.history_responses).cpu().numpy()
         out["history_mask"] = (hist >= 0).to(torch.int8).cpu().numpy()
-        out["profile_embedding"] = (s.profile.clone() if rows is None else s.profile[rows]).cpu().numpy()
+        # A copy: Gymnasium requires observations of different calls not to share memory.
+        if rows is None:
+            # Gymnasium requires observations of different calls not to share memory: copy the
+            # profiles unless they were replaced (a fresh tensor) since the last observation.
+            if self._profile_exposed:
+                s.profile = s.profile.clone()
+            self._profile_exposed = True
+            out["profile_embedding"] = s.profile.cpu().numpy()
+        else:
+            out["profile_embedding"] = s.profile[rows].cpu().numpy()
         out["step"] = pick(s.steps).unsqueeze(1).cpu().numpy()
         return out

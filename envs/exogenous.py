@@ -6,6 +6,9 @@
 along directions in which items actually differ and costs B×r normal draws instead of B×d.
 ``c_t`` is the unit centroid of a "trending" category chosen by hash of (seed, t // period): the
 whole population is nudged toward the same topic for a period, then another.
+
+The engine adds ``n·(z U_r + τ c)`` to its unnormalised interest with one small ``addmm`` and
+updates the norm in closed form; ``apply_exogenous`` is the direct formula (test reference).
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ def principal_basis(embeddings: torch.Tensor, rank: int) -> torch.Tensor:
     return vh[:r].to(embeddings.dtype).contiguous()
 
 
-def category_centroids(embeddings: torch.Tensor, category_ids: torch.Tensor, c: int) -> torch.Tensor:
+def category_centroids(
+    embeddings: torch.Tensor, category_ids: torch.Tensor, c: int
+) -> torch.Tensor:
     """(C, d) unit mean embedding of each category (zero for an empty category)."""
     sums = torch.zeros(c, embeddings.shape[1], dtype=embeddings.dtype, device=embeddings.device)
     sums.index_add_(0, category_ids, embeddings)

@@ -15,11 +15,12 @@ Example (video)::
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
-from .builtin import domain_spec
+from .builtin import CategorySpec, domain_spec
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,8 @@ _PEOPLE = (
     ("stay-at-home dad", "his"), ("retired teacher", "her"), ("sales rep", "his"),
     ("medical resident", "her"), ("warehouse worker", "his"), ("architect", "their"),
 )
+_EXAMPLE_PROBABILITY = 0.7
+_EXAMPLE_LEADS = ("especially", "above all", "lately", "mostly", "things like")
 _ADJECTIVES = ("Busy", "Curious", "Young", "Recently retired", "Hard-working", "Easygoing",
                "Thirty-something", "Night-shift", "Remote-working", "Newly married")
 _VERBS: dict[str, tuple[str, ...]] = {
@@ -108,6 +111,19 @@ _VERBS: dict[str, tuple[str, ...]] = {
     "shopping": ("who shops for", "who often buys", "who is always browsing",
                  "who spends money on", "who keeps an eye out for"),
 }
+
+
+def _interest_phrase(rng: np.random.Generator, cat: CategorySpec) -> str:
+    """How a person names an interest, often with a concrete example from the category's
+    vocabulary ("cooking tutorials, especially sourdough bread"): people describe tastes by
+    examples, and the example ties the profile to the same words the listings use."""
+    phrase = cat.interests[int(rng.integers(len(cat.interests)))]
+    if rng.random() < _EXAMPLE_PROBABILITY:
+        values = next(iter(cat.slots.values()))
+        example = re.sub(r"^(a|an|the) ", "", values[int(rng.integers(len(values)))])
+        lead = _EXAMPLE_LEADS[int(rng.integers(len(_EXAMPLE_LEADS)))]
+        phrase = f"{phrase} ({lead} {example})"
+    return phrase
 
 
 def _join(words: list[str]) -> str:
@@ -131,8 +147,7 @@ def generate_personas(domain: str, n: int, seed: int = 0) -> list[Persona]:
         rng = np.random.default_rng([int(seed), key, i])
         k = int(rng.choice([1, 2, 3], p=[0.35, 0.45, 0.2]))
         cats = tuple(int(j) for j in rng.choice(c, size=k, replace=False))
-        names = [spec.categories[j].interests[int(rng.integers(len(spec.categories[j].interests)))]
-                 for j in cats]
+        names = [_interest_phrase(rng, spec.categories[j]) for j in cats]
         job, their = _PEOPLE[int(rng.integers(len(_PEOPLE)))]
         style = styles[int(rng.integers(len(styles)))]
         phrase = style.phrases[int(rng.integers(len(style.phrases)))].format(their=their)

@@ -12,7 +12,11 @@ def _short(text: str, width: int = 28) -> str:
 
 
 def render_user_line(
-    catalog: Any, user: int, step: int, slate_ids: np.ndarray, info: dict[str, np.ndarray],
+    catalog: Any,
+    user: int,
+    step: int,
+    slate_ids: np.ndarray,
+    info: dict[str, np.ndarray],
     reward: float,
 ) -> str:
     """``[u0 t=3] 1. Title A | 2. *Title B* | ... -> clicked #2, completion 0.71, rating 4, r=6.3``"""

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from .config import ResponseConfig
+from .rng import sigmoid
 
 
 @dataclass
@@ -37,7 +38,10 @@ def logistic_noise(uniform: torch.Tensor) -> torch.Tensor:
 
 
 def completion_logit(
-    quality: torch.Tensor, appeal: torch.Tensor, match: torch.Tensor, bored: torch.Tensor,
+    quality: torch.Tensor,
+    appeal: torch.Tensor,
+    match: torch.Tensor,
+    bored: torch.Tensor,
     config: ResponseConfig,
 ) -> torch.Tensor:
     """Noise-free completion logit (broadcasts: used per consumed item and per candidate)."""
@@ -51,7 +55,10 @@ def completion_logit(
 
 
 def purchase_logit(
-    quality: torch.Tensor, match: torch.Tensor, price: torch.Tensor, sensitivity: torch.Tensor,
+    quality: torch.Tensor,
+    match: torch.Tensor,
+    price: torch.Tensor,
+    sensitivity: torch.Tensor,
     config: ResponseConfig,
 ) -> torch.Tensor:
     """Noise-free purchase logit (broadcasts)."""
@@ -67,7 +74,7 @@ def rating_mean(
     quality: torch.Tensor, match: torch.Tensor, bored: torch.Tensor, config: ResponseConfig
 ) -> torch.Tensor:
     """Noise-free continuous rating in [1, 5] (broadcasts)."""
-    return 1.0 + 4.0 * torch.sigmoid(
+    return 1.0 + 4.0 * sigmoid(
         config.rating_bias
         + config.rating_quality * quality
         + config.rating_match * match
@@ -87,11 +94,11 @@ def respond(
     config: ResponseConfig,
 ) -> Response:
     """Responses of B users to their consumed item; ``uniforms`` (B, 3) in (0, 1)."""
-    f = torch.sigmoid(
+    f = sigmoid(
         completion_logit(quality, appeal, match, bored, config)
         + config.completion_noise * logistic_noise(uniforms[:, 0])
     )
-    r = 1.0 + 4.0 * torch.sigmoid(
+    r = 1.0 + 4.0 * sigmoid(
         config.rating_bias
         + config.rating_quality * quality
         + config.rating_match * match
@@ -101,7 +108,7 @@ def respond(
     rating = torch.where(consumed, torch.round(r).clamp(1.0, 5.0), 0.0)
     zero = torch.zeros_like(f)
     if config.purchase_enabled:
-        p = torch.sigmoid(purchase_logit(quality, match, cost, price_sensitivity, config))
+        p = sigmoid(purchase_logit(quality, match, cost, price_sensitivity, config))
         purchased = consumed & (uniforms[:, 2] < p)
         bought = purchased.to(f.dtype)
         return Response(bought, bought, rating, purchased, bought * cost)

@@ -56,7 +56,7 @@ SCENARIOS: dict[str, ScenarioConfig] = {
                 max_budget=120.0,
                 step_cost=1.0,
                 spend_rate=1.0,
-                refill_rate=2.0,
+                refill_rate=2.5,  # quality >= 0.8 sustains the session; clickbait burns it
                 refill_threshold=0.4,
                 hazard_rate=0.1,
             ),
@@ -108,7 +108,7 @@ SCENARIOS: dict[str, ScenarioConfig] = {
                 hazard_rate=0.05,
             ),
             exogenous=ExogenousConfig(walk_std=0.005),
-            response=ResponseConfig(purchase_enabled=True, price_reference=30.0),
+            response=ResponseConfig(purchase_enabled=True),
             heterogeneity=HeterogeneityConfig(price_spread=0.4),
         ),
     ),

@@ -1,14 +1,19 @@
 """The simulator's state as data: ``UserState`` (per-user tensors over B users) and ``WorldState``
-(what the whole batch shares: seed, global step, today's candidate pool and the utilities of that
-pool for every user).
+(what the whole batch shares: seed, global step, today's candidate pool and the similarities of
+every user to that pool).
+
+Representation (why it is not simply ``u``, ``s``): the two (B, d) blocks live as rows of one
+matrix ``rows`` = [u_stored; s_stored] so that a single matrix product with
+[E_pool; U_r; c_trend] gives every inner product a step needs. To avoid extra passes over (B, d)
+memory,
+
+- the interest is stored unnormalised: ``u = u_stored / interest_norm``, where the norm is updated
+  in closed form from those inner products and recomputed exactly every few steps;
+- satiation is stored scaled: ``s = satiation_scale · s_stored``, so its per-step decay is a
+  (B,) multiplication.
 
 Convention that makes zero-copy observations safe: tensors that observations expose
-(``history_*``, ``steps``, ``profile``) are *replaced*, never mutated in place, so an array an
-agent holds from an earlier step never changes under it. The large hidden tensors (interest,
-satiation) are updated in place; they are never handed out.
-
-``interest`` and ``satiation`` are two halves of one (2B, d) tensor ``us`` so that the utilities
-of all N candidates for both come out of one matrix product ``us @ E_pool.T``.
+(``history_*``, ``steps``, ``profile``) are *replaced*, never mutated in place.
 """
 
 from __future__ import annotations
@@ -22,8 +27,14 @@ import torch
 class UserState:
     """Per-user tensors over B users (shapes in the field comments)."""
 
-    us: torch.Tensor  # (max(2B, 8), d): rows [0, B) interest u (unit), [B, 2B) satiation s
+    rows: torch.Tensor  # (max(2B, 8), d): [0, B) u_stored, [B, 2B) s_stored
     initial_interest: torch.Tensor  # (B, d) u at arrival, for drift = cos(u_t, u_0)
+    initial_basis: torch.Tensor  # (B, r) <u_0, U_r> (closed-form <u, u_0> under the walk)
+    initial_centroid: torch.Tensor  # (B, C) <u_0, c> (same, under the trend; C = 0 if none)
+    interest_dot_initial: torch.Tensor  # (B,) <u_stored, u_0>
+    interest_norm: torch.Tensor  # (B,) ||u_stored||
+    satiation_scale: torch.Tensor  # (B,) s = scale · s_stored
+    dirty: torch.Tensor  # (B,) bool: u_stored changed since its last exact renormalisation
     profile: torch.Tensor  # (B, d_a) public profile embedding (agent side)
     persona: torch.Tensor  # (B,) int64 index into the user pool
     budget: torch.Tensor  # (B,) float32
@@ -46,13 +57,15 @@ class UserState:
 
     @property
     def interest(self) -> torch.Tensor:
-        """(B, d) view of the interest rows of ``us``."""
-        return self.us[: self.num_users]
+        """(B, d) unit interest u (a new tensor)."""
+        b = self.num_users
+        return self.rows[:b] / self.interest_norm.unsqueeze(1)
 
     @property
     def satiation(self) -> torch.Tensor:
-        """(B, d) view of the satiation rows of ``us``."""
-        return self.us[self.num_users : 2 * self.num_users]
+        """(B, d) satiation s (a new tensor)."""
+        b = self.num_users
+        return self.rows[b : 2 * b] * self.satiation_scale.unsqueeze(1)
 
     def clone(self) -> UserState:
         """A deep copy (for tests and for checkpointing a simulation)."""
@@ -66,7 +79,8 @@ class WorldState:
     seed: int
     global_step: int
     pool_ids: torch.Tensor  # (N,) int64 catalog indices, distinct
-    pool_embeddings: torch.Tensor  # (N, d) true embeddings of the pool
-    interest_sim: torch.Tensor  # (B, N) <u_b, e_j>
-    boredom: torch.Tensor  # (B, N) max(0, <s_b, e_j>)
+    columns: torch.Tensor  # (N + r + t, d): [E_pool; U_r (walk basis); c_trend]
+    trend_category: int  # -1 when there is no trend
+    sims: torch.Tensor  # (max(2B, 8), N + r + t) = rows @ columns.T
+    boredom: torch.Tensor  # (B, N) max(0, <s, e_j>) (true scale)
     utilities: torch.Tensor  # (B, N) v without position effect

@@ -8,8 +8,8 @@ service knows: the declared profile, not the hidden interest). A real-data loade
 ``UserPool`` (interests from users' histories).
 
 At arrival, user b draws (counter-based, keyed by its user key): a persona index, interest noise
-(u_0 = normalise(pool interest + interest_noise·z/√d)), and log-normal factors for its
-sensitivities (HeterogeneityConfig).
+in the catalog's top-k principal subspace (u_0 = normalise(pool interest + interest_noise·z U_k/√k),
+k = 32), and log-normal factors for its sensitivities (HeterogeneityConfig).
 """
 
 from __future__ import annotations
@@ -116,20 +116,34 @@ class NewUsers:
 
 
 def draw_new_users(
-    seed: int, keys: torch.Tensor, pool_interests: torch.Tensor, model: UserModelConfig
+    seed: int,
+    keys: torch.Tensor,
+    pool_interests: torch.Tensor,
+    model: UserModelConfig,
+    noise_basis: torch.Tensor,
 ) -> NewUsers:
-    """Counter-based arrival draws for users with ``keys`` (n,); pool_interests (P, d)."""
+    """Counter-based arrival draws for users with ``keys`` (n,); pool_interests (P, d).
+
+    The interest noise lives in ``noise_basis`` (k, d), the catalog's top-k principal directions:
+    isotropic noise in a 384-d space is almost orthogonal to every item (it would only shrink all
+    similarities), while noise along the directions in which items differ makes users of one
+    persona genuinely different — and costs k draws per user instead of d.
+    """
+    from .engine import rows_stable_mm
+
     het = model.heterogeneity
-    n, (p, d) = keys.shape[0], pool_interests.shape
-    base = rng.mix(seed, rng.STREAM_INIT, keys, device=keys.device)
-    u = rng.uniform(base, 1, dtype=torch.float64)[:, 0]
+    p = pool_interests.shape[0]
+    k = noise_basis.shape[0]
+    base = rng.mix(seed, rng.STREAM_INIT, keys)
+    z = rng.normal(base, k + 7)
+    u = rng.uniform(rng.mix(base, 1), 1, dtype=torch.float64)[:, 0]
     persona = torch.clamp((u * p).to(torch.int64), max=p - 1)
-    z = rng.normal(rng.mix(base, 1, device=keys.device), d + 6)
-    interest = pool_interests[persona]
+    interest = pool_interests.index_select(0, persona)
     if het.enabled and het.interest_noise > 0:
-        interest = interest + (het.interest_noise / math.sqrt(d)) * z[:, :d]
+        noise = rows_stable_mm(z[:, :k], noise_basis) * (het.interest_noise / math.sqrt(k))
+        interest = interest + noise
     interest = interest / torch.linalg.vector_norm(interest, dim=1, keepdim=True).clamp_min(1e-12)
-    h = z[:, d:]
+    h = z[:, k:]
     on = 1.0 if het.enabled else 0.0
 
     def lognormal(col: int, spread: float) -> torch.Tensor:

@@ -70,7 +70,7 @@ def validate_scores(scores: Any, shape: tuple[int, ...]) -> np.ndarray:
     if not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise ValueError(
-            f"scores contain a non-finite value {arr[tuple(bad)]!r} at index {tuple(bad.tolist())}; "
+            f"scores contain a non-finite value {float(arr[tuple(bad)])} at index {tuple(bad.tolist())}; "
             "expected finite scores"
         )
     return arr

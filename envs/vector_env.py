@@ -8,7 +8,7 @@ object array of per-user dicts, None elsewhere) and ``info["_final_obs"]`` marks
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -55,7 +55,10 @@ class DriftRecVectorEnv(VectorEnv):
         **overrides: scenario parameters (see ``driftrec.envs.scenarios``).
     """
 
-    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": ["ansi"]}
+    metadata: ClassVar[dict[str, Any]] = {
+        "autoreset_mode": AutoresetMode.SAME_STEP,
+        "render_modes": ["ansi"],
+    }
 
     def __init__(
         self,
@@ -75,10 +78,23 @@ class DriftRecVectorEnv(VectorEnv):
         self.render_mode = render_mode
         self.single_observation_space = observation_space(self.engine)
         self.single_action_space = action_space(self.engine)
-        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self._observation_space: Any = None  # built on first access (see observation_space)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._seed: int | None = None
         self._last: tuple[np.ndarray, StepResult, np.ndarray] | None = None
+
+    @property
+    def observation_space(self) -> Any:
+        """The batched Dict space, built on first access: Gymnasium's ``Box`` stores its bounds as
+        full arrays, B·N·d_a·8 bytes for ``candidate_embeddings`` (1.3 GB at B=4096, N=100,
+        d_a=384), which no step needs."""
+        if self._observation_space is None:
+            self._observation_space = batch_space(self.single_observation_space, self.num_envs)
+        return self._observation_space
+
+    @observation_space.setter
+    def observation_space(self, value: Any) -> None:
+        self._observation_space = value
 
     @property
     def catalog(self) -> Any:

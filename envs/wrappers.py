@@ -92,7 +92,14 @@ class FlatObservationVector(VectorWrapper):
         super().__init__(env)
         self._flatten = _Flattener(env)
         self.single_observation_space = self._flatten.space
-        self.observation_space = batch_space(self._flatten.space, env.num_envs)
+        self._flat_batched: spaces.Box | None = None
+
+    @property
+    def observation_space(self) -> spaces.Box:
+        """Built on first access (its bounds are B·F·8 bytes; see DriftRecVectorEnv)."""
+        if self._flat_batched is None:
+            self._flat_batched = batch_space(self._flatten.space, self.num_envs)
+        return self._flat_batched
 
     def observations(self, observations: dict[str, np.ndarray]) -> np.ndarray:
         return self._flatten(observations)

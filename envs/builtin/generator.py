@@ -34,6 +34,7 @@ _SMALL_WORDS = frozenset(
      "with", "vs", "your"}
 )
 _ARTICLE = re.compile(r"^(a|an|the) ", re.IGNORECASE)
+_AFTER_BREAK = re.compile(r"(: |\| |- )([a-z])")  # "Beginner Woodworking: A Deck"
 _A_BEFORE_VOWEL = re.compile(r"\b([Aa]) (?=[AEIOaeio]|[Uu]n)")
 
 
@@ -127,7 +128,8 @@ def generate(spec: DomainSpec, seed: int = 0, num_items: int | None = None) -> l
         title_templates = spec.clickbait_titles if bait else cat.titles
         for _ in range(_MAX_TITLE_TRIES):
             filler = _Filler(rng, cat, spec.shared)
-            title = filler.pick(title_templates)
+            title = _AFTER_BREAK.sub(lambda m: m.group(1) + m.group(2).upper(),
+                                     filler.pick(title_templates))
             if title not in titles:
                 break
         else:

@@ -28,14 +28,14 @@ CATEGORIES = (
         },
         titles=("{Actor} {Verb} {Issue}", "{Actor} {Verb} {Issue} Ahead of the Election",
                 "Analysis: What {Issue} Means for the Midterms", "Poll: Voters Split on {Issue}",
-                "{Actor} Under Pressure Over {Issue}", "Campaign Trail: {Issue} Takes Center "
-                "Stage"),
+                "{Actor} Under Pressure Over {Issue}", ("Campaign Trail: {Issue} Takes Center "
+                "Stage")),
         descriptions=("{actor} {verb} {issue} as partisan tensions rise before the vote.",
                       "Lawmakers and campaign strategists weigh in as {actor} {verb} {issue}.",
-                      "The political fight over {issue} intensifies; {actor} signals it will "
-                      "not back down.",
-                      "Polling shows voters divided on {issue} while {actor2} lobbies "
-                      "undecided legislators."),
+                      ("The political fight over {issue} intensifies; {actor} signals it will "
+                      "not back down."),
+                      ("Polling shows voters divided on {issue} while {actor2} lobbies "
+                      "undecided legislators.")),
         tags=("politics", "election", "Congress", "policy", "government", "campaign",
               "legislation", "voters"),
         cost=(5.0, 0.4, 2.0, 15.0),
@@ -54,14 +54,14 @@ CATEGORIES = (
             "leader": ("the prime minister", "the foreign minister", "the president",
                        "opposition leaders", "European diplomats", "UN envoys"),
         },
-        titles=("{Country}: {Leader} Responds to {Event}", "{Event} in {Country} Draws "
-                "International Concern", "{Country} and {Country2} Agree to {Event}",
+        titles=("{Country}: {Leader} Responds to {Event}", ("{Event} in {Country} Draws "
+                "International Concern"), "{Country} and {Country2} Agree to {Event}",
                 "World Briefing: {Event} in {Country}", "Inside {Country}'s {Event}",
                 "Diplomats Race to Contain {Event} in {Country}"),
-        descriptions=("{leader} of {country} faces growing pressure amid {event}, with "
-                      "neighbors watching closely.",
-                      "Foreign correspondents report from {country}, where {event} has "
-                      "reshaped regional diplomacy.",
+        descriptions=(("{leader} of {country} faces growing pressure amid {event}, with "
+                      "neighbors watching closely."),
+                      ("Foreign correspondents report from {country}, where {event} has "
+                      "reshaped regional diplomacy."),
                       "International reaction to {event} in {country}; {leader} calls for calm.",
                       "{country} and {country2} trade accusations as {event} unfolds."),
         tags=("world news", "international", "diplomacy", "foreign policy", "global",
@@ -83,17 +83,17 @@ CATEGORIES = (
                       "Treasury yields", "bitcoin"),
         },
         titles=("{Company} Shares Jump After {Market}", "{Company} Announces {Market}",
-                "Markets: {Index} Slides as Investors Weigh {Market}", "{Company} Misses "
-                "Estimates Amid {Market}", "Why {Company}'s {Market} Matters for Investors",
+                "Markets: {Index} Slides as Investors Weigh {Market}", ("{Company} Misses "
+                "Estimates Amid {Market}"), "Why {Company}'s {Market} Matters for Investors",
                 "Stocks Today: {Index} and {Company}"),
-        descriptions=("{company} reported {market}, sending its stock higher while {index} "
-                      "edged lower.",
-                      "Investors and analysts react to {market} at {company}; {index} swings in "
-                      "afternoon trading.",
-                      "Wall Street watches {index} as {company} discloses {market} in a "
-                      "regulatory filing.",
-                      "An economic look at {market}: what it means for {company}, shareholders "
-                      "and the wider market."),
+        descriptions=(("{company} reported {market}, sending its stock higher while {index} "
+                      "edged lower."),
+                      ("Investors and analysts react to {market} at {company}; {index} swings in "
+                      "afternoon trading."),
+                      ("Wall Street watches {index} as {company} discloses {market} in a "
+                      "regulatory filing."),
+                      ("An economic look at {market}: what it means for {company}, shareholders "
+                      "and the wider market.")),
         tags=("business", "markets", "stocks", "economy", "earnings", "Wall Street", "finance",
               "investing", "companies"),
         cost=(5.0, 0.4, 2.0, 15.0),
@@ -116,10 +116,10 @@ CATEGORIES = (
         titles=("{Firm} Bets Big on {Tech}", "{Tech}: {Firm} Faces Scrutiny From {Reaction}",
                 "How {Tech} Is Changing Silicon Valley", "{Firm} Unveils New {Tech} Tools",
                 "Tech Brief: {Firm} and {Tech}", "{Reaction} Warn About {Tech}"),
-        descriptions=("{firm} is investing heavily in {tech}, and {reaction} are paying close "
-                      "attention.",
-                      "A technology report on {tech}: the software, the hardware and the "
-                      "companies racing to lead.",
+        descriptions=(("{firm} is investing heavily in {tech}, and {reaction} are paying close "
+                      "attention."),
+                      ("A technology report on {tech}: the software, the hardware and the "
+                      "companies racing to lead."),
                       "{reaction} raise concerns as {firm} rolls out {tech} to millions of users.",
                       "What {tech} means for the tech industry, from {firm} to small startups."),
         tags=("technology", "tech", "AI", "software", "cybersecurity", "Silicon Valley",
@@ -130,8 +130,8 @@ CATEGORIES = (
         name="Science",
         interests=("science news", "space exploration news", "research discoveries"),
         slots={
-            "finding": ("a new exoplanet", "ancient DNA", "a dinosaur fossil", "gravitational "
-                        "waves", "a deep-sea species", "a Mars sample", "a new particle",
+            "finding": ("a new exoplanet", "ancient DNA", "a dinosaur fossil", ("gravitational "
+                        "waves"), "a deep-sea species", "a Mars sample", "a new particle",
                         "a comet flyby", "early human tools", "a black hole image",
                         "a lunar landing", "a brain-mapping study"),
             "team": ("astronomers", "paleontologists", "physicists", "NASA scientists",
@@ -142,11 +142,11 @@ CATEGORIES = (
         titles=("{Team} Discover {Finding}", "Study: {Finding} Rewrites the Textbooks",
                 "{Finding} Found Near {Place}", "What {Team} Learned From {Finding}",
                 "Science Brief: {Finding}", "{Team} Announce {Finding} in Nature"),
-        descriptions=("{team} describe {finding} in a peer-reviewed study, a discovery that "
-                      "could reshape the field.",
+        descriptions=(("{team} describe {finding} in a peer-reviewed study, a discovery that "
+                      "could reshape the field."),
                       "Research from {place}: {team} report {finding} and explain the method.",
-                      "Scientists say {finding} offers new clues about evolution and the "
-                      "universe.",
+                      ("Scientists say {finding} offers new clues about evolution and the "
+                      "universe."),
                       "A space and science story: {team} studying {place} announce {finding}."),
         tags=("science", "research", "space", "discovery", "NASA", "study", "astronomy",
               "biology"),
@@ -165,18 +165,18 @@ CATEGORIES = (
             "source": ("doctors", "the CDC", "a large clinical trial", "hospital researchers",
                        "the FDA", "public health officials"),
         },
-        titles=("{Treatment} May Lower Risk of {Condition}, Study Finds", "{Source} Warn of "
-                "Rising {Condition}", "FDA Weighs {Treatment} for {Condition}",
-                "What to Know About {Condition} This Year", "Health: Can {Treatment} Help With "
-                "{Condition}?", "{Condition} Cases Climb, {Source} Say"),
-        descriptions=("According to {source}, {treatment} may help patients with {condition}; "
-                      "experts urge caution.",
-                      "Medical news on {condition}: symptoms, risk factors and what {source} "
-                      "recommend.",
-                      "{source} report results on {treatment} for {condition} from a study of "
-                      "thousands of patients.",
-                      "Doctors explain how {treatment} affects {condition} and who should get "
-                      "checked."),
+        titles=("{Treatment} May Lower Risk of {Condition}, Study Finds", ("{Source} Warn of "
+                "Rising {Condition}"), "FDA Weighs {Treatment} for {Condition}",
+                "What to Know About {Condition} This Year", ("Health: Can {Treatment} Help With "
+                "{Condition}?"), "{Condition} Cases Climb, {Source} Say"),
+        descriptions=(("According to {source}, {treatment} may help patients with {condition}; "
+                      "experts urge caution."),
+                      ("Medical news on {condition}: symptoms, risk factors and what {source} "
+                      "recommend."),
+                      ("{source} report results on {treatment} for {condition} from a study of "
+                      "thousands of patients."),
+                      ("Doctors explain how {treatment} affects {condition} and who should get "
+                      "checked.")),
         tags=("health", "medicine", "wellness", "public health", "nutrition", "disease",
               "mental health", "doctors"),
         cost=(5.0, 0.4, 2.0, 14.0),
@@ -198,8 +198,8 @@ CATEGORIES = (
                 "{Player} Leads {Team} to Victory", "Sports: Behind the Scenes of {Story}",
                 "{Team} vs {Team2}: Takeaways", "Can {Team} Survive {Story}?"),
         descriptions=("{team} dealt with {story} as {player} scored late to seal the game.",
-                      "Sports coverage of {team}: {story}, the standings and the next fixture "
-                      "against {team2}.",
+                      ("Sports coverage of {team}: {story}, the standings and the next fixture "
+                      "against {team2}."),
                       "{player} spoke after the match about {story} and the season ahead.",
                       "Fans react as {team} announce {story} before facing {team2}."),
         tags=("sports", "NBA", "NFL", "soccer", "baseball", "playoffs", "athletes",
@@ -224,8 +224,8 @@ CATEGORIES = (
                 "Entertainment: Everything About {Show}", "{Buzz} for {Show} Has Fans Talking",
                 "{Celebrity} Opens Up About {Show}"),
         descriptions=("Hollywood is buzzing about {show} after {buzz}, and {celebrity} weighs in.",
-                      "Our entertainment critic reviews {show}: performances, soundtrack and "
-                      "box office prospects.",
+                      ("Our entertainment critic reviews {show}: performances, soundtrack and "
+                      "box office prospects."),
                       "{celebrity} talks fame, movies and {show} in a new interview.",
                       "Celebrity news: {buzz} around {show} dominates social media."),
         tags=("entertainment", "movies", "celebrity", "TV", "Hollywood", "music", "streaming",
@@ -237,8 +237,8 @@ CATEGORIES = (
         interests=("climate and environment news", "renewable energy stories",
                    "extreme weather reports"),
         slots={
-            "hazard": ("wildfires", "a heat wave", "record flooding", "a drought", "coral "
-                       "bleaching", "melting glaciers", "a hurricane", "rising sea levels",
+            "hazard": ("wildfires", "a heat wave", "record flooding", "a drought", ("coral "
+                       "bleaching"), "melting glaciers", "a hurricane", "rising sea levels",
                        "air pollution", "deforestation in the Amazon"),
             "solution": ("solar farms", "offshore wind", "carbon capture", "electric buses",
                          "a coal plant closure", "a climate treaty", "heat pumps",
@@ -246,16 +246,16 @@ CATEGORIES = (
             "region": ("California", "southern Europe", "Bangladesh", "Australia",
                        "the Arctic", "East Africa", "Texas", "the Great Barrier Reef"),
         },
-        titles=("{Hazard} Hits {Region} as Temperatures Soar", "Climate: Can {Solution} Cut "
-                "Emissions?", "{Region} Turns to {Solution} After {Hazard}", "Scientists Link "
-                "{Hazard} to Climate Change", "{Solution} Expands Across {Region}",
+        titles=("{Hazard} Hits {Region} as Temperatures Soar", ("Climate: Can {Solution} Cut "
+                "Emissions?"), "{Region} Turns to {Solution} After {Hazard}", ("Scientists Link "
+                "{Hazard} to Climate Change"), "{Solution} Expands Across {Region}",
                 "Environment Report: {Hazard} in {Region}"),
-        descriptions=("{hazard} in {region} adds urgency to climate policy; scientists point to "
-                      "warming temperatures.",
-                      "Environmental reporting on {solution} and the push to cut carbon "
-                      "emissions in {region}.",
-                      "Climate scientists say {hazard} will become more common as the planet "
-                      "warms.",
+        descriptions=(("{hazard} in {region} adds urgency to climate policy; scientists point to "
+                      "warming temperatures."),
+                      ("Environmental reporting on {solution} and the push to cut carbon "
+                      "emissions in {region}."),
+                      ("Climate scientists say {hazard} will become more common as the planet "
+                      "warms."),
                       "{region} is betting on {solution} to reach net zero despite {hazard}."),
         tags=("climate change", "environment", "renewable energy", "weather", "emissions",
               "sustainability", "global warming"),
@@ -278,8 +278,8 @@ CATEGORIES = (
                 "Education: What {Topic} Means for {School}", "{Topic} Divides {Who}",
                 "Inside the Debate Over {Topic}", "{School} Try a New Approach to {Topic}"),
         descriptions=("{who} at {school} say {topic} is reshaping classrooms and learning.",
-                      "An education report on {topic}: data from {school} and interviews with "
-                      "{who}.",
+                      ("An education report on {topic}: data from {school} and interviews with "
+                      "{who}."),
                       "As {topic} spreads, {school} weigh the costs for students and teachers.",
                       "{who} and school boards debate {topic} ahead of the new academic year."),
         tags=("education", "schools", "students", "teachers", "college", "university",
@@ -304,10 +304,10 @@ CATEGORIES = (
                 "{Crime} Investigation Widens", "Verdict Reached in {Crime}",
                 "{Authority} Say {Crime} Linked to Gang", "What We Know About {Crime}"),
         descriptions=("{authority} {outcome} in {crime}, according to court documents.",
-                      "Court reporting on {crime}: testimony, evidence and what the judge "
-                      "said.",
-                      "{authority} continue to investigate {crime}; witnesses describe the "
-                      "scene.",
+                      ("Court reporting on {crime}: testimony, evidence and what the judge "
+                      "said."),
+                      ("{authority} continue to investigate {crime}; witnesses describe the "
+                      "scene."),
                       "Legal experts explain the charges in {crime} and possible sentences."),
         tags=("crime", "courts", "police", "trial", "justice", "law", "investigation"),
         cost=(4.0, 0.4, 1.0, 12.0),
@@ -324,14 +324,14 @@ CATEGORIES = (
                      "Atlanta", "Seattle", "Boston", "the suburbs"),
             "trend": ("fall", "rise", "stall", "hit a record", "cool", "rebound"),
         },
-        titles=("{Housing} {Trend} in {City}", "Real Estate: Why {Housing} Could {Trend} "
-                "Next Year", "{City} Housing Market: {Housing} Under Pressure",
-                "What {Housing} Mean for Buyers in {City}", "Housing Report: {Housing} and "
-                "{Housing2}", "{City} Renters Squeezed by {Housing}"),
-        descriptions=("{housing} {trend} in {city} as buyers, sellers and landlords adjust to "
-                      "the market.",
-                      "A real estate report on {housing} and {housing2}: realtors, lenders and "
-                      "homeowners weigh in.",
+        titles=("{Housing} {Trend} in {City}", ("Real Estate: Why {Housing} Could {Trend} "
+                "Next Year"), "{City} Housing Market: {Housing} Under Pressure",
+                "What {Housing} Mean for Buyers in {City}", ("Housing Report: {Housing} and "
+                "{Housing2}"), "{City} Renters Squeezed by {Housing}"),
+        descriptions=(("{housing} {trend} in {city} as buyers, sellers and landlords adjust to "
+                      "the market."),
+                      ("A real estate report on {housing} and {housing2}: realtors, lenders and "
+                      "homeowners weigh in."),
                       "Mortgage lenders and agents in {city} describe a shifting housing market.",
                       "Homebuyers in {city} face tough choices as {housing} {trend}."),
         tags=("real estate", "housing", "mortgages", "home buying", "rent", "property",
@@ -352,11 +352,11 @@ CATEGORIES = (
             "city": ("Brooklyn", "Chicago", "New Orleans", "Los Angeles", "Portland",
                      "Houston", "Copenhagen", "Mexico City"),
         },
-        titles=("The Rise of {Food} in {City}", "{Chef} Bet on {Food}", "Dining Review: "
-                "{Food} Worth the Wait", "Food: How {Food} Took Over {City}",
+        titles=("The Rise of {Food} in {City}", "{Chef} Bet on {Food}", ("Dining Review: "
+                "{Food} Worth the Wait"), "Food: How {Food} Took Over {City}",
                 "Recipes: {Food} at Home", "{City}'s Best {Food}, Ranked"),
-        descriptions=("{chef} in {city} explain why {food} keep drawing crowds; a dining guide "
-                      "with recipes.",
+        descriptions=(("{chef} in {city} explain why {food} keep drawing crowds; a dining guide "
+                      "with recipes."),
                       "A food feature on {food}: flavors, menus and the kitchens behind them.",
                       "Our restaurant critic visits {city} to taste {food}.",
                       "{chef} share recipes and tips inspired by {food}."),
@@ -377,12 +377,12 @@ CATEGORIES = (
             "maker": ("automakers", "Detroit", "car dealers", "Tesla", "Toyota",
                       "auto safety regulators"),
         },
-        titles=("Car Review: {Car}", "{Maker} Respond to {Auto_topic}", "{Car} Hit by "
-                "{Auto_topic}", "Autos: {Car} vs {Car2}", "Is {Car} Worth Buying?",
+        titles=("Car Review: {Car}", "{Maker} Respond to {Auto_topic}", ("{Car} Hit by "
+                "{Auto_topic}"), "Autos: {Car} vs {Car2}", "Is {Car} Worth Buying?",
                 "How {Auto_topic} Is Reshaping the Car Market"),
         descriptions=("We test-drive {car}: range, handling, interior and price.",
-                      "Automotive news on {auto_topic}, and what it means for drivers and "
-                      "{maker}.",
+                      ("Automotive news on {auto_topic}, and what it means for drivers and "
+                      "{maker}."),
                       "{maker} face questions about {auto_topic} as sales of {car} climb.",
                       "A car buyer's guide comparing {car} with {car2}."),
         tags=("cars", "automotive", "electric vehicles", "EV", "auto industry", "driving",

@@ -31,11 +31,11 @@ _RAW_CATEGORIES = (
         titles=("{Brand} {Product} with {Feature}", "{Product} - {Feature}, Black",
                 "{Brand} {Product}, {Feature}", "{Product} ({Feature}) by {Brand}",
                 "Upgraded {Product} with {Feature} and USB-C"),
-        descriptions=("{product} from {brand} with {feature} and {feature2}; works with "
-                      "phones, laptops and tablets.",
+        descriptions=(("{product} from {brand} with {feature} and {feature2}; works with "
+                      "phones, laptops and tablets."),
                       "This {product} offers {feature} for music, calls and streaming.",
-                      "Electronics essential: {product} featuring {feature}, includes charging "
-                      "cable.",
+                      ("Electronics essential: {product} featuring {feature}, includes charging "
+                      "cable."),
                       "{brand}'s {product} pairs {feature} with {feature2} in a sleek housing."),
         tags=("electronics", "gadgets", "audio", "wireless", "bluetooth", "tech",
               "accessories", "smart home"),
@@ -59,8 +59,8 @@ _RAW_CATEGORIES = (
                 "Professional {Product} for Home Kitchens", "{Product} - Perfect for {Use}",
                 "{Product} with Lid, {Material}"),
         descriptions=("{product} made of {material} for {use}; oven safe and easy to clean.",
-                      "A kitchen essential for {use}: {product} with even heat and a "
-                      "comfortable handle.",
+                      ("A kitchen essential for {use}: {product} with even heat and a "
+                      "comfortable handle."),
                       "Cookware for home chefs: {product}, {material}, dishwasher safe.",
                       "Make {use} easier with {product}; a thoughtful gift for home cooks."),
         tags=("kitchen", "cookware", "cooking", "home chef", "baking", "coffee", "kitchenware",
@@ -85,12 +85,12 @@ _RAW_CATEGORIES = (
                 "{Product} - Neutral {Style} Accent", "Set of 2: {Product}",
                 "Handmade {Product} in a {Style} Style"),
         descriptions=("Add warmth to {room} with {product} in a {style} style.",
-                      "Home decor accent: {product}, designed for {style} interiors and "
-                      "{room}.",
-                      "This {product} brings a cozy {style} touch to {room}; makes a lovely "
-                      "housewarming gift.",
-                      "Refresh {room} with {product}, neutral colors that match any {style} "
-                      "decor."),
+                      ("Home decor accent: {product}, designed for {style} interiors and "
+                      "{room}."),
+                      ("This {product} brings a cozy {style} touch to {room}; makes a lovely "
+                      "housewarming gift."),
+                      ("Refresh {room} with {product}, neutral colors that match any {style} "
+                      "decor.")),
         tags=("home decor", "interior design", "decoration", "cozy", "living room",
               "bedroom", "housewarming gift"),
         cost=(35.0, 0.7, 6.0, 400.0),
@@ -114,8 +114,8 @@ _RAW_CATEGORIES = (
                 "{Product} for Small Spaces, {Material}"),
         descriptions=("Sturdy furniture: {product} built from {material}, with {detail}.",
                       "This {product} combines {material} and {detail}; ships flat-packed.",
-                      "{product} for the home or office, featuring {detail} and {material} "
-                      "construction.",
+                      ("{product} for the home or office, featuring {detail} and {material} "
+                      "construction."),
                       "Comfortable, durable {product}; {detail} and a clean modern silhouette."),
         tags=("furniture", "home office", "living room", "bedroom", "seating", "storage",
               "assembly required"),
@@ -138,8 +138,8 @@ _RAW_CATEGORIES = (
                 "{Product} in {Fabric}, {Fit}", "Classic {Product} for {Who2} Wardrobes",
                 "{Who} {Fabric} {Product}"),
         descriptions=("A wardrobe staple: {product} in soft {fabric}, cut in a {fit}.",
-                      "{product} made from {fabric}; machine washable, available in six "
-                      "colors and sizes XS-XXL.",
+                      ("{product} made from {fabric}; machine washable, available in six "
+                      "colors and sizes XS-XXL."),
                       "Dress it up or down: this {fit} {product} pairs with sneakers or boots.",
                       "Everyday fashion: {product} with a {fit}, breathable {fabric}."),
         tags=("clothing", "fashion", "apparel", "outfit", "casual wear", "style", "wardrobe"),
@@ -161,11 +161,11 @@ _RAW_CATEGORIES = (
         titles=("{Brand} {Product} with {Sole}", "Men's {Product} - {Sole}",
                 "Women's {Product}, {Sole}", "{Product} by {Brand}, Wide Width Available",
                 "Lightweight {Product} with {Sole}"),
-        descriptions=("Comfortable footwear: {product} from {brand} with a {sole} for all-day "
-                      "wear.",
+        descriptions=(("Comfortable footwear: {product} from {brand} with a {sole} for all-day "
+                      "wear."),
                       "These {product} feature a {sole} and breathable upper; true to size.",
-                      "Step out in {product} with a {sole}, built for walking, running or "
-                      "travel.",
+                      ("Step out in {product} with a {sole}, built for walking, running or "
+                      "travel."),
                       "Durable {product}; {sole} and a cushioned heel keep your feet happy."),
         tags=("shoes", "footwear", "sneakers", "boots", "running", "comfort", "walking"),
         cost=(85.0, 0.5, 20.0, 300.0),
@@ -214,8 +214,8 @@ _RAW_CATEGORIES = (
                 "{Product} with Storage Box"),
         descriptions=("Hours of {benefit}: {product} designed for {age}.",
                       "A fun toy for {age}; {product} encourages {benefit}.",
-                      "Game night and playtime favorite: {product}, perfect for birthdays and "
-                      "holidays.",
+                      ("Game night and playtime favorite: {product}, perfect for birthdays and "
+                      "holidays."),
                       "{product} for {age} builds {benefit} with safe, non-toxic materials."),
         tags=("toys", "kids", "games", "gift", "educational", "board games", "family",
               "playtime"),
@@ -241,8 +241,8 @@ _RAW_CATEGORIES = (
                 "The Bestselling {Book} on {Theme}", "{Book} - {Edition}",
                 "A Novel of {Theme}: {Book}"),
         descriptions=("A gripping read: {book} about {theme}, from an award-winning author.",
-                      "This {book} explores {theme}; readers and critics call it "
-                      "unputdownable.",
+                      ("This {book} explores {theme}; readers and critics call it "
+                      "unputdownable."),
                       "{edition} of {book} centered on {theme}, with a new afterword.",
                       "For fans of page-turners: {book}, a story of {theme}."),
         tags=("books", "reading", "novel", "fiction", "nonfiction", "bestseller", "literature",
@@ -288,11 +288,11 @@ _RAW_CATEGORIES = (
             "benefit": ("healthy digestion", "odor control", "joint support", "easy cleanup",
                         "calm walks", "clean teeth"),
         },
-        titles=("{Product} for {Pet}", "{Product} - {Benefit}", "{Product} for {Pet}, "
-                "{Benefit}", "Vet-Recommended {Product}", "{Product}, Value Pack"),
+        titles=("{Product} for {Pet}", "{Product} - {Benefit}", ("{Product} for {Pet}, "
+                "{Benefit}"), "Vet-Recommended {Product}", "{Product}, Value Pack"),
         descriptions=("Pet supplies for {pet}: {product} supports {benefit}.",
-                      "Your dog or cat will love {product}; designed for {pet} with "
-                      "{benefit}.",
+                      ("Your dog or cat will love {product}; designed for {pet} with "
+                      "{benefit}."),
                       "{product} made for {pet}, vet recommended for {benefit}.",
                       "Keep {pet} happy with {product}: {benefit} and durable materials."),
         tags=("pet supplies", "dogs", "cats", "pet care", "pet food", "puppy", "kitten"),
@@ -312,8 +312,8 @@ _RAW_CATEGORIES = (
             "feature": ("one-hand fold", "a machine-washable cover", "night vision",
                         "hypoallergenic materials", "five-point harness", "easy cleanup"),
         },
-        titles=("{Product} for {Stage}", "{Product} with {Feature}", "{Product} - Baby "
-                "Registry Favorite", "{Product} for {Stage}, {Feature}",
+        titles=("{Product} for {Stage}", "{Product} with {Feature}", ("{Product} - Baby "
+                "Registry Favorite"), "{Product} for {Stage}, {Feature}",
                 "Newborn Essentials: {Product}"),
         descriptions=("Baby gear for {stage}: {product} with {feature}, safety certified.",
                       "A must-have for new parents: {product}, gentle for {stage}.",
@@ -336,8 +336,8 @@ _RAW_CATEGORIES = (
             "job": ("vegetable gardens", "lawn care", "DIY projects", "yard cleanup",
                     "woodworking", "container gardening"),
         },
-        titles=("{Product} with {Power}", "{Product} for {Job}", "{Product} - {Power}, "
-                "Kit", "Professional {Product} for {Job}", "{Product}, {Power}"),
+        titles=("{Product} with {Power}", "{Product} for {Job}", ("{Product} - {Power}, "
+                "Kit"), "Professional {Product} for {Job}", "{Product}, {Power}"),
         descriptions=("Tackle {job} with {product}; {power} for reliable performance.",
                       "A garden and tool essential: {product} featuring {power}.",
                       "{product} built for {job}, with {power} and a storage case.",
@@ -357,16 +357,16 @@ _RAW_CATEGORIES = (
                         "highlighters", "a document scanner"),
             "detail": ("A5 size", "assorted colors", "acid-free paper", "bamboo wood",
                        "fine point", "undated pages", "adjustable height"),
-            "for_who": ("students", "home office workers", "teachers", "planners and "
-                        "journalers", "small businesses"),
+            "for_who": ("students", "home office workers", "teachers", ("planners and "
+                        "journalers"), "small businesses"),
         },
-        titles=("{Product}, {Detail}", "{Product} for {For_who}", "{Product} - {Detail}, "
-                "Pack", "Stationery: {Product}, {Detail}", "{Product} for {For_who}, "
-                "{Detail}"),
+        titles=("{Product}, {Detail}", "{Product} for {For_who}", ("{Product} - {Detail}, "
+                "Pack"), "Stationery: {Product}, {Detail}", ("{Product} for {For_who}, "
+                "{Detail}")),
         descriptions=("Office supplies for {for_who}: {product} with {detail}.",
                       "Stay organized at your desk with {product}; {detail}.",
-                      "Stationery lovers' pick: {product}, {detail}, great for notes and "
-                      "planning.",
+                      ("Stationery lovers' pick: {product}, {detail}, great for notes and "
+                      "planning."),
                       "{product} designed for {for_who}; {detail} and long-lasting."),
         tags=("office supplies", "stationery", "school supplies", "planner", "desk",
               "organization", "writing"),
@@ -387,11 +387,11 @@ _RAW_CATEGORIES = (
             "pack": ("12-pack", "2 lb bag", "gift box", "variety pack", "family size",
                      "6 count"),
         },
-        titles=("{Product} {Origin}, {Pack}", "{Product} - {Pack}", "Gourmet {Product} "
-                "{Origin}", "{Product}, {Pack}, Non-GMO", "Organic {Product}, {Pack}"),
+        titles=("{Product} {Origin}, {Pack}", "{Product} - {Pack}", ("Gourmet {Product} "
+                "{Origin}"), "{Product}, {Pack}, Non-GMO", "Organic {Product}, {Pack}"),
         descriptions=("Pantry staple: {product} {origin}, {pack}.",
-                      "Snack and cook with {product} {origin}; rich flavor and no artificial "
-                      "ingredients.",
+                      ("Snack and cook with {product} {origin}; rich flavor and no artificial "
+                      "ingredients."),
                       "Gourmet food gift: {product}, {pack}, perfect for foodies.",
                       "A healthy grocery pick: {product} {origin}, non-GMO."),
         tags=("grocery", "food", "snacks", "gourmet", "coffee", "tea", "pantry", "organic"),

@@ -36,10 +36,10 @@ CATEGORIES = (
                 "Perfect {Dish} Every Time", "{Dish} Three Ways",
                 "Cooking {Dish} Like {Chef}", "Restaurant-Style {Dish} at Home",
                 "{Dish} from Scratch ({Technique} Explained)"),
-        descriptions=("{chef} walks through {dish} step by step, with tips on {technique} "
-                      "and a full ingredient list.",
-                      "A simple recipe for {dish} using {kitchen}; dinner on the table in under "
-                      "an hour.",
+        descriptions=(("{chef} walks through {dish} step by step, with tips on {technique} "
+                      "and a full ingredient list."),
+                      ("A simple recipe for {dish} using {kitchen}; dinner on the table in under "
+                      "an hour."),
                       "We test {technique} and cook {dish} from scratch in a home kitchen.",
                       "Learn {technique} while making {dish}, plus what to serve alongside it.",
                       "{chef} shares a family recipe for {dish} and the seasoning that makes it."),
@@ -68,11 +68,11 @@ CATEGORIES = (
                 "Follow-Along {Workout} for Beginners", "How to {Goal}: A {Minutes}-Day Plan",
                 "{Workout} | Sweat With Me", "The Only {Workout} You Need",
                 "{Workout}: Form Tips From {Coach}"),
-        descriptions=("A {minutes}-minute {workout} you can do at home, with warm-up, "
-                      "sets and a cool-down stretch.",
+        descriptions=(("A {minutes}-minute {workout} you can do at home, with warm-up, "
+                      "sets and a cool-down stretch."),
                       "{coach} explains how to {goal}, then leads a {workout}.",
-                      "Follow along with this {workout}; modifications shown for every "
-                      "exercise and fitness level.",
+                      ("Follow along with this {workout}; modifications shown for every "
+                      "exercise and fitness level."),
                       "Training plan, reps and rest times for anyone who wants to {goal}.",
                       "Get your heart rate up with a {workout} and learn proper form from {coach}."),
         tags=("workout", "fitness", "exercise", "gym", "home workout", "strength", "cardio",
@@ -96,15 +96,15 @@ CATEGORIES = (
             "thing": ("hidden secrets", "best builds", "beginner mistakes", "easter eggs",
                       "the final boss", "speedrun tricks", "rare loot", "every ending"),
         },
-        titles=("{Game} {Play} - {Part}", "{Game}: {Thing} You Missed", "I Beat {Game} on the "
-                "Hardest Difficulty", "{Game} {Play} (Commentary)", "Ranking {Thing} in {Game}",
+        titles=("{Game} {Play} - {Part}", "{Game}: {Thing} You Missed", ("I Beat {Game} on the "
+                "Hardest Difficulty"), "{Game} {Play} (Commentary)", "Ranking {Thing} in {Game}",
                 "{Game} Beginner's Guide: {Thing}", "{Game} but It's a {Play}"),
-        descriptions=("Gameplay commentary on a {play} of {game}, covering {thing} and the "
-                      "controller settings used.",
+        descriptions=(("Gameplay commentary on a {play} of {game}, covering {thing} and the "
+                      "controller settings used."),
                       "In this {game} video we go for a {play} and show {thing} along the way.",
                       "A guide to {game} for new players: {thing}, loadouts and level strategy.",
-                      "Streamer highlights from a {game} {play}, with chat reactions and "
-                      "the best plays of the session."),
+                      ("Streamer highlights from a {game} {play}, with chat reactions and "
+                      "the best plays of the session.")),
         tags=("gaming", "gameplay", "walkthrough", "let's play", "video games", "speedrun",
               "twitch", "guide", "console"),
         cost=(28.0, 0.6, 5.0, 90.0),
@@ -126,17 +126,17 @@ CATEGORIES = (
                       "drum grooves"),
         },
         titles=("{Genre} on {Instrument}: {Piece} (Live Session)", "Learn {Skill} on {Instrument}",
-                "{Instrument} Lesson: {Skill} for Beginners", "Producing a {Genre} Track From "
-                "Scratch", "{Piece} | {Instrument} Cover", "Live {Genre} Set in a Small Club",
+                "{Instrument} Lesson: {Skill} for Beginners", ("Producing a {Genre} Track From "
+                "Scratch"), "{Piece} | {Instrument} Cover", "Live {Genre} Set in a Small Club",
                 "{Skill} Every {Genre} Musician Should Know"),
-        descriptions=("A musician performs {piece} on {instrument} in a {genre} arrangement, "
-                      "recorded live in one take.",
-                      "A {instrument} lesson on {skill}, with tabs and sheet music for "
-                      "{piece}.",
-                      "Studio session: building a {genre} song with {instrument}, drums and "
-                      "vocals, and talking through {skill}.",
-                      "We break down {skill} in {genre} and play {piece} slowly, then at full "
-                      "tempo."),
+        descriptions=(("A musician performs {piece} on {instrument} in a {genre} arrangement, "
+                      "recorded live in one take."),
+                      ("A {instrument} lesson on {skill}, with tabs and sheet music for "
+                      "{piece}."),
+                      ("Studio session: building a {genre} song with {instrument}, drums and "
+                      "vocals, and talking through {skill}."),
+                      ("We break down {skill} in {genre} and play {piece} slowly, then at full "
+                      "tempo.")),
         tags=("music", "live performance", "cover", "lesson", "instrument", "songwriting",
               "concert", "music production", "musician"),
         cost=(8.0, 0.6, 2.0, 60.0),
@@ -145,10 +145,10 @@ CATEGORIES = (
         name="Comedy",
         interests=("stand-up comedy", "sketch comedy", "funny videos", "comedy podcasts"),
         slots={
-            "topic": ("airport security", "online dating", "my parents' group chat",
-                      "working from home", "IKEA furniture", "wedding speeches", "gym culture",
-                      "self-checkout machines", "living with roommates", "job interviews",
-                      "family reunions", "customer service calls", "passive-aggressive emails"),
+            "topic": ("airport security", "online dating", "pigeons", "airline food",
+                      "IKEA furniture", "wedding speeches", "the DMV", "self-checkout machines",
+                      "conspiracy theories", "haunted houses", "family reunions", "pirates",
+                      "medieval knights", "alien abductions", "karaoke night"),
             "comic": ("a stand-up comedian", "an improv troupe", "a sketch group",
                       "a late-night host", "a podcast trio"),
             "format": ("stand-up set", "sketch", "improv scene", "roast", "parody",
@@ -157,12 +157,12 @@ CATEGORIES = (
         titles=("Stand-Up: {Topic}", "Comedian Roasts {Topic}", "{Topic} - a Comedy Sketch",
                 "When {Topic} Goes Wrong (Sketch)", "{Topic} | Full {Format}",
                 "Improv: {Topic}", "The Funniest {Format} About {Topic}"),
-        descriptions=("{comic} delivers a {format} about {topic}; jokes, laughs and a packed "
-                      "crowd.",
+        descriptions=(("{comic} delivers a {format} about {topic}; jokes, laughs and a packed "
+                      "crowd."),
                       "A {format} about {topic} from {comic}, filmed in front of a live audience.",
                       "{comic} riffs on {topic} with crowd work and a few absurd punchlines.",
-                      "Comedy {format}: everything that annoys us about {topic}, performed by "
-                      "{comic}."),
+                      ("Comedy {format}: everything that annoys us about {topic}, performed by "
+                      "{comic}.")),
         tags=("comedy", "stand-up", "funny", "sketch", "jokes", "humor", "improv", "laughs"),
         cost=(9.0, 0.7, 2.0, 60.0),
     ),
@@ -184,13 +184,13 @@ CATEGORIES = (
         titles=("The Case of {Case}: A True Crime Documentary", "Solving {Case} With {Evidence}",
                 "Unsolved: {Case}", "Inside the Trial of {Case}", "{Case} | Cold Case Files",
                 "What {Evidence} Revealed About {Case}", "{Detective} Reopens {Case}"),
-        descriptions=("A true-crime documentary on {case}: the investigation, the suspects and "
-                      "how {evidence} changed everything.",
+        descriptions=(("A true-crime documentary on {case}: the investigation, the suspects and "
+                      "how {evidence} changed everything."),
                       "{detective} revisits {case} and the police interviews that went nowhere.",
-                      "Court footage and interviews retrace {case}, from the crime scene to the "
-                      "verdict.",
-                      "Decades later, {evidence} reopens {case}; {detective} explains what the "
-                      "police missed."),
+                      ("Court footage and interviews retrace {case}, from the crime scene to the "
+                      "verdict."),
+                      ("Decades later, {evidence} reopens {case}; {detective} explains what the "
+                      "police missed.")),
         tags=("true crime", "documentary", "cold case", "murder mystery", "investigation",
               "crime", "forensics", "unsolved"),
         cost=(42.0, 0.35, 12.0, 90.0),
@@ -214,12 +214,12 @@ CATEGORIES = (
                 "The Physics of {Concept}", "{Scientist} Answers Questions About {Concept}",
                 "What We Still Don't Know About {Concept}", "{Concept} in 10 Minutes",
                 "The Science Behind {Concept}"),
-        descriptions=("{scientist} explains {concept} with {method}, from the basic idea to the "
-                      "latest research.",
-                      "A science explainer on {concept}: the experiments, the equations and what "
-                      "they mean.",
-                      "Using {method}, we explore {concept} and why scientists still argue about "
-                      "it.",
+        descriptions=(("{scientist} explains {concept} with {method}, from the basic idea to the "
+                      "latest research."),
+                      ("A science explainer on {concept}: the experiments, the equations and what "
+                      "they mean."),
+                      ("Using {method}, we explore {concept} and why scientists still argue about "
+                      "it."),
                       "From the lab to the observatory: {scientist} walks through {concept}."),
         tags=("science", "physics", "space", "astronomy", "biology", "explainer", "education",
               "research", "STEM"),
@@ -242,12 +242,12 @@ CATEGORIES = (
                 "Is {Place} Worth Visiting?", "Exploring {Spot} in {Place}",
                 "{Place} on a Budget", "First Time in {Place} (Travel Vlog)",
                 "The Perfect Itinerary for {Place}"),
-        descriptions=("A travel vlog from {place}: {spot}, where to stay and what {trip} "
-                      "really costs.",
+        descriptions=(("A travel vlog from {place}: {spot}, where to stay and what {trip} "
+                      "really costs."),
                       "We spend {trip} in {place}, exploring {spot} and eating like locals.",
                       "Travel tips for {place}: transport, neighborhoods and the best {spot}.",
-                      "Backpacking through {place} with a camera; {spot}, sunsets and lots of "
-                      "walking."),
+                      ("Backpacking through {place} with a camera; {spot}, sunsets and lots of "
+                      "walking.")),
         tags=("travel", "vlog", "travel guide", "backpacking", "adventure", "itinerary",
               "destination", "tourism", "wanderlust"),
         cost=(18.0, 0.45, 5.0, 60.0),
@@ -267,12 +267,12 @@ CATEGORIES = (
             "gadget_b": ("last year's model", "the cheapest alternative", "its biggest rival",
                          "a flagship phone", "a Chromebook"),
         },
-        titles=("{Gadget} Review: {Angle}", "{Gadget} vs {Gadget_b}", "{Gadget} Unboxing and "
-                "First Impressions", "{Gadget} After Six Months", "Don't Buy {Gadget} Before "
-                "Watching This Review", "{Gadget}: {Angle} and Specs", "Building {Gadget} on "
-                "a Budget"),
-        descriptions=("A {angle} of {gadget}: performance, battery life, display and whether "
-                      "it beats {gadget_b}.",
+        titles=("{Gadget} Review: {Angle}", "{Gadget} vs {Gadget_b}", ("{Gadget} Unboxing and "
+                "First Impressions"), "{Gadget} After Six Months", ("Don't Buy {Gadget} Before "
+                "Watching This Review"), "{Gadget}: {Angle} and Specs", ("Building {Gadget} on "
+                "a Budget")),
+        descriptions=(("A {angle} of {gadget}: performance, battery life, display and whether "
+                      "it beats {gadget_b}."),
                       "We put {gadget} through a {angle}, with benchmarks and specs on screen.",
                       "Unboxing {gadget}, setting it up and comparing it with {gadget_b}.",
                       "Tech review: is {gadget} worth the price? Pros, cons and a {angle}."),
@@ -295,13 +295,13 @@ CATEGORIES = (
             "room": ("the garage", "a small apartment", "a 1920s house", "the backyard",
                      "a rental"),
         },
-        titles=("{Project}: A Complete DIY Guide", "DIY {Project} with {Tool}", "{Project} on a Budget "
-                "(Step by Step)", "Renovating {Room}: {Project}", "Beginner Woodworking: "
-                "{Project}", "Fixing {Project} Myself", "{Project} | Weekend DIY Project"),
-        descriptions=("Step-by-step DIY: tackling {project} in {room} with {tool}, with "
-                      "measurements and a materials list.",
-                      "A weekend home improvement project: {project}, plus the mistakes to "
-                      "avoid.",
+        titles=("{Project}: A Complete DIY Guide", "DIY {Project} with {Tool}", ("{Project} on a Budget "
+                "(Step by Step)"), "Renovating {Room}: {Project}", ("Beginner Woodworking: "
+                "{Project}"), "Fixing {Project} Myself", "{Project} | Weekend DIY Project"),
+        descriptions=(("Step-by-step DIY: tackling {project} in {room} with {tool}, with "
+                      "measurements and a materials list."),
+                      ("A weekend home improvement project: {project}, plus the mistakes to "
+                      "avoid."),
                       "Woodworking and renovation tips for {project} using {tool}.",
                       "We tackle {project} in {room}; tools, cost and how long it really took."),
         tags=("DIY", "home improvement", "woodworking", "renovation", "how-to", "tools",
@@ -326,10 +326,10 @@ CATEGORIES = (
                 "What {Advisor} Says About {Money}", "My Budget: {Money} {Age}",
                 "{Money}: 5 Mistakes to Avoid", "Is {Money} Worth It?",
                 "Personal Finance 101: {Money}"),
-        descriptions=("{advisor} explains {money} {age}: how it works, the fees and the tax "
-                      "rules.",
-                      "A personal finance guide to {money}, with a simple spreadsheet and "
-                      "budgeting tips.",
+        descriptions=(("{advisor} explains {money} {age}: how it works, the fees and the tax "
+                      "rules."),
+                      ("A personal finance guide to {money}, with a simple spreadsheet and "
+                      "budgeting tips."),
                       "Saving and investing {age}: we compare {money} with the alternatives.",
                       "Money advice on {money} from {advisor}, with real numbers and examples."),
         tags=("personal finance", "investing", "budgeting", "money", "saving", "retirement",
@@ -348,13 +348,13 @@ CATEGORIES = (
                       "meeting a new puppy"),
             "owner": ("a dog trainer", "a veterinarian", "a first-time owner", "an animal shelter"),
         },
-        titles=("My {Pet}'s {Trick}", "{Pet} Reacts to {Trick}", "{Trick} With a {Pet}: Tips From "
-                "{Owner}", "A Day in the Life of a {Pet}", "Cute {Pet} Compilation",
+        titles=("My {Pet}'s {Trick}", "{Pet} Reacts to {Trick}", ("{Trick} With a {Pet}: Tips From "
+                "{Owner}"), "A Day in the Life of a {Pet}", "Cute {Pet} Compilation",
                 "Adopting a {Pet}: Week One", "{Owner} Explains {Trick}"),
         descriptions=("Adorable moments with a {pet}: {trick}, zoomies and lots of treats.",
                       "{owner} shares pet care and training tips for {trick} with a {pet}.",
-                      "Our {pet} tries {trick} for the first time; the dog, the cat and "
-                      "everyone at home react.",
+                      ("Our {pet} tries {trick} for the first time; the dog, the cat and "
+                      "everyone at home react."),
                       "Pet care basics for a {pet}: food, exercise, {trick} and vet visits."),
         tags=("pets", "dogs", "cats", "cute animals", "puppy", "pet care", "dog training",
               "kitten", "animals"),
@@ -375,11 +375,11 @@ CATEGORIES = (
             "skin": ("oily skin", "dry skin", "sensitive skin", "acne-prone skin",
                      "mature skin", "curly hair", "fine hair"),
         },
-        titles=("How to Do {Look}", "{Look} Tutorial for {Skin}", "My Skincare Routine for "
-                "{Skin}", "Testing {Product}: Honest Beauty Review", "Get Ready With Me: {Look}",
+        titles=("How to Do {Look}", "{Look} Tutorial for {Skin}", ("My Skincare Routine for "
+                "{Skin}"), "Testing {Product}: Honest Beauty Review", "Get Ready With Me: {Look}",
                 "{Product} for {Skin}: Worth It?", "Beginner Makeup: {Look}"),
-        descriptions=("A makeup tutorial for {look}, with every product, brush and shade "
-                      "listed.",
+        descriptions=(("A makeup tutorial for {look}, with every product, brush and shade "
+                      "listed."),
                       "A skincare and beauty routine for {skin}, featuring {product}.",
                       "We test {product} on {skin} and try {look}; before and after shots.",
                       "Step-by-step hair and makeup: {look}, plus tips for {skin}."),
@@ -405,10 +405,10 @@ CATEGORIES = (
                 "Breaking Down {Team}'s {Moment}", "Top 10 {Sport} Plays of the Week",
                 "{Sport} Analysis: Why {Team} Keep Winning", "{Team}'s Best {Moment} Ever",
                 "Postgame Reaction: {Team} {Moment}"),
-        descriptions=("Sports highlights from {team} against {team2}: the {moment}, the goals "
-                      "and the postgame interviews.",
-                      "{sport} analysis of {team}'s season, tactics and the {moment} everyone "
-                      "is talking about.",
+        descriptions=(("Sports highlights from {team} against {team2}: the {moment}, the goals "
+                      "and the postgame interviews."),
+                      ("{sport} analysis of {team}'s season, tactics and the {moment} everyone "
+                      "is talking about."),
                       "Replay and breakdown of the {moment} as {team} took on {team2}.",
                       "The best {sport} plays of the week, led by {team}'s {moment}."),
         tags=("sports", "highlights", "football", "basketball", "soccer", "match", "playoffs",
@@ -430,14 +430,14 @@ CATEGORIES = (
             "event": ("the fall", "the rise", "the last days", "the great battles",
                       "daily life", "the collapse", "the secret history"),
         },
-        titles=("{Event} of {Era}", "{Figure}: A Historical Biography", "What Life Was Like "
-                "in {Era}", "{Era} Explained in 20 Minutes", "How {Figure} Changed History",
+        titles=("{Event} of {Era}", "{Figure}: A Historical Biography", ("What Life Was Like "
+                "in {Era}"), "{Era} Explained in 20 Minutes", "How {Figure} Changed History",
                 "The Complete History of {Era}", "{Era}: Maps, Wars and Empires"),
-        descriptions=("A history documentary about {event} of {era}, told with maps, "
-                      "archival sources and historians.",
+        descriptions=(("A history documentary about {event} of {era}, told with maps, "
+                      "archival sources and historians."),
                       "The life of {figure} and the world of {era}: politics, wars and legacy.",
-                      "Historians explain {event} of {era} and the people who shaped it, "
-                      "including {figure}.",
+                      ("Historians explain {event} of {era} and the people who shaped it, "
+                      "from rulers to ordinary families."),
                       "From primary sources to battlefield maps, this episode covers {era}."),
         tags=("history", "documentary", "ancient history", "empire", "war", "biography",
               "historical", "civilization", "education"),

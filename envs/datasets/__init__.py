@@ -6,7 +6,8 @@ Entry points:
   (ml-100k or ml-latest/ml-25m, detected from the files), ``"amazon"`` (Reviews 2023 JSONL) and
   ``"mind"``; no download code — the files must be there, and a bad file is a
   ``DatasetFormatError`` naming the file, the line and what was expected;
-- ``build_setup(dataset, encoder)`` → ``RealDataSetup`` (``catalog``, ``user_pool``, ``split``) for
+- ``build_setup(dataset, encoder)`` (or ``load_setup(name, data_dir, encoder, ...)`` for both
+  steps) → ``RealDataSetup`` (``catalog``, ``user_pool``, ``split``) for
   the env constructors (``catalog=``, ``user_pool=``) and for calibration.
 """
 
@@ -57,6 +58,7 @@ __all__ = [
     "initial_interests",
     "item_statistics",
     "load_dataset",
+    "load_setup",
     "split_sequences",
 ]
 
@@ -80,3 +82,20 @@ def load_dataset(
     if max_users is None and max_items is None:
         return dataset
     return restrict(dataset, max_users, max_items)
+
+
+def load_setup(
+    name: str,
+    data_dir: str | Path,
+    encoder: Any = "minilm",
+    *,
+    max_users: int | None = None,
+    max_items: int | None = None,
+    config: CohortConfig | None = None,
+    cache_dir: str | Path | None = None,
+    **options: Any,
+) -> RealDataSetup:
+    """``load_dataset`` then ``build_setup``: the catalog, user pool and held-out split of a data
+    set, ready for ``catalog=``/``user_pool=`` of the env constructors and for ``calibrate``."""
+    dataset = load_dataset(name, data_dir, max_users, max_items, **options)
+    return build_setup(dataset, encoder, config=config, cache_dir=cache_dir)

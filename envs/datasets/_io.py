@@ -1,7 +1,7 @@
 """Line readers that turn decoding problems into ``DatasetFormatError`` with a line number.
 
-Why a helper: Python reports a ``UnicodeDecodeError`` with a byte offset into an internal buffer,
-which tells a user nothing; here the error names the file, the line and the expected encoding.
+Why a helper: Python reports a ``UnicodeDecodeError`` with a byte offset into an 8 KiB buffer, which
+tells a user nothing; here the error names the file, the line and the expected encoding.
 Files are read line by line (never whole), so the 25M-row logs stream.
 """
 
@@ -16,51 +16,54 @@ from pathlib import Path
 from .base import DatasetFormatError
 
 
-def open_text(path: Path, encoding: str) -> io.TextIOBase:
-    """Open ``path`` (``.gz`` transparently) as text, strict decoding, universal newlines."""
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding=encoding, errors="strict",
-                                newline="")
-    return open(path, encoding=encoding, errors="strict", newline="")
+def _open_binary(path: Path) -> io.BufferedIOBase:
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
 
 
-def _decode_error(path: Path, line: int, encoding: str, exc: UnicodeDecodeError) -> DatasetFormatError:
-    return DatasetFormatError(
-        path, f"cannot decode bytes as {encoding} ({exc.reason})", line=line,
-        expected=f"a {encoding}-encoded text file",
-    )
+def _decoded(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
+    """(1-based line number, decoded line with its newline). Decoding line by line (not the
+    text layer's 8 KiB blocks) is what lets an encoding error name its line."""
+    with _open_binary(path) as handle:
+        for lineno, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise DatasetFormatError(
+                    path, f"cannot decode bytes as {encoding} ({exc.reason})", line=lineno,
+                    expected=f"a {encoding}-encoded text file",
+                ) from None
+            if "\x00" in line:
+                raise DatasetFormatError(
+                    path, "line contains NUL characters (UTF-16 or binary file?)", line=lineno,
+                    expected=f"a {encoding}-encoded text file",
+                )
+            yield lineno, line
 
 
 def iter_lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
-    """(1-based line number, line without its newline), skipping nothing."""
-    lineno = 0
-    with open_text(path, encoding) as handle:
-        try:
-            for lineno, raw in enumerate(handle, start=1):
-                if "\x00" in raw:
-                    raise DatasetFormatError(
-                        path, "line contains NUL characters (UTF-16 or binary file?)",
-                        line=lineno, expected=f"a {encoding}-encoded text file",
-                    )
-                yield lineno, raw.rstrip("\r\n")
-        except UnicodeDecodeError as exc:
-            raise _decode_error(path, lineno + 1, encoding, exc) from None
+    """(1-based line number, line without its newline), streamed."""
+    for lineno, line in _decoded(path, encoding):
+        yield lineno, line.rstrip("\r\n")
 
 
 def iter_csv(path: Path, encoding: str = "utf-8") -> Iterator[tuple[int, list[str]]]:
-    """(1-based physical line number of the row's start, fields) with the ``csv`` module, streamed."""
-    with open_text(path, encoding) as handle:
-        reader = csv.reader(handle)
-        row_start = 1
-        try:
-            for row in reader:
-                yield row_start, row
-                row_start = reader.line_num + 1
-        except UnicodeDecodeError as exc:
-            raise _decode_error(path, reader.line_num + 1, encoding, exc) from None
-        except csv.Error as exc:
-            raise DatasetFormatError(path, f"malformed CSV ({exc})", line=reader.line_num,
-                                     expected="RFC 4180 comma-separated values") from None
+    """(1-based line number where the row starts, fields) with the ``csv`` module, streamed."""
+    current = [0]
+
+    def lines() -> Iterator[str]:
+        for lineno, line in _decoded(path, encoding):
+            current[0] = lineno
+            yield line
+
+    reader = csv.reader(lines())
+    try:
+        start = 1
+        for row in reader:
+            yield start, row
+            start = current[0] + 1
+    except csv.Error as exc:
+        raise DatasetFormatError(path, f"malformed CSV ({exc})", line=current[0],
+                                 expected="RFC 4180 comma-separated values") from None
 
 
 def check_header(path: Path, header: list[str] | None, required: tuple[str, ...]) -> dict[str, int]:

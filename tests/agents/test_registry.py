@@ -67,17 +67,22 @@ def test_agent_runs_through_the_vector_env_and_learners_change(name, env):
         assert all(np.array_equal(a, b) for a, b in zip(before, after))
 
 
-def test_agent_built_for_another_slate_size_rejects_the_observation(env):
+def test_agent_built_for_another_candidate_count_rejects_the_observation():
     import driftrec.envs  # noqa: F401
 
-    other = gymnasium.make_vec("driftrec/Video-v0", num_envs=2,
-                               vectorization_mode="vector_entry_point", encoder="hashing",
-                               num_candidates=30, slate_size=4)
+    def make(n: int):
+        return gymnasium.make_vec("driftrec/Video-v0", num_envs=2,
+                                  vectorization_mode="vector_entry_point", encoder="hashing",
+                                  num_candidates=n, slate_size=4)
+
+    other, env = make(30), make(20)
     agent = make_agent("greedy", other)
     obs, _ = env.reset(seed=0)
-    with pytest.raises(ValueError, match=r"expected \(B, N=30\)"):
+    with pytest.raises(ValueError, match=r"observation\['candidate_ids'\] has shape \(2, 20\); "
+                                         r"expected \(B, N=30\)"):
         agent.act(obs)
     other.close()
+    env.close()
 
 
 @pytest.mark.parametrize("name", ["ppo", "dqn"])

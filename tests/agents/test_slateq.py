@@ -33,15 +33,13 @@ def test_greedy_slate_ranks_by_choice_score_times_value(spec):
     assert agent._greedy_slates(q, v).tolist() == [[0, 3, 4]]
 
 
-def test_update_changes_q_and_choice_networks(spec, make_obs, make_info):
+def test_update_changes_the_q_and_choice_network(spec, make_obs, make_info):
     agent = make_agent("slateq", spec, seed=0, warmup=8, batch_size=8)
-    before = [p.detach().clone() for p in agent.q_net.parameters()]
-    before_c = [p.detach().clone() for p in agent.choice_net.parameters()]
+    before = [p.detach().clone() for p in agent.net.parameters()]
     for step in range(3):
         obs, nxt, info = make_obs(batch=4, seed=step), make_obs(batch=4, seed=step + 10), make_info()
         action = agent.act(obs, info)
         stats = agent.update(obs, action, np.array([1.0, 0.0, 2.0, 0.0]), nxt,
                              np.zeros(4, bool), np.zeros(4, bool), info)
     assert set(stats) == {"q_loss", "choice_loss"}
-    assert any(not torch.equal(a, b) for a, b in zip(before, agent.q_net.parameters()))
-    assert any(not torch.equal(a, b) for a, b in zip(before_c, agent.choice_net.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(before, agent.net.parameters()))

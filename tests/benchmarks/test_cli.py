@@ -14,6 +14,7 @@ from pathlib import Path
 import matplotlib.image as mpimg
 import numpy as np
 import pytest
+from driftrec.benchmarks.cli import main
 from driftrec.benchmarks.metrics import METRIC_NAMES
 
 _SCRIPT = Path(sys.executable).with_name("driftrec")
@@ -27,6 +28,18 @@ def run(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess
     env = {**os.environ, "MPLBACKEND": "Agg", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     return subprocess.run([*_BASE, *args], capture_output=True, text=True, cwd=cwd, env=env,
                           timeout=timeout, check=False)
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> subprocess.CompletedProcess:
+    """``main(argv)`` in this process — the console script's own function, without paying a
+    Python + torch start-up per call; results shaped like ``run``'s."""
+    capsys.readouterr()
+    try:
+        code = main(list(args))
+    except SystemExit as exc:  # argparse's --help / errors exit
+        code = exc.code if isinstance(exc.code, int) else 1
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(list(args), code, out.out, out.err)
 
 
 def _one_line_error(proc: subprocess.CompletedProcess, needle: str) -> None:
@@ -60,58 +73,88 @@ def test_version_and_help() -> None:
     (["train", "--agent", "random", "--scenario", "video", "--steps", "0"],
      "argument --steps: expected a positive integer"),
 ])
-def test_bad_counts_are_one_line_errors(args: list[str], needle: str) -> None:
-    _one_line_error(run(*args), needle)
+def test_bad_counts_are_one_line_errors(capsys, args: list[str], needle: str) -> None:
+    _one_line_error(cli(capsys, *args), needle)
 
 
-def test_unknown_scenario_and_agent(tmp_path: Path) -> None:
-    proc = run("bench", "--scenarios", "video", "cooking", "--out", str(tmp_path / "r"))
-    _one_line_error(proc, "unknown scenario 'cooking'; valid scenarios: video")
-    proc = run("bench", "--agents", "random", "psychic", "--out", str(tmp_path / "r"))
+def test_bad_flag_through_console_script_has_no_traceback() -> None:
+    proc = run("bench", "--users", "-2")
+    _one_line_error(proc, "argument --users: expected a positive integer, got '-2'")
+    assert proc.returncode == 2
+
+
+def test_unknown_scenario_and_agent(capsys, tmp_path: Path) -> None:
+    proc = cli(capsys, "bench", "--scenarios", "video", "cooking", "--out", str(tmp_path / "r"))
+    _one_line_error(proc, "unknown scenario 'cooking'; valid scenarios: video, news, shopping")
+    proc = cli(capsys, "bench", "--agents", "random", "psychic", "--out", str(tmp_path / "r"))
     _one_line_error(proc, "unknown agent 'psychic'")
-    proc = run("train", "--agent", "psychic", "--scenario", "video", "--steps", "3")
+    proc = cli(capsys, "train", "--agent", "psychic", "--scenario", "video", "--steps", "3")
     _one_line_error(proc, "unknown agent 'psychic'")
     assert not (tmp_path / "r").exists()
 
 
-def test_unwritable_and_non_empty_out(tmp_path: Path) -> None:
+def test_unwritable_and_non_empty_out(capsys, tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    _one_line_error(run("bench", *_TINY, "--out", str(blocker / "sub")),
+    _one_line_error(cli(capsys, "bench", *_TINY, "--out", str(blocker / "sub")),
                     "cannot write to output folder")
     full = tmp_path / "full"
     full.mkdir()
     (full / "keep.txt").write_text("precious")
-    _one_line_error(run("bench", *_TINY, "--out", str(full)), "is not empty; use --overwrite")
+    _one_line_error(cli(capsys, "bench", *_TINY, "--out", str(full)),
+                    "is not empty; use --overwrite")
     assert (full / "keep.txt").read_text() == "precious"
 
 
-def test_bad_encoder_and_device() -> None:
-    _one_line_error(run("bench", "--encoder", "/no/such/model"), "--encoder '/no/such/model'")
-    _one_line_error(run("bench", "--device", "gpu-ish"), "invalid --device 'gpu-ish'")
+def test_bad_encoder_device_and_dataset_flags(capsys, tmp_path: Path) -> None:
+    _one_line_error(cli(capsys, "bench", "--encoder", "/no/such/model"),
+                    "--encoder '/no/such/model'")
+    _one_line_error(cli(capsys, "bench", "--device", "gpu-ish"), "invalid --device 'gpu-ish'")
+    _one_line_error(cli(capsys, "bench", "--max-users", "5"), "only apply with --dataset")
+    _one_line_error(cli(capsys, "bench", "--dataset", "movielens"),
+                    "--dataset and --data-dir must be given together")
+    _one_line_error(cli(capsys, "bench", "--dataset", "netflix", "--data-dir", str(tmp_path)),
+                    "unknown dataset 'netflix'")
+    _one_line_error(cli(capsys, "calibrate", "--dataset", "movielens", "--data-dir",
+                        str(tmp_path / "none"), "--out", str(tmp_path / "p.json")),
+                    "is not a folder")
 
 
-def test_listings() -> None:
+def test_dataset_bad_files_are_one_line_errors(capsys, tmp_path: Path) -> None:
+    # an ml-100k folder whose u.data is missing: the loader names the file it expected
+    (tmp_path / "u.item").write_text("1|Toy Story (1995)|01-Jan-1995||http://x|0|0|0|1|1|1|0|0|0"
+                                     "|0|0|0|0|0|0|0|0|0|0\n", encoding="latin-1")
+    proc = cli(capsys, "bench", "--dataset", "movielens", "--data-dir", str(tmp_path),
+               "--encoder", "hashing", "--quick", "--out", str(tmp_path / "out"))
+    assert proc.returncode == 1
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def test_listings(capsys) -> None:
     proc = run("scenarios")
     assert proc.returncode == 0
     assert [line.split()[0] for line in proc.stdout.splitlines()] == ["video", "news", "shopping"]
-    proc = run("agents")
+    proc = cli(capsys, "agents")
     names = [line.split()[0] for line in proc.stdout.splitlines()]
     assert proc.returncode == 0 and {"random", "oracle", "linucb", "transformer"} <= set(names)
     assert all(len(line.split(None, 1)) == 2 for line in proc.stdout.splitlines())
 
 
-def test_plot_missing_run_is_one_line_error(tmp_path: Path) -> None:
-    _one_line_error(run("plot", str(tmp_path / "nope")), "no results.json in")
+def test_plot_missing_run_is_one_line_error(capsys, tmp_path: Path) -> None:
+    _one_line_error(cli(capsys, "plot", str(tmp_path / "nope")), "no results.json in")
+    _one_line_error(cli(capsys, "plot", str(tmp_path), "--out", str(tmp_path / "x.jpg")),
+                    "no results.json in")
 
 
 @pytest.fixture(scope="module")
 def bench_runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     base = tmp_path_factory.mktemp("bench")
     outs = []
-    for i, seeds in enumerate(["2", "3,4"]):
+    # The second run only needs to be a different run for `plot`: one scenario, one agent.
+    for i, extra in enumerate([["--seeds", "2"],
+                               ["--seeds", "3,4", "--scenarios", "news", "--agents", "greedy"]]):
         out = base / f"run{i}"
-        proc = run("bench", *_TINY, "--seeds", seeds, "--out", str(out))
+        proc = run("bench", *_TINY, *extra, "--out", str(out))
         assert proc.returncode == 0, proc.stderr[-3000:]
         outs.append(out)
     return outs
@@ -157,20 +200,26 @@ def test_bench_writes_every_file_and_they_agree(bench_runs: list[Path]) -> None:
 
 
 @pytest.mark.slow
-def test_bench_prints_table_and_refuses_rerun(bench_runs: list[Path]) -> None:
+def test_bench_refuses_rerun_into_its_folder(capsys, bench_runs: list[Path]) -> None:
     out = bench_runs[0]
     before = (out / "results.json").read_bytes()
-    _one_line_error(run("bench", *_TINY, "--out", str(out)), "is not empty; use --overwrite")
+    _one_line_error(cli(capsys, "bench", *_TINY, "--out", str(out)),
+                    "is not empty; use --overwrite")
     assert (out / "results.json").read_bytes() == before
 
 
 @pytest.mark.slow
-def test_bench_is_reproducible_with_overwrite(bench_runs: list[Path], tmp_path: Path) -> None:
-    proc = run("bench", *_TINY, "--seeds", "2", "--out", str(bench_runs[0]), "--overwrite")
+def test_bench_is_reproducible_with_overwrite(capsys, bench_runs: list[Path]) -> None:
+    out = bench_runs[1]
+    before = json.loads((out / "results.json").read_text())
+    proc = cli(capsys, "bench", *_TINY, "--seeds", "3,4", "--scenarios", "news", "--agents", "greedy",
+               "--out", str(out), "--overwrite")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "return" in proc.stdout and "greedy" in proc.stdout
-    data = json.loads((bench_runs[0] / "results.json").read_text())
-    assert data["runs"][0]["seed"] == 0
+    assert proc.stdout.splitlines()[0].split()[:2] == ["scenario", "agent"]
+    assert "news" in proc.stdout and "greedy" in proc.stdout
+    after = json.loads((out / "results.json").read_text())
+    assert [r["metrics"] for r in after["runs"]] == [r["metrics"] for r in before["runs"]]
+    assert [r["seed"] for r in after["runs"]] == [3, 4]
 
 
 @pytest.mark.slow
@@ -182,7 +231,7 @@ def test_plot_two_runs(bench_runs: list[Path], tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_train_then_resume(tmp_path: Path) -> None:
+def test_train_then_resume(capsys, tmp_path: Path) -> None:
     out = tmp_path / "train"
     common = ["train", "--agent", "linucb", "--scenario", "video", "--encoder", "hashing",
               "--users", "8", "--eval-users", "8", "--eval-steps", "4", "--log-every", "2",
@@ -195,27 +244,26 @@ def test_train_then_resume(tmp_path: Path) -> None:
     _png_ok(out / "learning_curve.png")
     evaluation = json.loads((out / "eval.json").read_text())
     assert evaluation["trained_steps"] == 6 and set(METRIC_NAMES) <= set(evaluation["metrics"])
-    _one_line_error(run(*common, "--steps", "10"), "is not empty")
-    proc = run(*common, "--steps", "10", "--resume")
+    _one_line_error(cli(capsys, *common, "--steps", "10"), "is not empty")
+    proc = cli(capsys, *common, "--steps", "10", "--resume")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "resuming linucb on video from step 6" in proc.stderr
     with (out / "log.csv").open() as handle:
         steps = [int(r["step"]) for r in csv.DictReader(handle)]
     assert steps == [2, 4, 6, 8, 10]
     assert json.loads((out / "checkpoint.json").read_text())["step"] == 10
-    _one_line_error(run(*common, "--steps", "12", "--resume", "--users", "4"),
+    _one_line_error(cli(capsys, *common, "--steps", "12", "--resume", "--users", "4"),
                     "settings differ from the checkpointed run: users was 8, now 4")
 
 
-@pytest.mark.slow
-def test_resume_without_checkpoint_is_an_error(tmp_path: Path) -> None:
-    _one_line_error(run("train", "--agent", "random", "--scenario", "video", "--steps", "3",
+def test_resume_without_checkpoint_is_an_error(capsys, tmp_path: Path) -> None:
+    _one_line_error(cli(capsys, "train", "--agent", "random", "--scenario", "video", "--steps", "3",
                         "--encoder", "hashing", "--out", str(tmp_path), "--resume"),
                     "no checkpoint in")
 
 
 @pytest.mark.slow
-def test_ctrl_c_leaves_valid_checkpoint_and_log(tmp_path: Path) -> None:
+def test_ctrl_c_leaves_valid_checkpoint_and_log(capsys, tmp_path: Path) -> None:
     out = tmp_path / "t"
     env = {**os.environ, "MPLBACKEND": "Agg"}
     proc = subprocess.Popen(
@@ -225,9 +273,9 @@ def test_ctrl_c_leaves_valid_checkpoint_and_log(tmp_path: Path) -> None:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         deadline = time.monotonic() + 120
-        while not (out / "config.json").exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        time.sleep(3.0)  # let it take some steps
+        while not (out / "log.csv").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)  # the first log row means the training loop is running
+        time.sleep(1.0)
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=120)
     finally:
@@ -239,7 +287,7 @@ def test_ctrl_c_leaves_valid_checkpoint_and_log(tmp_path: Path) -> None:
     with (out / "log.csv").open() as handle:
         steps = [int(r["step"]) for r in csv.DictReader(handle)]
     assert steps and steps[-1] == ckpt["step"]
-    proc2 = run("train", "--agent", "linucb", "--scenario", "video", "--encoder", "hashing",
+    proc2 = cli(capsys, "train", "--agent", "linucb", "--scenario", "video", "--encoder", "hashing",
                 "--users", "4", "--steps", str(ckpt["step"] + 2), "--log-every", "1",
                 "--eval-users", "4", "--eval-steps", "2", "--out", str(out), "--resume")
     assert proc2.returncode == 0, proc2.stderr[-2000:]

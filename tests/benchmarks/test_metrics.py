@@ -131,6 +131,16 @@ def test_accumulator_tracks_cohort_until_departure() -> None:
     assert set(out) == set(M.METRIC_NAMES)
 
 
+def test_pad_to_fills_curves_after_everyone_left() -> None:
+    acc = M.EpisodeAccumulator(np.eye(2), np.eye(2), num_items=2)
+    _step(acc, [1, 1], done=[True, True], churned=[True, False])
+    acc.pad_to(3)
+    assert acc.curves["reward"] == [1.0, 0.0, 0.0]
+    assert acc.curves["retention"] == [0.0, 0.0, 0.0]
+    assert acc.curves["ctr"][0] == 0.0 and all(math.isnan(x) for x in acc.curves["ctr"][1:])
+    assert acc.finish()["churn_rate"] == 0.5
+
+
 def test_aggregate_returns_pools_users_and_seeds() -> None:
     mean, half = M.aggregate_returns([np.array([1.0, 2.0]), np.array([3.0])])
     assert (mean, half) == M.mean_ci([1.0, 2.0, 3.0])

@@ -1,7 +1,6 @@
 """Budget ends sessions; quality refills it (other mechanisms off)."""
 
 import torch
-
 from driftrec.envs.budget import churn, hazard, update_budget
 from driftrec.envs.config import BudgetConfig
 
@@ -9,9 +8,12 @@ from driftrec.envs.config import BudgetConfig
 def test_budget_formula_spends_and_refills():
     cfg = BudgetConfig(step_cost=1.0, spend_rate=1.0, refill_rate=2.0, refill_threshold=0.3)
     b = update_budget(
-        torch.tensor([50.0, 50.0]), cost=torch.tensor([10.0, 10.0]),
-        completion=torch.tensor([0.5, 0.5]), quality=torch.tensor([0.9, 0.1]),
-        consumed=torch.tensor([True, True]), config=cfg,
+        torch.tensor([50.0, 50.0]),
+        cost=torch.tensor([10.0, 10.0]),
+        completion=torch.tensor([0.5, 0.5]),
+        quality=torch.tensor([0.9, 0.1]),
+        consumed=torch.tensor([True, True]),
+        config=cfg,
     )
     # 50 - 1 + 5 * (2 * 0.6 - 1) = 50; clickbait: 50 - 1 + 5 * (0 - 1) = 44
     assert b.tolist() == [50.0, 44.0]
@@ -23,13 +25,21 @@ def test_hazard_is_zero_when_disabled_and_grows_with_dissatisfaction():
     hz = hazard(s, on)
     assert hz[1] > hz[0]
     assert hazard(s, BudgetConfig(hazard_enabled=False)).tolist() == [0.0, 0.0]
-    assert churn(torch.tensor([-1.0, 5.0]), s, torch.tensor([0.99, 0.99]), on).tolist() == [True, False]
+    assert churn(torch.tensor([-1.0, 5.0]), s, torch.tensor([0.99, 0.99]), on).tolist() == [
+        True,
+        False,
+    ]
 
 
 def _session(h, catalog, want_quality: bool):
     engine = h.make_engine(
-        catalog, **{**h.ISOLATED, "budget_enabled": True}, slate_size=1, num_candidates=60,
-        no_click_utility=-50.0, max_steps=200, budget_initial=30.0,
+        catalog,
+        **{**h.ISOLATED, "budget_enabled": True},
+        slate_size=1,
+        num_candidates=60,
+        no_click_utility=-50.0,
+        max_steps=200,
+        budget_initial=30.0,
     )
     budgets, ended = [], None
     for t in range(200):

@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-
 from driftrec.envs import rng
 from driftrec.envs.choice import choose, click_probabilities
 from driftrec.envs.config import ChoiceConfig
@@ -23,7 +22,9 @@ def _sample(model: str):
 def test_single_choice_frequencies_match_formula(model):
     cfg, v, v0, clicks, chosen = _sample(model)
     p = click_probabilities(v, v0, cfg)[0]
-    freq = torch.stack([(chosen == k).float().mean() for k in range(4)] + [(chosen < 0).float().mean()])
+    freq = torch.stack(
+        [(chosen == k).float().mean() for k in range(4)] + [(chosen < 0).float().mean()]
+    )
     # 4 standard errors of a proportion at 40k draws is <= 0.01
     assert torch.allclose(freq, p, atol=0.01), (freq, p)
     assert torch.equal(clicks.sum(1), (chosen >= 0).long())

@@ -2,15 +2,16 @@
 
 import pytest
 import torch
-
-from driftrec.envs.drift import apply_drift, drift_strength, normalise_
 from driftrec.envs.config import DriftConfig
+from driftrec.envs.drift import apply_drift, drift_strength, normalise_
 
 
 def test_drift_step_formula():
     u = torch.tensor([[1.0, 0.0]])
     e = torch.tensor([[0.0, 1.0]])
-    s = drift_strength(torch.tensor([5.0]), torch.tensor([True]), torch.tensor([0.2]), DriftConfig())
+    s = drift_strength(
+        torch.tensor([5.0]), torch.tensor([True]), torch.tensor([0.2]), DriftConfig()
+    )
     assert s.item() == pytest.approx(0.2)  # 0.2 * (5 - 3) / 2
     apply_drift(u, e, s)
     normalise_(u)
@@ -25,9 +26,16 @@ def _cos_to_category(engine, cat):
 def _run(h, catalog, quality_rating_bias: float):
     # Always consume the single shown item (very low no-click utility), rating set by bias.
     engine = h.make_engine(
-        catalog, **{**h.ISOLATED, "drift_enabled": True}, slate_size=1, num_candidates=60,
-        no_click_utility=-50.0, rating_bias=quality_rating_bias, rating_quality=0.0,
-        rating_match=0.0, rating_noise=0.0, drift_rate=0.2,
+        catalog,
+        **{**h.ISOLATED, "drift_enabled": True},
+        slate_size=1,
+        num_candidates=60,
+        no_click_utility=-50.0,
+        rating_bias=quality_rating_bias,
+        rating_quality=0.0,
+        rating_match=0.0,
+        rating_noise=0.0,
+        drift_rate=0.2,
     )
     cat = 2
     before = _cos_to_category(engine, cat)

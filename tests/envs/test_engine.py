@@ -1,11 +1,10 @@
 """Reproducibility of the engine: determinism, batch-size invariance, single env == engine."""
 
+import driftrec.envs
 import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-
-import driftrec.envs  # noqa: F401  (registers the ids)
 from driftrec.envs import DriftRecEnv
 
 
@@ -30,7 +29,13 @@ def _rollout(env, actions):
 
 @pytest.mark.parametrize("scenario", ["video", "news", "shopping"])
 def test_seeded_rollouts_of_50_steps_are_identical(catalog, scenario):
-    kw = dict(scenario=scenario, catalog=catalog, encoder="hashing", num_candidates=30, slate_size=4)
+    kw = {
+        "scenario": scenario,
+        "catalog": catalog,
+        "encoder": "hashing",
+        "num_candidates": 30,
+        "slate_size": 4,
+    }
     acts = _actions(0, 50, 5, 30, 4)
     a = _rollout(driftrec.envs.DriftRecVectorEnv(5, **kw), acts)
     b = _rollout(driftrec.envs.DriftRecVectorEnv(5, **kw), acts)
@@ -43,7 +48,13 @@ def test_seeded_rollouts_of_50_steps_are_identical(catalog, scenario):
 
 
 def test_user_trajectory_is_identical_under_4_and_64_users(catalog):
-    kw = dict(catalog=catalog, encoder="hashing", num_candidates=30, slate_size=4, max_steps=15)
+    kw = {
+        "catalog": catalog,
+        "encoder": "hashing",
+        "num_candidates": 30,
+        "slate_size": 4,
+        "max_steps": 15,
+    }
     steps = 60  # several autoresets per slot (max_steps 15, plus churn)
     small = _rollout(driftrec.envs.DriftRecVectorEnv(4, **kw), _actions(1, steps, 4, 30, 4))
     large = _rollout(driftrec.envs.DriftRecVectorEnv(64, **kw), _actions(1, steps, 64, 30, 4))
@@ -60,7 +71,13 @@ def test_user_trajectory_is_identical_under_4_and_64_users(catalog):
 
 
 def test_single_env_equals_vector_env_with_one_user(catalog):
-    kw = dict(catalog=catalog, encoder="hashing", num_candidates=30, slate_size=4, max_steps=12)
+    kw = {
+        "catalog": catalog,
+        "encoder": "hashing",
+        "num_candidates": 30,
+        "slate_size": 4,
+        "max_steps": 12,
+    }
     acts = _actions(2, 40, 1, 30, 4)
     vec = _rollout(driftrec.envs.DriftRecVectorEnv(1, **kw), acts)
     env = DriftRecEnv(**kw)

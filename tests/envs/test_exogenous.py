@@ -1,7 +1,6 @@
 """Exogenous drift: off → interest constant without consumption; on → a unit-norm random walk."""
 
 import torch
-
 from driftrec.envs.exogenous import principal_basis, trending_category
 
 
@@ -27,8 +26,12 @@ def test_exogenous_random_walk_moves_interest_and_keeps_unit_norm(h, catalog):
 
 def test_trending_direction_pulls_interest_toward_the_trending_category(h, catalog):
     engine = h.make_engine(
-        catalog, **{**h.ISOLATED, "exogenous_enabled": True}, walk_std=0.0,
-        trend_strength=0.2, trend_period=1000, no_click_utility=50.0,
+        catalog,
+        **{**h.ISOLATED, "exogenous_enabled": True},
+        walk_std=0.0,
+        trend_strength=0.2,
+        trend_period=1000,
+        no_click_utility=50.0,
     )
     cat = trending_category(engine.world.seed, 0, engine.num_categories, 1000)
     before = float(engine.state.interest[0] @ engine.centroids[cat])

@@ -1,5 +1,4 @@
 import torch
-
 from driftrec.envs.config import ResponseConfig
 from driftrec.envs.response import respond
 
@@ -7,10 +6,15 @@ from driftrec.envs.response import respond
 def _respond(cfg, consumed=(True, True, False)):
     n = len(consumed)
     return respond(
-        consumed=torch.tensor(consumed), quality=torch.tensor([0.9, 0.1, 0.9][:n]),
-        appeal=torch.tensor([0.5, 0.9, 0.5][:n]), cost=torch.tensor([10.0, 10.0, 10.0][:n]),
-        match=torch.tensor([0.5, 0.0, 0.5][:n]), bored=torch.zeros(n),
-        price_sensitivity=torch.ones(n), uniforms=torch.full((n, 3), 0.5), config=cfg,
+        consumed=torch.tensor(consumed),
+        quality=torch.tensor([0.9, 0.1, 0.9][:n]),
+        appeal=torch.tensor([0.5, 0.9, 0.5][:n]),
+        cost=torch.tensor([10.0, 10.0, 10.0][:n]),
+        match=torch.tensor([0.5, 0.0, 0.5][:n]),
+        bored=torch.zeros(n),
+        price_sensitivity=torch.ones(n),
+        uniforms=torch.full((n, 3), 0.5),
+        config=cfg,
     )
 
 

@@ -1,5 +1,4 @@
 import torch
-
 from driftrec.envs import rng
 
 

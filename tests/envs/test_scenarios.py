@@ -1,5 +1,4 @@
 import pytest
-
 from driftrec.envs import SCENARIOS, DriftConfig, make_scenario
 from driftrec.envs.config import BudgetConfig, ChoiceConfig, ScenarioConfig
 
@@ -48,14 +47,17 @@ def test_ambiguous_bare_override_raises():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        (dict(slate_size=20, num_candidates=10), r"slate_size K=20 must be <= num_candidates N=10"),
-        (dict(choice_model="probit"), r"ChoiceConfig.model must be one of .*'probit'"),
-        (dict(drift_rate=-0.1), r"DriftConfig.rate must be >= 0, got -0.1"),
-        (dict(satiation_decay=1.5), r"SatiationConfig.decay must be in \[0, 1\], got 1.5"),
-        (dict(temperature=0.0), r"ChoiceConfig.temperature must be > 0"),
-        (dict(reward="likes"), r"reward must be one of"),
-        (dict(agent_view="blurry"), r"agent_view must be one of"),
-        (dict(walk_std=float("nan")), r"ExogenousConfig.walk_std must be finite"),
+        (
+            {"slate_size": 20, "num_candidates": 10},
+            r"slate_size K=20 must be <= num_candidates N=10",
+        ),
+        ({"choice_model": "probit"}, r"ChoiceConfig.model must be one of .*'probit'"),
+        ({"drift_rate": -0.1}, r"DriftConfig.rate must be >= 0, got -0.1"),
+        ({"satiation_decay": 1.5}, r"SatiationConfig.decay must be in \[0, 1\], got 1.5"),
+        ({"temperature": 0.0}, r"ChoiceConfig.temperature must be > 0"),
+        ({"reward": "likes"}, r"reward must be one of"),
+        ({"agent_view": "blurry"}, r"agent_view must be one of"),
+        ({"walk_std": float("nan")}, r"ExogenousConfig.walk_std must be finite"),
     ],
 )
 def test_invalid_config_values_raise_naming_them(kwargs, message):
@@ -70,3 +72,15 @@ def test_wrong_types_raise_type_error():
         BudgetConfig(enabled=1)
     with pytest.raises(TypeError, match=r"ChoiceConfig.temperature must be a number"):
         ChoiceConfig(temperature="hot")
+
+
+def test_video_myopic_oracle_loses_to_long_horizon_oracle(catalog):
+    """The long-horizon structure of ``video`` (full check: benchmarks/video_horizon.py)."""
+    from driftrec.benchmarks.video_horizon import long_horizon, myopic, run_cohort
+    from driftrec.envs import DriftRecVectorEnv
+
+    env = DriftRecVectorEnv(64, "video", catalog=catalog, encoder="hashing", num_candidates=60)
+    short = run_cohort(env, myopic, seed=0, kappa=1.0)
+    long = run_cohort(env, long_horizon, seed=0, kappa=1.0)
+    assert long["return"] > 1.5 * short["return"]
+    assert long["session_length"] > 2 * short["session_length"]
