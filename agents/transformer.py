@@ -117,6 +117,7 @@ class TransformerConfig(AgentConfig):
     updates: int = 1
     greedy_init: float = 0.0
     value_ridge: float = 10.0
+    value_rows: int = 1024
     refit_every: int = 1
     warmup: int = 256
     decay: float = 0.8
@@ -132,9 +133,9 @@ class TransformerConfig(AgentConfig):
         if self.d_model % self.heads:
             raise ValueError(f"d_model={self.d_model} must be divisible by heads={self.heads}")
         if min(self.d_model, self.layers, self.batch_size, self.buffer_size, self.train_every,
-               self.refit_every) < 1:
-            raise ValueError(
-                "d_model, layers, batch_size, buffer_size, train_every, refit_every must be >= 1")
+               self.refit_every, self.value_rows) < 1:
+            raise ValueError("d_model, layers, batch_size, buffer_size, train_every, refit_every "
+                             "and value_rows must be >= 1")
         if self.updates < 0 or self.warmup < 0:
             raise ValueError("updates and warmup must be >= 0")
         if not 0 <= self.epsilon <= 1 or self.ucb < 0 or not 0 <= self.mmr < 1:
@@ -226,7 +227,7 @@ class InterestTransformerAgent(Agent):
         """Closed-form ridge readout of the slate value on the value features (item features +
         the transformer's interest similarity) over recent replay: a few SGD steps per env
         step do not learn this weak, noisy signal reliably, a (8, 8) solve does."""
-        rows = self.replay.sample(min(len(self.replay), 1024), self.rng)
+        rows = self.replay.sample(min(len(self.replay), self.config.value_rows), self.rng)
         obs = {k: rows[k] for k in ("history_ids", "history_responses", "history_mask",
                                     "profile_embedding", "candidate_popularity")}
         with torch.no_grad():

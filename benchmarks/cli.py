@@ -459,6 +459,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    except (ValueError, TypeError, OSError) as exc:
+        # Bad values found deep in the library (a catalog smaller than the slate, a folder that
+        # is not a model) already carry a message naming the value; a traceback adds nothing for
+        # a user. DRIFTREC_TRACEBACK=1 keeps it for debugging.
+        if os.environ.get("DRIFTREC_TRACEBACK"):
+            raise
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -96,7 +97,7 @@ def bench_dataset(args: argparse.Namespace, argv: Sequence[str]) -> int:
             scenario = make_scenario(setup.scenario)
     except (ds.DatasetFormatError, FileNotFoundError) as exc:
         raise CLIError(str(exc), code=1) from None
-    scenario = apply_overrides(scenario, device=args.device)
+    scenario = apply_overrides(scenario, device=args.device, **_fit_to_catalog(scenario, setup))
     label = args.dataset
     config = BenchConfig(
         scenarios=(label,), agents=agents,
@@ -117,6 +118,22 @@ def bench_dataset(args: argparse.Namespace, argv: Sequence[str]) -> int:
              "cohort_users": len(setup.split)}
     return run_bench(config, out_dir, argv, extra, env_factory=env_factory,
                      scenario_configs={label: scenario})
+
+
+def _fit_to_catalog(scenario: Any, setup: Any) -> dict[str, int]:
+    """Candidate-set override for a catalog smaller than the preset's candidate count (a
+    subsample via ``--max-items``): every item becomes a candidate; fewer items than a slate
+    is an error."""
+    items = len(setup.catalog)
+    if items < scenario.slate_size:
+        raise CLIError(f"the data set has {items} items, fewer than the slate size "
+                       f"K={scenario.slate_size}; raise --max-items or use a larger data set",
+                       code=1)
+    if items < scenario.num_candidates:
+        print(f"note: {items} items < num_candidates={scenario.num_candidates}; every item is "
+              "a candidate", file=sys.stderr)
+        return {"num_candidates": items}
+    return {}
 
 
 def calibrate_command(args: argparse.Namespace, argv: Sequence[str]) -> int:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -29,3 +32,14 @@ def hashing_encoder():
     from driftrec.encoders import load_encoder
 
     return load_encoder("hashing", dim=64)
+
+
+@pytest.fixture(scope="session")
+def movielens_files() -> ModuleType:
+    """The MovieLens fixture writers (``write_100k``, ``write_latest``) of
+    ``envs/test_datasets_movielens.py``, for other tests (test modules are not a package)."""
+    path = Path(__file__).parent / "envs" / "test_datasets_movielens.py"
+    spec = importlib.util.spec_from_file_location("_movielens_files", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -130,6 +130,44 @@ def test_dataset_bad_files_are_one_line_errors(capsys, tmp_path: Path) -> None:
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
+def test_calibrate_then_bench_a_movielens_folder_with_its_parameters(
+    tmp_path: Path, movielens_files
+) -> None:
+    root = movielens_files.write_100k(tmp_path / "ml", num_users=30, num_items=40)
+    params = tmp_path / "params.json"
+    proc = run("calibrate", "--dataset", "movielens", "--data-dir", str(root),
+               "--encoder", "hashing", "--out", str(params))
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(params.read_text())["report"]
+    assert set(report) == {"calibrated", "defaults", "popularity"}
+    for model in report.values():
+        assert 0.0 <= model["hit@10"] <= 1.0 and model["loglik"] < 0 and model["events"] > 0
+    # fitted on the held-in part, the calibrated model explains the held-out part better
+    assert report["calibrated"]["loglik"] > report["defaults"]["loglik"]
+
+    out = tmp_path / "bench"
+    proc = run("bench", "--dataset", "movielens", "--data-dir", str(root), "--encoder", "hashing",
+               "--quick", "--calibration", str(params), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "every item is a candidate" in proc.stderr  # 40 items < the preset's 100 candidates
+    results = json.loads((out / "results.json").read_text())
+    assert results["config"]["scenarios"] == ["movielens"]
+    with (out / "results.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows and {r["scenario"] for r in rows} == {"movielens"}
+    for png in ("reward_curves.png", "metrics_over_time.png", "interest_trajectories.png"):
+        _png_ok(out / png)
+
+
+def test_dataset_smaller_than_a_slate_is_a_one_line_error(capsys, tmp_path: Path,
+                                                           movielens_files) -> None:
+    root = movielens_files.write_100k(tmp_path / "ml", num_users=6, num_items=12)
+    _one_line_error(cli(capsys, "bench", "--dataset", "movielens", "--data-dir", str(root),
+                        "--encoder", "hashing", "--quick", "--max-items", "9",
+                        "--out", str(tmp_path / "out")), "fewer than the slate size")
+
+
 def test_listings(capsys) -> None:
     proc = run("scenarios")
     assert proc.returncode == 0

@@ -11,7 +11,6 @@ hiding a real bias (a 5-node quadrature, for instance, misses sigma by 5.5 SE an
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -89,18 +88,11 @@ def test_calibration_recovers_the_simulators_parameters_within_4_standard_errors
         assert abs(est[name] - true) <= 4 * se[name], (name, est[name], true, se[name])
 
 
-def _write_100k(root: Path) -> Path:
-    path = Path(__file__).with_name("test_datasets_movielens.py")
-    spec = importlib.util.spec_from_file_location("_ml_fixture", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.write_100k(root, num_users=12, num_items=20)
-
-
 def test_calibrate_on_a_dataset_writes_a_parameter_file_usable_as_a_scenario(
-    tmp_path: Path, hashing_encoder
+    tmp_path: Path, hashing_encoder, movielens_files
 ) -> None:
-    d = load_dataset("movielens", _write_100k(tmp_path / "ml"))
+    root = movielens_files.write_100k(tmp_path / "ml", num_users=12, num_items=20)
+    d = load_dataset("movielens", root)
     out = tmp_path / "params.json"
     result = cal.calibrate(d, hashing_encoder, out=out,
                            config=cal.CalibrationConfig(max_iter=3, progress=False))

@@ -3,7 +3,6 @@ interests, and the catalog + user pool handed to the envs."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -19,15 +18,6 @@ from driftrec.envs.datasets import (
     split_sequences,
 )
 from driftrec.envs.datasets.cohort import initial_interests
-
-
-def _fixture_module():
-    """The MovieLens fixture writer (test modules are not importable as a package)."""
-    path = Path(__file__).with_name("test_datasets_movielens.py")
-    spec = importlib.util.spec_from_file_location("_ml_fixture", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def tiny(ratings: list[list[float]], items: list[list[int]], m: int = 4) -> Dataset:
@@ -90,9 +80,10 @@ def test_initial_interest_is_recency_weighted_mean_of_liked_init_items() -> None
     np.testing.assert_allclose(prof[0], plain / np.linalg.norm(plain), rtol=1e-6)
 
 
-def test_build_setup_gives_catalog_and_user_pool_for_the_envs(tmp_path: Path,
-                                                              hashing_encoder) -> None:
-    root = _fixture_module().write_100k(tmp_path / "ml")
+def test_build_setup_gives_catalog_and_user_pool_for_the_envs(
+    tmp_path: Path, hashing_encoder, movielens_files
+) -> None:
+    root = movielens_files.write_100k(tmp_path / "ml")
     d = load_dataset("movielens", root)
     setup = build_setup(d, hashing_encoder)
     assert len(setup.catalog) == 12 and setup.catalog.domain == "video"
