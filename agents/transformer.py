@@ -105,7 +105,12 @@ class InterestModel(nn.Module):
 
 @dataclass(frozen=True)
 class TransformerConfig(AgentConfig):
-    """Model size (small for CPU), online schedule and the exploration / diversity flags."""
+    """Model size (small for CPU), online schedule and the exploration / diversity flags.
+
+    ``value_ridge`` and ``value_rows``: ridge strength and replayed user-steps of the closed-form
+    value readout (``_refit_value``); more rows and a stronger ridge steady it when the labels
+    are weak (clicks under fast drift).
+    """
 
     d_model: int = 32
     heads: int = 2
