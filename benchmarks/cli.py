@@ -30,7 +30,7 @@ DEFAULT_AGENTS: tuple[str, ...] = ("random", "popular", "greedy", "oracle", "lin
 DEFAULT_SEEDS = 3
 DEFAULT_USERS = 64
 DEFAULT_STEPS: int | None = None  # None: each scenario's session limit (max_steps)
-DEFAULT_TRAIN_STEPS = 50
+DEFAULT_TRAIN_STEPS = 200  # the bandits need ~200 logged steps to beat popular in news
 
 #: ``--quick``: a smoke-test run (seconds) — two seeds so the bands exist.
 QUICK = {"agents": ("random", "popular", "greedy"), "seeds": 2, "users": 8, "steps": 8,

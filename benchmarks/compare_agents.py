@@ -34,7 +34,14 @@ import numpy as np
 from driftrec.encoders.io import atomic_write_json
 
 from .metrics import aggregate_returns, mean_ci
-from .runner import TRAIN_SEED_OFFSET, evaluate_agent, make_vector_env, scenario_geometry
+from .runner import (
+    AGENT_KWARGS,
+    TRAIN_SEED_OFFSET,
+    agent_kwargs,
+    evaluate_agent,
+    make_vector_env,
+    scenario_geometry,
+)
 
 SCENARIOS = ("video", "news", "shopping")
 AGENT_ORDER = ("random", "popular", "quality", "greedy", "oracle", "egreedy", "linucb",
@@ -46,21 +53,6 @@ AGENT_ORDER = ("random", "popular", "quality", "greedy", "oracle", "egreedy", "l
 TRAIN_STEPS: dict[str, int] = {
     "popular": 200, "quality": 200, "egreedy": 200, "linucb": 200, "thompson": 200,
     "slateq": 80, "ppo": 64, "a2c": 64, "dqn": 64, "transformer": 200,
-}
-#: Config overrides per scenario (documented in the results file). In ``news`` the bandits
-#: label a decision with the user's clicks over the next 10 steps: a click on a good article
-#: extends the session (budget refill), a myopic click label cannot see that (the transformer
-#: did better with the immediate label in a pilot run: 12.8 vs 11.1, so it keeps it). In
-#: ``shopping`` the 10-step revenue sum is too noisy (prices span 10-150), and in ``video`` the
-#: logged item statistics already carry quality, so both keep the immediate reward.
-#: The transformer's value readout in ``news`` (fast drift, click labels: a weak signal) is
-#: refitted on 4,096 replayed user-steps with ridge 100 instead of 1,024 and 10 (pilot, 200
-#: training steps, 3 seeds: 15.3 vs 12.9).
-AGENT_KWARGS: dict[str, dict[str, dict[str, Any]]] = {
-    "news": {
-        "egreedy": {"horizon": 10}, "linucb": {"horizon": 10}, "thompson": {"horizon": 10},
-        "transformer": {"value_ridge": 100.0, "value_rows": 4096},
-    },
 }
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "compare_agents.json"
 
@@ -91,8 +83,7 @@ def run_cell(env: Any, scenario: str, agent_name: str, seed: int, steps: int,
     """Train (if it learns) and evaluate one agent on one scenario/seed; return its numbers."""
     from driftrec.agents import AGENTS, make_agent
 
-    kwargs = AGENT_KWARGS.get(scenario, {}).get(agent_name, {})
-    agent = make_agent(agent_name, env, seed=seed, **kwargs)
+    agent = make_agent(agent_name, env, seed=seed, **agent_kwargs(scenario, agent_name))
     train_steps = round(TRAIN_STEPS.get(agent_name, 0) * train_scale)
     t0 = time.perf_counter()
     if train_steps > 0 and AGENTS[agent_name].learns:

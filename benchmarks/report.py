@@ -22,7 +22,7 @@ import numpy as np
 from driftrec.encoders.io import atomic_write_json, atomic_write_text
 
 from .metrics import METRIC_NAMES, TABLE_COLUMNS, aggregate_returns
-from .runner import SuiteResult
+from .runner import AGENT_KWARGS, SuiteResult
 
 RESULTS_FORMAT = 1
 CSV_FIELDS: tuple[str, ...] = ("scenario", "agent", "seed", *METRIC_NAMES, "train_seconds",
@@ -81,6 +81,8 @@ def build_results(suite: SuiteResult, command: list[str],
     """The ``results.json`` dict of a finished suite."""
     runs = [r.to_dict() for r in suite.runs]
     config = suite.config.to_dict()
+    config["agent_kwargs"] = {scenario: AGENT_KWARGS[scenario] for scenario in suite.config.scenarios
+                              if scenario in AGENT_KWARGS}
     config.update(extra_config or {})
     return {
         "format": RESULTS_FORMAT,

@@ -24,7 +24,12 @@ validation):
   click-through rate in the impressions, scaled to [0, 1] by the largest value;
 - cost = the data's value (Amazon price) where it exists, else the domain default of
   ``DEFAULT_COST`` (MovieLens and MIND record no runtime/reading time);
-- popularity = interaction count + 1 (a public prior the agents may use).
+- popularity = interaction count + 1 (a public prior the agents may use);
+- appeal (the choice model's item term, ``gamma·appeal_j``) = ``log(1 + count) / log(1 + max
+  count)`` in [0, 1] with ``appeal_from="popularity"`` (the default): in a log, how often an
+  item is chosen folds its attractiveness and its exposure together, and a choice model without
+  that term loses even to a popularity ranking on held-out next items; ``"quality"`` uses the
+  quality above instead (the built-in catalogs' convention when a record gives no appeal).
 """
 
 from __future__ import annotations
@@ -54,8 +59,12 @@ class CohortConfig:
     recency_half_life: float = 5.0
     profile_weight: float = 0.0
     quality_shrinkage: float = 10.0
+    appeal_from: str = "popularity"
 
     def __post_init__(self) -> None:
+        if self.appeal_from not in ("popularity", "quality"):
+            raise ValueError(
+                f"CohortConfig.appeal_from must be 'popularity' or 'quality', got {self.appeal_from!r}")
         for name in ("init_fraction", "heldout_fraction"):
             v = getattr(self, name)
             if not 0.0 <= v < 1.0:
@@ -121,7 +130,8 @@ def split_sequences(dataset: Dataset, config: CohortConfig | None = None) -> Spl
 def item_statistics(
     dataset: Dataset, split: Split, config: CohortConfig | None = None
 ) -> dict[str, np.ndarray]:
-    """quality, cost and popularity (M,) from init + held-in rows (see the module docstring)."""
+    """quality, appeal, cost and popularity (M,) from init + held-in rows (see the module
+    docstring)."""
     config = config or CohortConfig()
     inter, m = dataset.interactions, len(dataset.items)
     part = split.row_parts(inter.offsets, len(inter))
@@ -150,8 +160,14 @@ def item_statistics(
     cost = dataset.items.cost.astype(np.float64)
     default_cost = DEFAULT_COST.get(dataset.domain, 1.0)
     cost = np.where(np.isfinite(cost) & (cost >= 0), cost, default_cost)
+    quality = np.clip(quality, 0.0, 1.0)
+    if config.appeal_from == "popularity":
+        appeal = np.log1p(counts) / max(float(np.log1p(counts.max())), 1e-12)
+    else:
+        appeal = quality
     return {
-        "quality": np.clip(quality, 0.0, 1.0).astype(np.float32),
+        "quality": quality.astype(np.float32),
+        "appeal": appeal.astype(np.float32),
         "cost": cost.astype(np.float32),
         "popularity": (counts + 1.0).astype(np.float32),
     }
@@ -168,6 +184,7 @@ def item_records(dataset: Dataset, stats: dict[str, np.ndarray]) -> list[dict[st
             "category": it.categories[j],
             "tags": list(it.tags[j]),
             "quality": float(stats["quality"][j]),
+            "appeal": float(stats["appeal"][j]),
             "cost": float(stats["cost"][j]),
             "popularity": float(stats["popularity"][j]),
         }

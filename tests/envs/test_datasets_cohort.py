@@ -68,6 +68,19 @@ def test_quality_is_shrunk_mean_of_training_rows_only() -> None:
     assert st["cost"].tolist() == [10.0] * 4  # MovieLens has no runtime: video default
 
 
+def test_appeal_is_log_popularity_of_training_rows_or_quality_on_request() -> None:
+    # training counts (rows 0-7): item 0 ×3, item 2 ×5; item 1 only in the held-out tail
+    items = [[0, 0, 0, 2, 2, 2, 2, 2, 1, 1]]
+    d = tiny([[4] * 10], items)
+    split = split_sequences(d)
+    st = item_statistics(d, split)
+    np.testing.assert_allclose(st["appeal"], np.log1p([3, 0, 5, 0]) / np.log1p(5), rtol=1e-6)
+    by_quality = item_statistics(d, split, CohortConfig(appeal_from="quality"))
+    np.testing.assert_array_equal(by_quality["appeal"], by_quality["quality"])
+    with pytest.raises(ValueError, match="appeal_from must be 'popularity' or 'quality', got 'x'"):
+        CohortConfig(appeal_from="x")
+
+
 def test_initial_interest_is_recency_weighted_mean_of_liked_init_items() -> None:
     emb = np.eye(4, dtype=np.float32)
     # init = first 5: items 0,1,2,3,3 with item 2 disliked (rating 1) → excluded
