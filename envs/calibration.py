@@ -27,8 +27,8 @@ integrated out (they stay at the preset's values; the walk is zero-mean noise).
 Identifiability (why some parameters are fixed): the boredom weight lambda and the satiation rate
 enter only as their product, so lambda stays at the preset and ``satiation_rate`` absorbs the
 scale; beta and tau likewise (tau stays). ``no_click_utility`` is only identified where the log
-records shown-but-not-clicked steps (slates); a consumption log (MovieLens, Amazon) fixes it at
-the preset.
+records shown-but-not-clicked steps (slates, or MIND's impressions: ``log_from_impressions``); a
+consumption log (MovieLens, Amazon) fixes it at the preset.
 
 Fitting: full-batch L-BFGS on unconstrained parameters (softplus for weights and rates, sigmoid
 for the decay), users streamed in chunks, starting from the preset. Validation on the held-out
@@ -81,7 +81,10 @@ class CalibrationConfig:
     rest are replayed without being scored) — bounds the memory of back-propagation through
     time. ``warmup``: last init items replayed through satiation before scoring starts, so the
     first scored step does not see a bored-of-nothing user. ``implicit_rating``: the rating used
-    for drift when the log has none (MIND clicks).
+    for drift when the log has none (MIND clicks). ``use_impressions``: where the data set
+    records what was shown (MIND), score the held-in/held-out steps against the shown lists,
+    with the no-click option (so ``no_click_utility`` is fitted); ``max_slate``: longer shown
+    lists keep their clicked items and the first others up to this width.
     """
 
     max_train_steps: int = 48
@@ -93,11 +96,13 @@ class CalibrationConfig:
     implicit_rating: float = 4.0
     hit_k: int = 10
     max_gram_items: int = 12000
+    max_slate: int = 100
+    use_impressions: bool = True
     progress: bool = True
 
     def __post_init__(self) -> None:
         for name in ("max_train_steps", "quadrature", "max_iter", "batch_users", "hit_k",
-                     "max_gram_items"):
+                     "max_gram_items", "max_slate"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"CalibrationConfig.{name} must be an int >= 1, got {v!r}")
@@ -367,8 +372,10 @@ def _replay(
                 else:
                     base = gamma * world.appeal - lam * boredom(c)  # (B, M)
                     util = beta_q.view(q, 1, 1) * a.unsqueeze(0) + base.unsqueeze(0)  # (Q, B, M)
-                sl = slates[:, t]  # (B, K)
-                v = util.gather(2, sl.unsqueeze(0).expand(q, -1, -1)) + world.positions
+                sl = slates[:, t]  # (B, K); −1 pads shown lists shorter than K
+                pad = sl < 0
+                v = util.gather(2, sl.clamp_min(0).unsqueeze(0).expand(q, -1, -1))
+                v = (v + world.positions).masked_fill(pad.unsqueeze(0), -torch.inf)
                 if p is not None:
                     v = torch.cat([v, v0.expand(q, b, 1)], dim=2) / tau
                 else:
@@ -575,6 +582,73 @@ def log_from_setup(setup: Any, cfg: CalibrationConfig) -> ChoiceLog:
     )
 
 
+def log_from_impressions(setup: Any, cfg: CalibrationConfig) -> ChoiceLog:
+    """Slate-mode ``ChoiceLog`` of a data set that records its shown lists (MIND impressions).
+
+    Per cohort user: WARMUP = the last ``warmup`` consumptions logged before the user's first
+    held-in interaction (its time ``t_in``); then one step per impression at or after ``t_in``,
+    in time order — one per click (the shown list is the slate, the clicked item the choice) or,
+    with no click, one no-click step. Impressions before the user's first held-out interaction
+    (time ``t_out``) are TRAIN (the first ``max_train_steps``, the rest GAP), later ones EVAL.
+    Shown lists are padded with −1 to the widest one (at most ``max_slate``; a longer list keeps
+    its clicked items and the first others).
+    """
+    inter, imp = setup.dataset.interactions, setup.dataset.impressions
+    split = setup.split
+    order = np.lexsort((np.arange(len(imp)), imp.timestamps, imp.users))
+    first = np.searchsorted(imp.users[order], np.arange(len(inter.user_ids) + 1))
+    users: list[tuple[list[int], list[np.ndarray], list[int]]] = []
+    for i, u in enumerate(split.users):
+        seq = inter.sequence(int(u))
+        t_in = int(seq.timestamps[split.init_end[i]])
+        t_out = int(seq.timestamps[split.heldout_start[i]])
+        early = seq.items[: split.init_end[i]][seq.timestamps[: split.init_end[i]] < t_in]
+        early = early[max(len(early) - cfg.warmup, 0):]
+        items = [int(j) for j in early]
+        phases = [WARMUP] * len(items)
+        slates: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * len(items)
+        n_train = 0
+        for r in order[first[u] : first[u + 1]]:
+            ts = int(imp.timestamps[r])
+            if ts < t_in:
+                continue
+            shown = imp.items[imp.offsets[r] : imp.offsets[r + 1]]
+            clicked = imp.clicks[imp.offsets[r] : imp.offsets[r + 1]] > 0
+            if len(shown) > cfg.max_slate:
+                keep = np.flatnonzero(clicked)
+                rest = np.flatnonzero(~clicked)[: max(cfg.max_slate - len(keep), 0)]
+                idx = np.sort(np.concatenate([keep, rest]))[: cfg.max_slate]
+                shown, clicked = shown[idx], clicked[idx]
+            choices = [int(j) for j in shown[clicked]] or [-1]
+            for j in choices:
+                if ts >= t_out:
+                    ph = EVAL
+                elif n_train < cfg.max_train_steps:
+                    ph, n_train = TRAIN, n_train + 1
+                else:
+                    ph = GAP
+                items.append(j)
+                phases.append(ph)
+                slates.append(shown.astype(np.int64))
+        users.append((items, slates, phases))
+    n_u = len(users)
+    t_len = max(len(it) for it, _, _ in users)
+    width = max([len(sl) for _, sls, _ in users for sl in sls] + [1])
+    items = np.full((n_u, t_len), 0, dtype=np.int64)
+    phase = np.full((n_u, t_len), PAD, dtype=np.int8)
+    slates = np.full((n_u, t_len, width), -1, dtype=np.int64)
+    for i, (its, sls, phs) in enumerate(users):
+        items[i, : len(its)] = its
+        phase[i, : len(phs)] = phs
+        for t, sl in enumerate(sls):
+            slates[i, t, : len(sl)] = sl
+    return ChoiceLog(
+        interests=np.asarray(setup.user_pool.interests, dtype=np.float32),
+        items=items, ratings=np.full((n_u, t_len), np.nan, dtype=np.float32), phase=phase,
+        slates=slates, user_ids=tuple(inter.user_ids[int(u)] for u in split.users),
+    )
+
+
 def calibrate(
     dataset: Any,
     encoder: Any = "minilm",
@@ -605,13 +679,18 @@ def calibrate(
     base = scenario if scenario is not None else setup.dataset.domain
     scen = base if isinstance(base, ScenarioConfig) else make_scenario(base)
     model = scen.user_model
-    log = log_from_setup(setup, cfg)
+    imp = setup.dataset.impressions
+    shown = cfg.use_impressions and imp is not None and len(imp) > 0
+    log = log_from_impressions(setup, cfg) if shown else log_from_setup(setup, cfg)
     cat = setup.catalog
     world = make_world(cat.embeddings, cat.appeal, cat.popularity, model,
                        max_items=cfg.max_gram_items)
+    if shown:  # shown lists are not ranked slates: no position effect
+        world.positions = torch.zeros(log.slates.shape[2])
     start = model_parameters(model)
-    # A consumption log never shows a declined slate: no-click utility is not identified.
-    fitted = tuple(k for k in PARAMETERS if k != "no_click_utility"
+    # A consumption log never shows a declined slate: no-click utility is identified only from
+    # shown lists.
+    fitted = tuple(k for k in PARAMETERS if (shown or k != "no_click_utility")
                    and (cfg.fit_spread or k != "interest_spread"))
     if not cfg.fit_spread:
         start["interest_spread"] = 0.0
@@ -634,7 +713,8 @@ def calibrate(
             "cohort_users": len(setup.split),
             "train_events": log.count(TRAIN),
             "eval_events": log.count(EVAL),
-            "candidates": "catalog" + (" minus consumed" if log.unavailable is not None else ""),
+            "candidates": "shown lists (impressions) + no click" if shown else
+                          "catalog" + (" minus consumed" if log.unavailable is not None else ""),
             "encoder": cat.encoder_name,
             "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
             "cohort": {k: getattr(setup.config, k) for k in setup.config.__dataclass_fields__},

@@ -117,3 +117,63 @@ def test_a_foreign_json_file_is_not_a_calibration(tmp_path: Path) -> None:
     path.write_text('{"parameters": {}}')
     with pytest.raises(ValueError, match=r"not a driftrec calibration file"):
         cal.load_calibration(path)
+
+
+def _write_mind(root: Path, click_every: int) -> Path:
+    """A MIND folder: 10 news items, 8 users with a 6-item history and 12 impressions of 4
+    shown items each; impression r of a user has a click iff r % click_every == 0."""
+    root.mkdir(parents=True, exist_ok=True)
+    cats = ("sports", "news", "lifestyle", "finance", "travel")
+    news = [f"N{j}\t{cats[j % 5]}\tsub\tHeadline number {j} about {cats[j % 5]}\t"
+            f"Abstract {j}.\thttps://x/{j}\t[]\t[]" for j in range(10)]
+    (root / "news.tsv").write_text("\n".join(news) + "\n", encoding="utf-8")
+    rows = []
+    for u in range(8):
+        history = " ".join(f"N{(u + k) % 10}" for k in range(6))
+        for r in range(12):
+            shown = [(u * 3 + r + k) % 10 for k in range(4)]
+            clicked = 1 + (u + r) % 3 if r % click_every == 0 else -1
+            imp = " ".join(f"N{j}-{int(k == clicked)}" for k, j in enumerate(shown))
+            rows.append(f"{u * 100 + r}\tU{u}\t11/{10 + r}/2019 9:00:00 AM\t{history}\t{imp}")
+    (root / "behaviors.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return root
+
+
+def test_mind_impressions_become_slates_with_no_click_steps(tmp_path: Path,
+                                                           hashing_encoder) -> None:
+    from driftrec.envs.datasets import build_setup
+
+    setup = build_setup(load_dataset("mind", _write_mind(tmp_path / "mind", 2)), hashing_encoder)
+    cfg = cal.CalibrationConfig(warmup=3, progress=False)
+    log = cal.log_from_impressions(setup, cfg)
+    assert log.slates is not None and log.slates.shape[2] == 4
+    live = log.phase != cal.PAD
+    scored = np.isin(log.phase, (cal.TRAIN, cal.EVAL))
+    assert ((log.phase == cal.WARMUP).sum(axis=1) <= 3).all()
+    # every scored step is an impression: a click on a shown item, or a no-click (−1) step
+    for b, t in zip(*np.nonzero(scored)):
+        assert log.items[b, t] == -1 or log.items[b, t] in log.slates[b, t]
+    no_click = scored & (log.items == -1)
+    assert no_click.sum() > 0 and (scored & (log.items >= 0)).sum() > 0
+    # phases run in order: warm-up, then held-in, then held-out, then padding
+    for b in range(len(log)):
+        ph = log.phase[b][live[b]]
+        assert (np.diff(ph[ph != cal.GAP]) >= 0).all()
+        assert (ph == cal.EVAL).any()
+
+
+@pytest.mark.slow
+def test_no_click_utility_is_fitted_from_impressions_and_tracks_the_click_rate(
+    tmp_path: Path, hashing_encoder
+) -> None:
+    cfg = cal.CalibrationConfig(max_iter=15, progress=False, fit_spread=False)
+    fitted = {}
+    for name, every in (("clicky", 1), ("picky", 3)):
+        d = load_dataset("mind", _write_mind(tmp_path / name, every))
+        result = cal.calibrate(d, hashing_encoder, config=cfg)
+        assert "no_click_utility" in result.fitted
+        assert result.meta["candidates"] == "shown lists (impressions) + no click"
+        assert result.train_loglik["calibrated"] >= result.train_loglik["defaults"] - 1e-9
+        fitted[name] = result.parameters["no_click_utility"]
+    # users who skip two impressions in three value "no click" more than users who always click
+    assert fitted["picky"] > fitted["clicky"] + 0.5, fitted
