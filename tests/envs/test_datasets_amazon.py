@@ -103,3 +103,24 @@ def test_amazon_missing_reviews_file(tmp_path: Path) -> None:
     with pytest.raises(DatasetFileNotFoundError, match=r"All_Beauty\.jsonl: file not found: the "
                        r"Amazon Reviews 2023 format expects its reviews file"):
         load_dataset("amazon", tmp_path)
+
+
+@pytest.mark.parametrize(
+    "name, content, match",
+    [
+        ("All_Beauty.jsonl", '{"rating": 4.0, "title": "caf\xe9"}\n'.encode("latin-1"),
+         r"All_Beauty\.jsonl, line 1: cannot decode bytes as utf-8 .*utf-8-encoded text file"),
+        ("meta_All_Beauty.jsonl", b"",
+         (r"meta_All_Beauty\.jsonl, line 1: file has no data rows; expected one JSON object per "
+          r"item with 'parent_asin'")),
+        ("meta_All_Beauty.jsonl", (json.dumps({"title": "Rose Face Oil"}) + "\n").encode(),
+         r"meta_All_Beauty\.jsonl, line 1: missing field 'parent_asin'"),
+    ],
+    ids=["latin-1-reviews", "empty-meta", "meta-without-parent_asin"],
+)
+def test_amazon_bad_encoding_and_meta(tmp_path: Path, name: str, content: bytes,
+                                      match: str) -> None:
+    write_amazon(tmp_path)
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(DatasetFormatError, match=match):
+        load_dataset("amazon", tmp_path)

@@ -71,3 +71,22 @@ def test_mind_empty_and_missing_files(tmp_path: Path) -> None:
     with pytest.raises(DatasetFileNotFoundError, match=r"news\.tsv: file not found: the MIND "
                        r"format expects its news file news\.tsv"):
         load_dataset("mind", tmp_path)
+
+
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        (b"N1,sports,x,Title,Abs,url,[],[]\n",
+         (r"news\.tsv, line 1: row has 1 field\(s\) \(no tab found — is the file separated by "
+          r"something else\?\); expected 8 tab-separated")),
+        (b"", r"news\.tsv, line 1: file has no data rows; expected tab-separated news rows"),
+        ("N1\tsports\tx\tCaf\xe9 news\tA\tu\t[]\t[]\n".encode("latin-1"),
+         r"news\.tsv, line 1: cannot decode bytes as utf-8 .*expected a utf-8-encoded text file"),
+    ],
+    ids=["comma-separated", "empty", "latin-1"],
+)
+def test_mind_bad_news_file(tmp_path: Path, content: bytes, match: str) -> None:
+    write_mind(tmp_path)
+    (tmp_path / "news.tsv").write_bytes(content)
+    with pytest.raises(DatasetFormatError, match=match):
+        load_dataset("mind", tmp_path)
