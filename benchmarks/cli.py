@@ -130,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
         "into a results folder. With no flags: all scenarios, the standard agents, "
         f"{DEFAULT_SEEDS} seeds, {DEFAULT_USERS} users, one full session per user."))
     bench.add_argument("--scenarios", nargs="+", metavar="NAME",
-                       help="scenarios to run (default: all; `driftrec scenarios` lists them)")
+                       help="scenarios to run (default: all; `driftrec scenarios` lists them); "
+                            "a `driftrec calibrate` file runs its preset calibrated")
     bench.add_argument("--agents", nargs="+", metavar="NAME", help=(
         f"agents to run (default: {','.join(DEFAULT_AGENTS)}; `driftrec agents` lists them)"))
     bench.add_argument("--seeds", type=_seeds, metavar="N|a,b,..",
@@ -258,6 +259,22 @@ def agent_names() -> dict[str, str]:
     return {name: spec.description for name, spec in AGENTS.items()}
 
 
+def _calibration_file(name: str) -> bool:
+    """Whether a ``--scenarios`` entry is a calibration file (one that does not load is a
+    one-line error)."""
+    from driftrec.envs.scenarios import is_calibration_path
+
+    if not is_calibration_path(name):
+        return False
+    from driftrec.envs.calibration import load_calibration
+
+    try:
+        load_calibration(name)
+    except (ValueError, KeyError, OSError) as exc:
+        raise CLIError(f"--scenarios {name!r}: {exc}") from None
+    return True
+
+
 def check_names(kind: str, names: Sequence[str], valid: Sequence[str]) -> None:
     unknown = [n for n in names if n not in valid]
     if unknown:
@@ -318,7 +335,8 @@ def cmd_bench(args: argparse.Namespace, argv: Sequence[str]) -> int:
         raise CLIError("--max-users, --max-items and --calibration only apply with --dataset")
     all_scenarios = scenario_names()
     scenarios = _names(args.scenarios) or tuple(all_scenarios)
-    check_names("scenario", scenarios, list(all_scenarios))
+    check_names("scenario", [s for s in scenarios if not _calibration_file(s)],
+                list(all_scenarios))
     all_agents = agent_names()
     agents = _names(args.agents) or tuple(quick.get("agents", DEFAULT_AGENTS))
     check_names("agent", agents, list(all_agents))

@@ -128,10 +128,19 @@ def true_item_embeddings(env: Any) -> np.ndarray:
 
 
 def make_vector_env(scenario: str, users: int, **kwargs: Any) -> Any:
-    """The scenario's native batched env with ``users`` users (keyword overrides pass through)."""
+    """The scenario's native batched env with ``users`` users (keyword overrides pass through).
+
+    ``scenario`` is a preset name or a calibration file (the env of its preset, with the
+    calibrated parameters)."""
     import driftrec.envs  # noqa: F401  (registers the ids)
     import gymnasium
+    from driftrec.envs.scenarios import is_calibration_path, make_scenario
 
+    if is_calibration_path(scenario):
+        config = make_scenario(scenario)
+        return gymnasium.make_vec(scenario_env_id(config.name), num_envs=users,
+                                  vectorization_mode="vector_entry_point", scenario=config,
+                                  **kwargs)
     return gymnasium.make_vec(scenario_env_id(scenario), num_envs=users,
                               vectorization_mode="vector_entry_point", **kwargs)
 

@@ -23,6 +23,7 @@ Presets:
 from __future__ import annotations
 
 from dataclasses import fields, replace
+from pathlib import Path
 from typing import Any
 
 from .config import (
@@ -192,7 +193,22 @@ def apply_overrides(config: ScenarioConfig, **overrides: Any) -> ScenarioConfig:
 
 
 def make_scenario(name: str, **overrides: Any) -> ScenarioConfig:
-    """The preset ``name`` (``video``, ``news``, ``shopping``) with ``overrides`` applied."""
+    """The preset ``name`` (``video``, ``news``, ``shopping``) with ``overrides`` applied.
+
+    ``name`` may also be the path of a ``driftrec calibrate`` parameter file (``.json``): its
+    preset with the calibrated parameters — a calibrated scenario is used like any preset.
+    """
     if name not in SCENARIOS:
-        raise ValueError(f"unknown scenario {name!r}; expected one of {sorted(SCENARIOS)}")
+        if is_calibration_path(name):
+            from .calibration import calibrated_scenario
+
+            return calibrated_scenario(name, **overrides)
+        raise ValueError(f"unknown scenario {name!r}; expected one of {sorted(SCENARIOS)} or the "
+                         "path of a calibration file (.json)")
     return apply_overrides(SCENARIOS[name], **overrides)
+
+
+def is_calibration_path(name: str) -> bool:
+    """Whether ``name`` names an existing ``.json`` file (a calibration file, if it loads)."""
+    path = Path(name)
+    return path.suffix == ".json" and path.is_file()

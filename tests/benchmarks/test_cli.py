@@ -106,6 +106,13 @@ def test_unwritable_and_non_empty_out(capsys, tmp_path: Path) -> None:
     assert (full / "keep.txt").read_text() == "precious"
 
 
+def test_a_json_file_that_is_not_a_calibration_is_a_one_line_error(capsys, tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.json"
+    bogus.write_text('{"parameters": {}}')
+    _one_line_error(cli(capsys, "bench", *_TINY[:3], "--scenarios", str(bogus)),
+                    "not a driftrec calibration file")
+
+
 def test_bad_encoder_device_and_dataset_flags(capsys, tmp_path: Path) -> None:
     _one_line_error(cli(capsys, "bench", "--encoder", "/no/such/model"),
                     "--encoder '/no/such/model'")
@@ -158,6 +165,14 @@ def test_calibrate_then_bench_a_movielens_folder_with_its_parameters(
     assert rows and {r["scenario"] for r in rows} == {"movielens"}
     for png in ("reward_curves.png", "metrics_over_time.png", "interest_trajectories.png"):
         _png_ok(out / png)
+
+    # the calibrated scenario is used like a preset: on the built-in catalog of its domain
+    out = tmp_path / "preset"
+    proc = run("bench", *_TINY[:3], "--scenarios", "video", str(params), "--agents", "random",
+               "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    runs = json.loads((out / "results.json").read_text())["runs"]
+    assert {r["scenario"] for r in runs} == {"video", str(params)}
 
 
 def test_dataset_smaller_than_a_slate_is_a_one_line_error(capsys, tmp_path: Path,

@@ -108,6 +108,7 @@ def test_calibrate_on_a_dataset_writes_a_parameter_file_usable_as_a_scenario(
         result.parameters["interest_weight"])
     assert scen.user_model.satiation.decay == pytest.approx(result.parameters["satiation_decay"])
     assert scen.num_candidates == 15
+    assert make_scenario(str(out), num_candidates=15) == scen  # a calibration file is a preset
     assert scen.user_model.choice.no_click_utility == make_scenario("video").user_model.choice \
         .no_click_utility
 
