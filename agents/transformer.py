@@ -13,10 +13,12 @@ features,
     logit(click) = <z, W_c e> / sqrt(D) + w·[cos(hist, e), max_recent_cos(e), cos(profile, e),
                    popularity, logged mean rating, logged take rate] + b,
 
-and ranked by expected value ``P(click) · ĝ`` where ĝ is the engagement head's prediction of the
-value of consuming the item: the reward (minutes, purchases × price; ≡ 1 for clicks), or with
-``horizon`` > 1 the user's reward over the next ``horizon`` steps (``returns.NStepReturns``), so
-that items that end sessions early are ranked down. The logged per-item statistics
+and ranked (``rank_by="value"``, the default) by the expected value of showing it, P(consume) ×
+value, read out of those features and the interest similarity by a closed-form ridge regression
+on standardised columns, refitted on replay (``_refit_value``); the value is the reward
+(minutes, purchases × price; ≡ 1 for clicks), or with ``horizon`` > 1 the user's reward over the
+next ``horizon`` steps (``returns.NStepReturns``), so that items that end sessions early are
+ranked down (``rank_by="click"`` ranks by P(click) alone). The logged per-item statistics
 (``returns.ItemStats``) carry what the text cannot: item quality. Heads, trained jointly:
 click (BCE over the shown slate), engagement (MSE on the consumed item's value, scaled) and
 rating (MSE), and an auxiliary text task — category classification from ``W_c e`` (CE) — that
@@ -231,7 +233,7 @@ class InterestTransformerAgent(Agent):
     def _refit_value(self) -> None:
         """Closed-form ridge readout of the slate value on the value features (item features +
         the transformer's interest similarity) over recent replay: a few SGD steps per env
-        step do not learn this weak, noisy signal reliably, a (8, 8) solve does."""
+        step do not learn this weak, noisy signal reliably, an (F, F) solve does."""
         rows = self.replay.sample(min(len(self.replay), self.config.value_rows), self.rng)
         obs = {k: rows[k] for k in ("history_ids", "history_responses", "history_mask",
                                     "profile_embedding", "candidate_popularity")}
@@ -243,9 +245,15 @@ class InterestTransformerAgent(Agent):
         # x·w estimates P(consume) × value in one readout — the quantity the slate should rank.
         y = (rows["clicks"] * rows["reward"][:, None]).reshape(-1)
         y = y / max(float(self.reward_scale), 1e-6)
-        prior = np.zeros(x.shape[1])
+        # Ridge on standardised columns: the logged item statistics start tiny (shrunk toward
+        # the global mean) and a penalty in raw units would leave their sign to noise — a
+        # negative weight on the rating statistic then ranks bad items first.
+        scale = x.std(axis=0)
+        scale = np.where(scale > 1e-8, scale, 1.0)
+        xs = x / scale
         lam = self.config.value_ridge
-        self.value_w = np.linalg.solve(x.T @ x + lam * np.eye(len(prior)), x.T @ y + lam * prior)
+        w = np.linalg.solve(xs.T @ xs + lam * np.eye(xs.shape[1]), xs.T @ y)
+        self.value_w = w / scale
 
     def interest(self, obs: Mapping[str, Any]) -> np.ndarray:
         """The users' interest embeddings z (B, D) — for analysis and plots."""

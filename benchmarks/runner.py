@@ -42,13 +42,9 @@ Progress = Callable[[int], None]
 #: did better with the immediate label in a pilot run: 12.8 vs 11.1, so it keeps it). In
 #: ``shopping`` the 10-step revenue sum is too noisy (prices span 10-150), and in ``video`` the
 #: logged item statistics already carry quality, so both keep the immediate reward.
-#: The transformer's value readout in ``news`` (fast drift, click labels: a weak signal) is
-#: refitted on 4,096 replayed user-steps with ridge 100 instead of 1,024 and 10 (pilot, 200
-#: training steps, 3 seeds: 15.3 vs 12.9).
 AGENT_KWARGS: dict[str, dict[str, dict[str, Any]]] = {
     "news": {
         "egreedy": {"horizon": 10}, "linucb": {"horizon": 10}, "thompson": {"horizon": 10},
-        "transformer": {"value_ridge": 100.0, "value_rows": 4096},
     },
 }
 
