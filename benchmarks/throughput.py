@@ -22,11 +22,9 @@ printed.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import itertools
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -35,6 +33,8 @@ from typing import Any
 import numpy as np
 import torch
 from driftrec.encoders.io import atomic_write_json
+
+from .report import versions
 
 RESULTS = Path(__file__).resolve().parent / "results" / "throughput.json"
 RECSIM_STEPS_PER_S = 650.0  # RecSim interest evolution, N=100, K=10, on this machine (issue #3)
@@ -118,24 +118,6 @@ def measure(
     }  # fmt: skip
 
 
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], check=False, capture_output=True, text=True, timeout=5,
-            cwd=Path(__file__).resolve().parent,
-        )  # fmt: skip
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def _version(name: str) -> str | None:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
 def format_table(rows: list[dict[str, float]]) -> str:
     head = f"{'B':>5} {'N':>5} {'K':>3} {'d':>4} {'step ms':>9} {'gather ms':>10} {'ratio':>7} {'user-steps/s':>13}"
     lines = [head, "-" * len(head)]
@@ -188,14 +170,9 @@ def main(argv: list[str] | None = None) -> int:
             "statistic": "median of repeats",
         },
         "environment": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "numpy": np.__version__,
-            "driftrec": _version("driftrec"),
-            "gymnasium": _version("gymnasium"),
+            **versions(),
             "machine": platform.machine(),
             "processor": platform.processor(),
-            "git_commit": _git_commit(),
         },
         "reference": {"recsim_interest_evolution_steps_per_s_N100_K10": RECSIM_STEPS_PER_S},
         "target": {
