@@ -64,9 +64,13 @@ def choose(
     b, k = v.shape
     tau = config.temperature
     if config.model == "mnl":
-        logits = torch.cat([v, v0.unsqueeze(1)], dim=1) / tau
-        cdf = torch.cumsum(torch.softmax(logits, dim=1), dim=1)
-        idx = (cdf[:, :k] < uniforms[:, :1]).sum(dim=1)
+        # Inverse CDF on unnormalised weights (u · total instead of a softmax: fewer passes).
+        logits = torch.cat([v, v0.unsqueeze(1)], dim=1)
+        if tau != 1.0:
+            logits.mul_(1.0 / tau)
+        weights = torch.exp(logits.sub_(logits.amax(dim=1, keepdim=True)))
+        cdf = torch.cumsum(weights, dim=1)
+        idx = (cdf[:, :k] < uniforms[:, :1] * cdf[:, k:]).sum(dim=1)
         chosen = torch.where(idx < k, idx, torch.full_like(idx, -1))
         clicks = torch.zeros(b, k, dtype=torch.bool, device=v.device)
         hit = chosen >= 0

@@ -297,6 +297,9 @@ class ScenarioConfig:
     ``reward``: ``"engagement"`` (minutes watched/read), ``"clicks"``, ``"revenue"`` (purchases ×
     price), ``"rating"`` (rating of the consumed item, 0 if none) or ``"mixed"``: the
     ``reward_weights`` (engagement, clicks, revenue, rating) combination.
+    ``pool_lifetime``: global steps one candidate pool lasts (a "day" of candidates shared by
+    the batch; 1 = new candidates every step). While a pool lasts, the similarities of every user
+    to it are updated in O(B·N) per step instead of recomputed in O(B·N·d) (see ``engine``).
     ``agent_view``: how the agent sees item embeddings — ``"same"`` (the true ones), ``"pca"``
     (projected to ``agent_dim`` principal directions), ``"noise"`` (plus Gaussian noise of std
     ``agent_noise`` per coordinate, renormalised; fixed per env), ``"encoder"`` (the item texts
@@ -311,6 +314,7 @@ class ScenarioConfig:
     slate_size: int = 10
     history_length: int = 10
     max_steps: int = 100
+    pool_lifetime: int = 1
     encoder: str = "minilm"
     agent_view: str = "same"
     agent_dim: int = 32
@@ -343,6 +347,7 @@ class ScenarioConfig:
             )
         _positive_int(o, "history_length", self.history_length)
         _positive_int(o, "max_steps", self.max_steps)
+        _positive_int(o, "pool_lifetime", self.pool_lifetime)
         if not isinstance(self.encoder, str) or not self.encoder:
             raise TypeError(
                 f"{o}.encoder must be a non-empty encoder spec string, got {self.encoder!r}"

@@ -175,7 +175,7 @@ class Engine:
         self._item_basis = self.embeddings @ self.basis.T if walk else None  # (M, r)
         self._item_centroid = self.embeddings @ self.centroids.T  # (M, C)
         self._basis_centroid = self.basis @ self.centroids.T if walk else None  # (r, C)
-        self._walk_draws = 2 * ((self.rank + 1) // 2)
+        self._walk_draws = self.rank
         k = config.slate_size
         self._choice_draws = 1 if self.model.choice.model == "mnl" else k
         self.position_effect = position_effect(k, self.model.choice, dev)
@@ -226,8 +226,11 @@ class Engine:
         # At least MIN_GEMM_ROWS rows: MKL takes another code path for tiny matrices, which
         # would make B = 1 round differently from B = 64 (see rows_stable_mm).
         n_rows = max(2 * b, MIN_GEMM_ROWS)
+        n_cols = self.config.num_candidates + self.rank + int(self.trend)
         self.state = UserState(
             rows=torch.zeros(n_rows, d, **f32),
+            pending=torch.zeros(n_rows, n_cols, **f32),
+            columns=torch.empty(0, d, **f32),
             initial_interest=torch.zeros(b, d, **f32),
             initial_basis=torch.zeros(b, self.rank, **f32),
             initial_centroid=torch.zeros(b, self.num_categories if self.trend else 0, **f32),
@@ -235,7 +238,6 @@ class Engine:
             interest_norm=torch.ones(b, **f32),
             satiation_scale=torch.ones(b, **f32),
             dirty=torch.zeros(b, dtype=torch.bool, device=dev),
-            profile=torch.zeros(b, self.agent_dim, **f32),
             persona=torch.zeros(b, dtype=torch.int64, device=dev),
             budget=zeros.clone(),
             satisfaction=zeros.clone(),
@@ -253,15 +255,18 @@ class Engine:
             history_responses=torch.zeros(b, h, 2, **f32),
             done=torch.zeros(b, dtype=torch.bool, device=dev),
         )
-        n_cols = self.config.num_candidates + self.rank + int(self.trend)
         self.world = WorldState(
             seed=int(seed), global_step=0, pool_ids=torch.empty(0, dtype=torch.int64),
-            columns=torch.empty(0), trend_category=-1,
+            columns=torch.empty(0), gram=torch.empty(0), trend_category=-1,
             sims=torch.empty(n_rows, n_cols, **f32), boredom=torch.empty(0),
             utilities=torch.empty(0),
         )  # fmt: skip
         self._walk_coef = torch.zeros(max(b, MIN_GEMM_ROWS), self.rank + int(self.trend), **f32)
+        # <u_0, columns>, for the closed-form <u, u_0> while the pool lasts (pool_lifetime > 1).
+        lasting = self.config.pool_lifetime > 1
+        self._initial_sims = torch.zeros(b if lasting else 0, n_cols, **f32)
         self._arange = torch.arange(b, device=dev)
+        self._incremental = False  # set by step while the pool lasts (see _pool_lasts)
         self._init_rows(self._arange)
         self._draw_pool()
         self._refresh()
@@ -278,6 +283,14 @@ class Engine:
         )
         s.rows.index_copy_(0, rows, new.interest)
         s.rows.index_fill_(0, rows + b, 0.0)
+        s.pending.index_fill_(0, rows, 0.0)
+        s.pending.index_fill_(0, rows + b, 0.0)
+        if self._incremental:
+            sims = self.world.sims
+            new_sims = rows_stable_mm(new.interest, self.world.columns.T)
+            sims.index_copy_(0, rows, new_sims)
+            sims.index_fill_(0, rows + b, 0.0)
+            self._initial_sims.index_copy_(0, rows, new_sims)
         s.initial_interest.index_copy_(0, rows, new.interest)
         s.interest_dot_initial.index_fill_(0, rows, 1.0)
         if self.rank:
@@ -299,8 +312,6 @@ class Engine:
             y[rows] = value
             return y
 
-        s.profile = replaced(s.profile, self.pool_profiles[new.persona])
-        self._profile_exposed = False
         s.budget = replaced(s.budget, new.budget)
         s.satisfaction = replaced(s.satisfaction, 0.0)
         s.steps = replaced(s.steps, 0)
@@ -323,10 +334,24 @@ class Engine:
             self._refresh()
 
     # ----------------------------------------------------------------------------- world
+    def _pool_lasts(self, global_step: int) -> bool:
+        """Whether the GEMM columns at ``global_step`` are those of ``global_step - 1``: same
+        candidate pool (``pool_lifetime``) and same trending topic."""
+        if global_step % self.config.pool_lifetime == 0:
+            return False
+        if not self.trend:
+            return True
+        ex = self.model.exogenous
+        return self.world.trend_category == trending_category(
+            self.world.seed, global_step, self.num_categories, ex.trend_period
+        )
+
     def _draw_pool(self) -> None:
-        """Today's N candidates (hash of seed and global step) and the GEMM columns."""
+        """The N candidates of the current pool epoch (hash of seed and global step //
+        ``pool_lifetime``), the GEMM columns and their Gram matrix."""
         w = self.world
-        gen = rng.generator(w.seed, rng.STREAM_POOL, w.global_step)
+        epoch = w.global_step // self.config.pool_lifetime
+        gen = rng.generator(w.seed, rng.STREAM_POOL, epoch)
         m = self.embeddings.shape[0]
         ids = torch.randperm(m, generator=gen)[: self.config.num_candidates].to(self.device)
         w.pool_ids = ids
@@ -341,12 +366,18 @@ class Engine:
             )
             parts.append(self.centroids[w.trend_category].unsqueeze(0))
         w.columns = torch.cat(parts) if len(parts) > 1 else parts[0]
+        w.gram = w.columns @ w.columns.T
         self._pool_quality = self.quality[ids]
         self._pool_appeal = self.appeal[ids]
         self._pool_cost = self.cost[ids]
-        # Exposed through observations: new arrays each step, never mutated afterwards.
+        self._expose_pool()
+
+    def _expose_pool(self) -> None:
+        """The candidate arrays of observations: new arrays every step (Gymnasium requires that
+        observations of different calls share no memory), never mutated afterwards."""
+        ids = self.world.pool_ids
         self._pool_obs = {
-            "candidate_ids": ids.cpu().numpy(),
+            "candidate_ids": ids.cpu().numpy().copy(),
             "candidate_embeddings": self._items_agent_t.index_select(0, ids).cpu().numpy(),
             "candidate_categories": self.category_ids[ids].cpu().numpy(),
             "candidate_popularity": self.popularity[ids].cpu().numpy(),
@@ -357,10 +388,26 @@ class Engine:
         b, n, g = self.num_users, self.config.num_candidates, self.world.sims
         return g[:b, :n], g[b : 2 * b, :n]
 
+    def _flush(self) -> None:
+        """Apply the coefficients accumulated while the pool lasted to the rows (one GEMM)."""
+        s = self.state
+        if s.columns.numel():
+            s.rows.addmm_(s.pending, s.columns)
+            s.pending.zero_()
+            s.columns = torch.empty(0, self.dim, device=self.device)
+
     def _refresh(self) -> None:
         """Similarities to the current pool (one GEMM), utilities and the oracle values."""
         s, w = self.state, self.world
+        self._flush()
         torch.mm(s.rows, w.columns.T, out=w.sims)
+        if self._initial_sims.shape[0]:
+            self._initial_sims.copy_(rows_stable_mm(s.initial_interest, w.columns.T))
+        self._utilities()
+
+    def _utilities(self) -> None:
+        """Utilities, boredom and the oracle values from the similarities."""
+        s, w = self.state, self.world
         u_raw, s_raw = self._blocks()
         util = u_raw * (s.beta / s.interest_norm).unsqueeze(1)
         if self.model.satiation.enabled:
@@ -432,11 +479,14 @@ class Engine:
         b = slate.shape[0]
         n_cand, r = self.config.num_candidates, self.rank
         seed = w.seed
+        # While the pool lasts, every similarity is updated with the same increments as the rows
+        # (through the Gram matrix of the columns): O(B·N) instead of the O(B·N·d) product.
+        incremental = self._incremental = self._pool_lasts(w.global_step + 1)
         util = w.utilities
         slate_util = util.gather(1, slate) + self.position_effect
 
         # One counter-based draw per user-step: choice (1 for mnl, else K), completion noise,
-        # rating noise, purchase, churn hazard, then 2⌈r/2⌉ uniforms for the random walk.
+        # rating noise, purchase, churn hazard, then r uniforms for the random walk.
         nc = self._choice_draws
         uni = rng.uniform(
             rng.mix(seed, rng.STREAM_STEP, s.keys, s.steps), nc + 4 + self._walk_draws
@@ -463,11 +513,16 @@ class Engine:
         a = drift_strength(resp.rating, consumed, s.drift_rate, m.drift)
         n = s.interest_norm
         ex = m.exogenous
-        e = w.columns.index_select(0, pos)  # (B, d) consumed item embeddings
-        u_rows = s.rows[:b]
         moved = consumed & (a != 0) if m.drift.enabled else torch.zeros_like(consumed)
         sq = 1.0 + a * a + 2.0 * a * match
-        e_u0 = torch.linalg.vecdot(e, s.initial_interest)
+        if incremental:
+            g = w.gram.index_select(0, pos)  # (B, C) <e, columns>
+            e_u0 = self._initial_sims.gather(1, pos1).squeeze(1)
+            if s.columns.numel() == 0:
+                s.columns = w.columns
+        else:
+            e = w.columns.index_select(0, pos)  # (B, d) consumed item embeddings
+            e_u0 = torch.linalg.vecdot(e, s.initial_interest)
         dot = s.interest_dot_initial + n * a * e_u0
         if r or self.trend:
             walk = self._walk_coef
@@ -489,15 +544,30 @@ class Engine:
                 dot = dot + n * t * s.initial_centroid[:, cat]
             # At least MIN_GEMM_ROWS rows (zero rows add exactly 0): B-invariant rounding.
             rows = walk.shape[0]
-            s.rows[:rows].addmm_(walk, w.columns[n_cand:])
+            if incremental:
+                s.pending[:rows, n_cand:].add_(walk)
+                w.sims[:rows].addmm_(walk, w.gram[n_cand:])
+            else:
+                s.rows[:rows].addmm_(walk, w.columns[n_cand:])
             moved = torch.ones_like(consumed)
-        u_rows.addcmul_(e, (n * a).unsqueeze(1))
+        step_size = (n * a).unsqueeze(1)
+        if incremental:
+            s.pending[:b].scatter_add_(1, pos1, step_size)
+            w.sims[:b].addcmul_(g, step_size)
+        else:
+            s.rows[:b].addcmul_(e, step_size)
         sat = m.satiation
         if sat.enabled:
             scale = s.satiation_scale * sat.decay
-            coef = torch.where(consumed, sat.rate / scale, 0.0)
-            s.rows[b : 2 * b].addcmul_(e, coef.unsqueeze(1))
+            coef = torch.where(consumed, sat.rate / scale, 0.0).unsqueeze(1)
+            if incremental:
+                s.pending[b : 2 * b].scatter_add_(1, pos1, coef)
+                w.sims[b : 2 * b].addcmul_(g, coef)
+            else:
+                s.rows[b : 2 * b].addcmul_(e, coef)
             s.satiation_scale = scale
+        if not incremental:
+            self._flush()  # earlier steps of this pool, before its columns go
         s.interest_norm = n * torch.sqrt(torch.clamp_min(sq, 1e-12))
         s.interest_dot_initial = dot
         s.dirty = s.dirty | moved
@@ -544,7 +614,10 @@ class Engine:
         done = terminated | truncated
         final_rows = final_obs = None
         w.global_step += 1
-        self._draw_pool()
+        if incremental:
+            self._expose_pool()
+        else:
+            self._draw_pool()
         if autoreset:
             if bool(done.any()):
                 final_rows = done.nonzero().squeeze(1)
@@ -552,7 +625,11 @@ class Engine:
                 self.replace_users(final_rows)
         else:
             s.done = done
-        self._refresh()
+        if incremental:
+            self._utilities()
+        else:
+            self._refresh()
+        self._incremental = False
         info["candidate_utilities"] = w.utilities
         info["candidate_values"] = self.candidate_values
         return StepResult(reward, terminated, truncated, info, final_rows, final_obs)
@@ -565,8 +642,15 @@ class Engine:
         if bool(due.any()):
             idx = due.nonzero().squeeze(1)
             u = s.rows.index_select(0, idx)
-            u = u / torch.linalg.vector_norm(u, dim=1, keepdim=True)
+            if self._incremental:  # apply the pending coefficients of these rows
+                u = u + rows_stable_mm(s.pending.index_select(0, idx), s.columns)
+                s.pending.index_fill_(0, idx, 0.0)
+            norm = torch.linalg.vector_norm(u, dim=1, keepdim=True)
+            u = u / norm
             s.rows.index_copy_(0, idx, u)
+            if self._incremental:
+                sims = self.world.sims
+                sims.index_copy_(0, idx, sims.index_select(0, idx) / norm)
             dot = torch.linalg.vecdot(u, s.initial_interest.index_select(0, idx))
             s.interest_dot_initial.index_copy_(0, idx, dot)
             s.interest_norm.index_fill_(0, idx, 1.0)
@@ -574,8 +658,12 @@ class Engine:
         small = s.satiation_scale < MIN_SATIATION_SCALE
         if bool(small.any()):
             idx = small.nonzero().squeeze(1)
-            folded = s.rows.index_select(0, idx + b) * s.satiation_scale[idx].unsqueeze(1)
-            s.rows.index_copy_(0, idx + b, folded)
+            factor = s.satiation_scale[idx].unsqueeze(1)
+            s.rows.index_copy_(0, idx + b, s.rows.index_select(0, idx + b) * factor)
+            if self._incremental:
+                sims, pending = self.world.sims, s.pending
+                sims.index_copy_(0, idx + b, sims.index_select(0, idx + b) * factor)
+                pending.index_copy_(0, idx + b, pending.index_select(0, idx + b) * factor)
             s.satiation_scale.index_fill_(0, idx, 1.0)
 
     def _reward(
@@ -615,15 +703,8 @@ class Engine:
         out["history_ids"] = hist.cpu().numpy()
         out["history_responses"] = pick(s.history_responses).cpu().numpy()
         out["history_mask"] = (hist >= 0).to(torch.int8).cpu().numpy()
-        # A copy: Gymnasium requires observations of different calls not to share memory.
-        if rows is None:
-            # Gymnasium requires observations of different calls not to share memory: copy the
-            # profiles unless they were replaced (a fresh tensor) since the last observation.
-            if self._profile_exposed:
-                s.profile = s.profile.clone()
-            self._profile_exposed = True
-            out["profile_embedding"] = s.profile.cpu().numpy()
-        else:
-            out["profile_embedding"] = s.profile[rows].cpu().numpy()
+        # A new array per call (Gymnasium requires that observations of different calls share
+        # no memory): the public profile is the persona's, gathered.
+        out["profile_embedding"] = self.pool_profiles.index_select(0, pick(s.persona)).cpu().numpy()
         out["step"] = pick(s.steps).unsqueeze(1).cpu().numpy()
         return out

@@ -19,6 +19,8 @@ Stream ids (``STREAM_*``) keep independent uses of the same (user, step) apart.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 MASK32 = 0xFFFFFFFF
@@ -117,21 +119,19 @@ def uniform(key: torch.Tensor, n: int, dtype: torch.dtype = torch.float32) -> to
 
 
 def normal(key: torch.Tensor, n: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """(..., n) standard normals by Box-Muller from 2⌈n/2⌉ counter-based uniforms."""
-    m = (n + 1) // 2
-    return normal_from_uniforms(uniform(key, 2 * m, dtype=torch.float64), n, dtype)
+    """(..., n) standard normals from n counter-based uniforms (inverse CDF)."""
+    return normal_from_uniforms(uniform(key, n), n, dtype)
 
 
 def normal_from_uniforms(
     u: torch.Tensor, n: int, dtype: torch.dtype = torch.float32
 ) -> torch.Tensor:
-    """(..., n) standard normals (Box-Muller) from (..., 2⌈n/2⌉) uniforms in (0, 1)."""
-    m = (n + 1) // 2
-    u = u.to(torch.float64)
-    r = torch.sqrt(-2.0 * torch.log(u[..., :m]))
-    theta = (2.0 * torch.pi) * u[..., m:]
-    z = torch.cat([r * torch.cos(theta), r * torch.sin(theta)], dim=-1)
-    return z[..., :n].to(dtype)
+    """(..., n) standard normals from the first n of (..., >= n) uniforms in (0, 1), by the
+    inverse CDF ``sqrt(2) · erfinv(2u − 1)``: one draw per normal, and ``erfinv`` has a single
+    (scalar) CPU kernel, so a value does not depend on where it sits in the batch. With 24-bit
+    uniforms the tails reach ±5.4σ; ``2u − 1`` is exact in float32."""
+    z = u[..., :n].to(torch.float32).mul(2.0).sub_(1.0).erfinv_().mul_(math.sqrt(2.0))
+    return z.to(dtype)
 
 
 def user_keys(seed: int, slots: torch.Tensor, generations: torch.Tensor) -> torch.Tensor:

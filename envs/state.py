@@ -10,10 +10,14 @@ memory,
 - the interest is stored unnormalised: ``u = u_stored / interest_norm``, where the norm is updated
   in closed form from those inner products and recomputed exactly every few steps;
 - satiation is stored scaled: ``s = satiation_scale · s_stored``, so its per-step decay is a
-  (B,) multiplication.
+  (B,) multiplication;
+- while a candidate pool lasts, every update to the rows is a combination of the pool's columns
+  (the consumed item, the walk basis, the trend), so it is accumulated as coefficients
+  ``pending`` (B, C) and applied with one matrix product when the pool changes: the true rows are
+  ``rows + pending @ columns``. No step touches (B, d) memory then.
 
 Convention that makes zero-copy observations safe: tensors that observations expose
-(``history_*``, ``steps``, ``profile``) are *replaced*, never mutated in place.
+(``history_*``, ``steps``) are *replaced*, never mutated in place.
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ import torch
 class UserState:
     """Per-user tensors over B users (shapes in the field comments)."""
 
-    rows: torch.Tensor  # (max(2B, 8), d): [0, B) u_stored, [B, 2B) s_stored
+    rows: torch.Tensor  # (max(2B, 8), d): [0, B) u_stored, [B, 2B) s_stored, up to `pending`
+    pending: torch.Tensor  # (max(2B, 8), C) coefficients over `columns` not yet added to rows
+    columns: torch.Tensor  # (C, d) the pool's columns that `pending` refers to
     initial_interest: torch.Tensor  # (B, d) u at arrival, for drift = cos(u_t, u_0)
     initial_basis: torch.Tensor  # (B, r) <u_0, U_r> (closed-form <u, u_0> under the walk)
     initial_centroid: torch.Tensor  # (B, C) <u_0, c> (same, under the trend; C = 0 if none)
@@ -35,7 +41,6 @@ class UserState:
     interest_norm: torch.Tensor  # (B,) ||u_stored||
     satiation_scale: torch.Tensor  # (B,) s = scale · s_stored
     dirty: torch.Tensor  # (B,) bool: u_stored changed since its last exact renormalisation
-    profile: torch.Tensor  # (B, d_a) public profile embedding (agent side)
     persona: torch.Tensor  # (B,) int64 index into the user pool
     budget: torch.Tensor  # (B,) float32
     satisfaction: torch.Tensor  # (B,) float32 running satisfaction in [-1, 1]
@@ -59,13 +64,19 @@ class UserState:
     def interest(self) -> torch.Tensor:
         """(B, d) unit interest u (a new tensor)."""
         b = self.num_users
-        return self.rows[:b] / self.interest_norm.unsqueeze(1)
+        return self._stored()[:b] / self.interest_norm.unsqueeze(1)
 
     @property
     def satiation(self) -> torch.Tensor:
         """(B, d) satiation s (a new tensor)."""
         b = self.num_users
-        return self.rows[b : 2 * b] * self.satiation_scale.unsqueeze(1)
+        return self._stored()[b : 2 * b] * self.satiation_scale.unsqueeze(1)
+
+    def _stored(self) -> torch.Tensor:
+        """[u_stored; s_stored] with the pending coefficients applied (a new tensor)."""
+        if self.columns.numel() == 0:
+            return self.rows.clone()
+        return torch.addmm(self.rows, self.pending, self.columns)
 
     def clone(self) -> UserState:
         """A deep copy (for tests and for checkpointing a simulation)."""
@@ -80,7 +91,8 @@ class WorldState:
     global_step: int
     pool_ids: torch.Tensor  # (N,) int64 catalog indices, distinct
     columns: torch.Tensor  # (N + r + t, d): [E_pool; U_r (walk basis); c_trend]
+    gram: torch.Tensor  # (N + r + t, N + r + t) columns @ columns.T (incremental similarities)
     trend_category: int  # -1 when there is no trend
-    sims: torch.Tensor  # (max(2B, 8), N + r + t) = rows @ columns.T
+    sims: torch.Tensor  # (max(2B, 8), N + r + t) = rows @ columns.T (kept up to date)
     boredom: torch.Tensor  # (B, N) max(0, <s, e_j>) (true scale)
     utilities: torch.Tensor  # (B, N) v without position effect

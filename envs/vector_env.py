@@ -140,8 +140,10 @@ class DriftRecVectorEnv(VectorEnv):
             rows = result.final_rows.cpu().numpy()
             final[rows] = True
             objs = np.full(self.num_envs, None, dtype=object)
-            for j, row in enumerate(rows.tolist()):
-                objs[row] = {k: v[j] for k, v in result.final_obs.items()}
+            keys = list(result.final_obs)
+            per_user = zip(*(list(v) for v in result.final_obs.values()))  # views, no copies
+            for row, values in zip(rows.tolist(), per_user):
+                objs[row] = dict(zip(keys, values))
             info["final_obs"] = objs
             info["_final_obs"] = final
         reward = result.reward.to(torch.float64).cpu().numpy()

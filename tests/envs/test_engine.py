@@ -47,8 +47,10 @@ def test_seeded_rollouts_of_50_steps_are_identical(catalog, scenario):
             assert np.array_equal(i1[key], i2[key])
 
 
-def test_user_trajectory_is_identical_under_4_and_64_users(catalog):
+@pytest.mark.parametrize("pool_lifetime", [1, 7])
+def test_user_trajectory_is_identical_under_4_and_64_users(catalog, pool_lifetime):
     kw = {
+        "pool_lifetime": pool_lifetime,
         "catalog": catalog,
         "encoder": "hashing",
         "num_candidates": 30,
@@ -70,8 +72,10 @@ def test_user_trajectory_is_identical_under_4_and_64_users(catalog):
     assert resets >= 8
 
 
-def test_single_env_equals_vector_env_with_one_user(catalog):
+@pytest.mark.parametrize("pool_lifetime", [1, 7])
+def test_single_env_equals_vector_env_with_one_user(catalog, pool_lifetime):
     kw = {
+        "pool_lifetime": pool_lifetime,
         "catalog": catalog,
         "encoder": "hashing",
         "num_candidates": 30,
@@ -124,3 +128,39 @@ def test_interest_stays_unit_norm(catalog):
         env.step(env.action_space.sample())
     norms = torch.linalg.vector_norm(env.engine.state.interest, dim=1)
     assert torch.allclose(norms, torch.ones(8), atol=1e-5)
+
+
+@pytest.mark.parametrize("scenario", ["video", "news", "shopping"])
+def test_similarities_kept_up_to_date_while_the_pool_lasts_equal_the_exact_product(
+    catalog, scenario
+):
+    """The O(B·N) incremental update (through the Gram matrix) tracks rows @ columns.T through
+    drift, satiation, walk, trend, renormalisation, satiation folding and autoresets."""
+    env = driftrec.envs.DriftRecVectorEnv(
+        16, scenario, catalog=catalog, encoder="hashing", pool_lifetime=40, max_steps=15
+    )
+    env.reset(seed=3)
+    eng = env.engine
+    pools, incremental_steps = set(), 0
+    for t in range(80):
+        incremental_steps += eng._pool_lasts(eng.world.global_step + 1)
+        env.step(env.action_space.sample())
+        pools.add(tuple(eng.world.pool_ids.tolist()))
+        # In true units: <u, .> with u unit, <s, .> with s = scale · s_stored.
+        st, b = eng.state, eng.num_users
+        exact = torch.cat([st.interest, st.satiation]) @ eng.world.columns.T
+        unit = torch.cat([1.0 / st.interest_norm, st.satiation_scale]).unsqueeze(1)
+        kept = eng.world.sims[: 2 * b] * unit
+        assert torch.allclose(kept, exact, atol=2e-5), (scenario, t, (kept - exact).abs().max())
+    assert len(pools) >= 2 and incremental_steps >= 60
+
+
+def test_a_pool_lasts_pool_lifetime_steps(catalog):
+    env = driftrec.envs.DriftRecVectorEnv(2, catalog=catalog, encoder="hashing", pool_lifetime=5)
+    obs, _ = env.reset(seed=0)
+    ids = [obs["candidate_ids"][0].copy()]
+    for _ in range(10):
+        obs = env.step(env.action_space.sample())[0]
+        ids.append(obs["candidate_ids"][0].copy())
+    same = [np.array_equal(ids[t], ids[t - 1]) for t in range(1, 11)]
+    assert same == [t % 5 != 0 for t in range(1, 11)]
