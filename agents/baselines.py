@@ -209,6 +209,10 @@ class OracleMyopicAgent(Agent):
     def __init__(self, env: Any, seed: int | None = None, config: OracleConfig | None = None):
         super().__init__(env, seed, config)
         self._cached: np.ndarray | None = None
+        # A driftrec env computes candidate_values only when asked (ScenarioConfig.oracle_info).
+        enable = getattr(getattr(env, "unwrapped", env), "enable_oracle_info", None)
+        if self.config.key == "candidate_values" and callable(enable):
+            enable()
 
     def _act(self, obs: Obs, info: dict[str, Any]) -> np.ndarray:
         values = info.get(self.config.key) if info else None
@@ -217,7 +221,8 @@ class OracleMyopicAgent(Agent):
         if values is None:
             raise ValueError(
                 f"oracle-myopic needs info[{self.config.key!r}] for these candidates: call "
-                "act(obs, info) with the info returned by reset/step"
+                "act(obs, info) with the info returned by reset/step (a driftrec env reports "
+                "candidate_values when made with oracle_info=True)"
             )
         values = np.asarray(values, dtype=np.float64)
         if values.shape != obs["candidate_ids"].shape:

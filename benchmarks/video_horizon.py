@@ -60,6 +60,7 @@ POLICIES = {"myopic": myopic, "long_horizon": long_horizon}
 def run_cohort(env: Any, policy: Any, seed: int, kappa: float) -> dict[str, float]:
     """Follow the B users present at reset until each leaves; per-user return and length."""
     b = env.num_envs
+    env.enable_oracle_info()  # both policies read info["candidate_values"]
     _, info = env.reset(seed=seed)
     returns = np.zeros(b)
     lengths = np.zeros(b)

@@ -300,6 +300,9 @@ class ScenarioConfig:
     ``pool_lifetime``: global steps one candidate pool lasts (a "day" of candidates shared by
     the batch; 1 = new candidates every step). While a pool lasts, the similarities of every user
     to it are updated in O(B·N) per step instead of recomputed in O(B·N·d) (see ``engine``).
+    ``oracle_info``: also report ``info["candidate_values"]``, every candidate's immediate
+    expected reward (what the oracle-myopic reference ranks by): (B, N) work per step that no
+    other consumer needs, so it is off unless asked for (the oracle agent asks for it).
     ``agent_view``: how the agent sees item embeddings — ``"same"`` (the true ones), ``"pca"``
     (projected to ``agent_dim`` principal directions), ``"noise"`` (plus Gaussian noise of std
     ``agent_noise`` per coordinate, renormalised; fixed per env), ``"encoder"`` (the item texts
@@ -315,6 +318,7 @@ class ScenarioConfig:
     history_length: int = 10
     max_steps: int = 100
     pool_lifetime: int = 1
+    oracle_info: bool = False
     encoder: str = "minilm"
     agent_view: str = "same"
     agent_dim: int = 32
@@ -348,6 +352,7 @@ class ScenarioConfig:
         _positive_int(o, "history_length", self.history_length)
         _positive_int(o, "max_steps", self.max_steps)
         _positive_int(o, "pool_lifetime", self.pool_lifetime)
+        _flag(o, "oracle_info", self.oracle_info)
         if not isinstance(self.encoder, str) or not self.encoder:
             raise TypeError(
                 f"{o}.encoder must be a non-empty encoder spec string, got {self.encoder!r}"

@@ -258,8 +258,7 @@ class Engine:
         self.world = WorldState(
             seed=int(seed), global_step=0, pool_ids=torch.empty(0, dtype=torch.int64),
             columns=torch.empty(0), gram=torch.empty(0), trend_category=-1,
-            sims=torch.empty(n_rows, n_cols, **f32), boredom=torch.empty(0),
-            utilities=torch.empty(0),
+            sims=torch.empty(n_rows, n_cols, **f32), utilities=torch.empty(0),
         )  # fmt: skip
         self._walk_coef = torch.zeros(max(b, MIN_GEMM_ROWS), self.rank + int(self.trend), **f32)
         # <u_0, columns>, for the closed-form <u, u_0> while the pool lasts (pool_lifetime > 1).
@@ -369,6 +368,7 @@ class Engine:
         w.gram = w.columns @ w.columns.T
         self._pool_quality = self.quality[ids]
         self._pool_appeal = self.appeal[ids]
+        self._pool_appeal_term = self._pool_appeal * self.model.choice.appeal_weight
         self._pool_cost = self.cost[ids]
         self._expose_pool()
 
@@ -405,19 +405,40 @@ class Engine:
             self._initial_sims.copy_(rows_stable_mm(s.initial_interest, w.columns.T))
         self._utilities()
 
+    def enable_oracle_info(self) -> None:
+        """Report ``info["candidate_values"]`` from now on (``ScenarioConfig.oracle_info``)."""
+        if not self.config.oracle_info:
+            self.config = replace(self.config, oracle_info=True)
+            if self.world is not None and self.world.utilities.numel():
+                self.candidate_values = self._candidate_values()
+
+    def reset_info(self) -> dict[str, torch.Tensor]:
+        """(B, N) ground truth of the current candidates, for the info of ``reset``."""
+        info = {"candidate_utilities": self.world.utilities}
+        if self.config.oracle_info:
+            info["candidate_values"] = self.candidate_values
+        return info
+
+    def _boredom(self, index: torch.Tensor | None = None) -> torch.Tensor:
+        """max(0, <s, e_j>) in true units for every candidate (``index`` None) or for the pool
+        positions ``index`` (B, k); zero with satiation off."""
+        s_raw = self._blocks()[1]
+        raw = s_raw if index is None else s_raw.gather(1, index)
+        if not self.model.satiation.enabled:
+            return torch.zeros_like(raw)
+        return raw.clamp_min(0.0).mul_(self.state.satiation_scale.unsqueeze(1))
+
     def _utilities(self) -> None:
-        """Utilities, boredom and the oracle values from the similarities."""
+        """Utilities (and the oracle values, when asked for) from the similarities."""
         s, w = self.state, self.world
         u_raw, s_raw = self._blocks()
-        util = u_raw * (s.beta / s.interest_norm).unsqueeze(1)
+        util = torch.addcmul(self._pool_appeal_term, u_raw, (s.beta / s.interest_norm).unsqueeze(1))
         if self.model.satiation.enabled:
-            w.boredom = s_raw.clamp_min(0.0).mul_(s.satiation_scale.unsqueeze(1))
-            util.addcmul_(w.boredom, s.boredom_weight.neg().unsqueeze(1))
-        else:
-            w.boredom = torch.zeros_like(util)
-        util.add_(self._pool_appeal, alpha=self.model.choice.appeal_weight)
+            weight = (s.boredom_weight * s.satiation_scale).neg_().unsqueeze(1)
+            util.addcmul_(s_raw.clamp_min(0.0), weight)
         w.utilities = util
-        self.candidate_values = self._candidate_values()
+        if self.config.oracle_info:
+            self.candidate_values = self._candidate_values()
 
     def _candidate_values(self) -> torch.Tensor:
         """(B, N) immediate expected reward of each candidate shown alone at position 1
@@ -440,6 +461,7 @@ class Engine:
         }
         q, a, cost = self._pool_quality, self._pool_appeal, self._pool_cost
         u_raw, _ = self._blocks()
+        boredom = self._boredom()
         inv_n = (1.0 / s.interest_norm).unsqueeze(1)
         zero = torch.zeros_like(q)
         parts: dict[str, torch.Tensor] = {}
@@ -457,13 +479,13 @@ class Engine:
                 # completion_logit(q, a, m, bo) with m = u_raw / n, in place
                 f = u_raw * (inv_n * r.completion_match)
                 f.add_(completion_logit(q, a, zero, zero, r))
-                f.add_(w.boredom, alpha=-r.completion_boredom)
+                f.add_(boredom, alpha=-r.completion_boredom)
                 parts["engagement"] = torch.sigmoid_(f).mul_(p_click).mul_(cost)
                 parts["revenue"] = torch.zeros_like(p_click)
         if need["clicks"]:
             parts["clicks"] = p_click
         if need["rating"]:
-            parts["rating"] = p_click * rating_mean(q, u_raw * inv_n, w.boredom, r)
+            parts["rating"] = p_click * rating_mean(q, u_raw * inv_n, boredom, r)
         if kind != "mixed":
             return parts[kind]
         total = torch.zeros_like(p_click)
@@ -499,7 +521,7 @@ class Engine:
         inv_n = 1.0 / s.interest_norm
         pos1 = pos.unsqueeze(1)
         match = u_raw.gather(1, pos1).squeeze(1) * inv_n
-        bored = w.boredom.gather(1, pos1).squeeze(1)
+        bored, top_bored = self._boredom(torch.cat([pos1, slate[:, :1]], dim=1)).unbind(1)
         q, cost = self._pool_quality[pos], self._pool_cost[pos]
         resp = respond(
             consumed, q, self._pool_appeal[pos], cost, match, bored, s.price_sensitivity,
@@ -605,7 +627,7 @@ class Engine:
             "best_utility": best,
             "regret": best - slate_util.amax(dim=1),
             "drift": s.interest_dot_initial / s.interest_norm,
-            "boredom": torch.where(consumed, bored, w.boredom.gather(1, slate[:, :1]).squeeze(1)),
+            "boredom": torch.where(consumed, bored, top_bored),
             "budget": budget,
             "satisfaction": satisfaction,
             "churned": terminated,
@@ -630,8 +652,7 @@ class Engine:
         else:
             self._refresh()
         self._incremental = False
-        info["candidate_utilities"] = w.utilities
-        info["candidate_values"] = self.candidate_values
+        info.update(self.reset_info())
         return StepResult(reward, terminated, truncated, info, final_rows, final_obs)
 
     def _maintain(self, steps: torch.Tensor) -> None:

@@ -82,7 +82,8 @@ class DriftRecEnv(gym.Env):
     ``engagement``, ``completion``, ``rating``, ``purchased``, ``revenue``, ``best_utility``,
     ``regret``, ``drift`` (cos(u_t, u_0)), ``boredom``, ``budget``, ``satisfaction``, ``churned``;
     and for the returned observation's candidates (hidden state, for analysis and oracle
-    references only) ``candidate_utilities`` (N,) and ``candidate_values`` (N,).
+    references only) ``candidate_utilities`` (N,) and, with ``oracle_info=True`` (or after
+    ``enable_oracle_info()``), ``candidate_values`` (N,).
 
     ## Arguments
 
@@ -152,11 +153,12 @@ class DriftRecEnv(gym.Env):
         else:
             self.engine.replace_users(torch.zeros(1, dtype=torch.int64), refresh=True)
         self._last = None
-        info = {
-            "candidate_utilities": self.engine.world.utilities[0].cpu().numpy(),
-            "candidate_values": self.engine.candidate_values[0].cpu().numpy(),
-        }
+        info = {k: v[0] for k, v in info_to_numpy(self.engine.reset_info()).items()}
         return self._obs(), info
+
+    def enable_oracle_info(self) -> None:
+        """Add ``candidate_values`` to every later info (what the oracle-myopic agent ranks by)."""
+        self.engine.enable_oracle_info()
 
     def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         if self._seed is None:

@@ -94,5 +94,4 @@ class WorldState:
     gram: torch.Tensor  # (N + r + t, N + r + t) columns @ columns.T (incremental similarities)
     trend_category: int  # -1 when there is no trend
     sims: torch.Tensor  # (max(2B, 8), N + r + t) = rows @ columns.T (kept up to date)
-    boredom: torch.Tensor  # (B, N) max(0, <s, e_j>) (true scale)
     utilities: torch.Tensor  # (B, N) v without position effect

@@ -118,11 +118,11 @@ class DriftRecVectorEnv(VectorEnv):
             rows = torch.arange(self.num_envs, device=self.engine.device)
             self.engine.replace_users(rows, refresh=True)
         self._last = None
-        info = {
-            "candidate_utilities": self.engine.world.utilities.cpu().numpy(),
-            "candidate_values": self.engine.candidate_values.cpu().numpy(),
-        }
-        return self.engine.observation(), info
+        return self.engine.observation(), info_to_numpy(self.engine.reset_info())
+
+    def enable_oracle_info(self) -> None:
+        """Add ``candidate_values`` to every later info (what the oracle-myopic agent ranks by)."""
+        self.engine.enable_oracle_info()
 
     def step(
         self, actions: Any

@@ -35,6 +35,7 @@ def test_seeded_rollouts_of_50_steps_are_identical(catalog, scenario):
         "encoder": "hashing",
         "num_candidates": 30,
         "slate_size": 4,
+        "oracle_info": True,
     }
     acts = _actions(0, 50, 5, 30, 4)
     a = _rollout(driftrec.envs.DriftRecVectorEnv(5, **kw), acts)

@@ -20,8 +20,24 @@ def test_make_vec_returns_native_vector_env_with_overrides(catalog):
     obs, info = env.reset(seed=0)
     assert env.observation_space.contains(obs)
     assert obs["candidate_embeddings"].shape == (6, 20, 64)
-    assert info["candidate_values"].shape == (6, 20)
+    assert info["candidate_utilities"].shape == (6, 20)
+    assert "candidate_values" not in info  # oracle info only when asked for
     assert env.config.reward == "clicks"
+
+
+def test_oracle_info_adds_candidate_values_that_match_the_engine(catalog):
+    env = DriftRecVectorEnv(4, "news", catalog=catalog, oracle_info=True, **SMALL)
+    obs, info = env.reset(seed=0)
+    assert info["candidate_values"].shape == (4, 20)
+    later = DriftRecVectorEnv(4, "news", catalog=catalog, **SMALL)
+    _, plain = later.reset(seed=0)
+    later.enable_oracle_info()  # switched on later: same numbers from the next step on
+    action = np.tile(np.arange(3), (4, 1))
+    a = env.step(action)[4]["candidate_values"]
+    b = later.step(action)[4]["candidate_values"]
+    np.testing.assert_array_equal(a, b)
+    # Clicks reward: the value of a candidate is its click probability.
+    assert np.all((a >= 0) & (a <= 1))
 
 
 def test_autoreset_replaces_departing_users_in_the_same_step(catalog):
