@@ -54,6 +54,11 @@ def click_probabilities(v: torch.Tensor, v0: torch.Tensor, config: ChoiceConfig)
     return torch.cat([a, torch.prod(1 - a, dim=1, keepdim=True)], dim=1)
 
 
+def _one_hot(chosen: torch.Tensor, k: int) -> torch.Tensor:
+    """(B, K) bool: True at the chosen position; all False where ``chosen`` is -1."""
+    return chosen.unsqueeze(1) == torch.arange(k, device=chosen.device)
+
+
 def choose(
     v: torch.Tensor, v0: torch.Tensor, uniforms: torch.Tensor, config: ChoiceConfig
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -71,20 +76,15 @@ def choose(
         weights = torch.exp(logits.sub_(logits.amax(dim=1, keepdim=True)))
         cdf = torch.cumsum(weights, dim=1)
         idx = (cdf[:, :k] < uniforms[:, :1] * cdf[:, k:]).sum(dim=1)
-        chosen = torch.where(idx < k, idx, torch.full_like(idx, -1))
-        clicks = torch.zeros(b, k, dtype=torch.bool, device=v.device)
-        hit = chosen >= 0
-        clicks[hit, chosen[hit]] = True
-        return clicks, chosen
+        chosen = torch.where(idx < k, idx, -1)
+        return _one_hot(chosen, k), chosen
     a = examination(k, config, v.device) * sigmoid((v - v0.unsqueeze(1)) / tau)
     raw = uniforms[:, :k] < a
     any_click = raw.any(dim=1)
     if config.model == "cascade":
         first = torch.argmax(raw.to(torch.int8), dim=1)
-        chosen = torch.where(any_click, first, torch.full_like(first, -1))
-        clicks = torch.zeros_like(raw)
-        clicks[any_click, first[any_click]] = True
-        return clicks, chosen
+        chosen = torch.where(any_click, first, -1)
+        return _one_hot(chosen, k), chosen
     best = torch.argmax(torch.where(raw, v, torch.full_like(v, -torch.inf)), dim=1)
     chosen = torch.where(any_click, best, torch.full_like(best, -1))
     return raw, chosen

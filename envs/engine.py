@@ -285,8 +285,10 @@ class Engine:
         s.pending.index_fill_(0, rows, 0.0)
         s.pending.index_fill_(0, rows + b, 0.0)
         if self._incremental:
-            sims = self.world.sims
+            # The same numbers as the full product's rows (rows_stable_mm), so a user's
+            # similarities do not depend on whether it arrived inside a step or at a reset.
             new_sims = rows_stable_mm(new.interest, self.world.columns.T)
+            sims = self.world.sims
             sims.index_copy_(0, rows, new_sims)
             sims.index_fill_(0, rows + b, 0.0)
             self._initial_sims.index_copy_(0, rows, new_sims)
@@ -401,7 +403,7 @@ class Engine:
         s, w = self.state, self.world
         self._flush()
         torch.mm(s.rows, w.columns.T, out=w.sims)
-        if self._initial_sims.shape[0]:
+        if self._initial_sims.shape[0]:  # the pool may last: tables for incremental steps
             self._initial_sims.copy_(rows_stable_mm(s.initial_interest, w.columns.T))
         self._utilities()
 

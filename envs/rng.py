@@ -51,12 +51,12 @@ def hash32(x: torch.Tensor) -> torch.Tensor:
     second is MurmurHash2's), so ``x * c < 2**63`` and one int64 multiply per round is exact —
     half the tensor ops of a split multiply, with the same avalanche quality in our tests.
     """
-    x = x & MASK32
-    x = x ^ (x >> 16)
-    x = (x * _C1) & MASK32
-    x = x ^ (x >> 15)
-    x = (x * _C2) & MASK32
-    return x ^ (x >> 16)
+    x = x & MASK32  # a new tensor: the rounds below work in place on it
+    x.bitwise_xor_(x >> 16)
+    x.mul_(_C1).bitwise_and_(MASK32)
+    x.bitwise_xor_(x >> 15)
+    x.mul_(_C2).bitwise_and_(MASK32)
+    return x.bitwise_xor_(x >> 16)
 
 
 def hash32_int(x: int) -> int:
@@ -115,7 +115,7 @@ def bits(key: torch.Tensor, n: int) -> torch.Tensor:
 
 def uniform(key: torch.Tensor, n: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """(..., n) uniforms in the open interval (0, 1), 24-bit resolution (exact in float32)."""
-    return ((bits(key, n) >> 8).to(dtype) + 0.5) * (1.0 / 16777216.0)
+    return (bits(key, n) >> 8).to(dtype).add_(0.5).mul_(1.0 / 16777216.0)
 
 
 def normal(key: torch.Tensor, n: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:

@@ -135,9 +135,9 @@ def draw_new_users(
     p = pool_interests.shape[0]
     k = noise_basis.shape[0]
     base = rng.mix(seed, rng.STREAM_INIT, keys)
-    z = rng.normal(base, k + 7)
-    u = rng.uniform(rng.mix(base, 1), 1, dtype=torch.float64)[:, 0]
-    persona = torch.clamp((u * p).to(torch.int64), max=p - 1)
+    draws = rng.uniform(base, k + 8)  # k interest noise, 7 heterogeneity normals, 1 persona
+    z = rng.normal_from_uniforms(draws, k + 7)
+    persona = torch.clamp((draws[:, k + 7].to(torch.float64) * p).to(torch.int64), max=p - 1)
     interest = pool_interests.index_select(0, persona)
     if het.enabled and het.interest_noise > 0:
         noise = rows_stable_mm(z[:, :k], noise_basis) * (het.interest_noise / math.sqrt(k))
@@ -145,18 +145,25 @@ def draw_new_users(
     interest = interest / torch.linalg.vector_norm(interest, dim=1, keepdim=True).clamp_min(1e-12)
     h = z[:, k:]
     on = 1.0 if het.enabled else 0.0
-
-    def lognormal(col: int, spread: float) -> torch.Tensor:
-        return torch.exp(on * spread * h[:, col] - on * 0.5 * spread**2)
-
     c, b = model.choice, model.budget
+    # Mean-one lognormal multipliers of the base values, one column per parameter (column 3,
+    # the no-click utility, is additive normal instead).
+    spread = torch.tensor(
+        [het.interest_spread, het.drift_spread, het.boredom_spread, 0.0, het.price_spread,
+         het.budget_spread], device=h.device,
+    ) * on  # fmt: skip
+    base_value = torch.tensor(
+        [c.interest_weight, model.drift.rate, model.satiation.boredom_weight, 0.0,
+         model.response.price_sensitivity, b.initial], device=h.device,
+    )  # fmt: skip
+    value = torch.exp(h[:, :6] * spread - 0.5 * spread * spread) * base_value
     return NewUsers(
         persona=persona,
         interest=interest,
-        beta=c.interest_weight * lognormal(0, het.interest_spread),
-        drift_rate=model.drift.rate * lognormal(1, het.drift_spread),
-        boredom_weight=model.satiation.boredom_weight * lognormal(2, het.boredom_spread),
+        beta=value[:, 0],
+        drift_rate=value[:, 1],
+        boredom_weight=value[:, 2],
         no_click_utility=c.no_click_utility + on * het.no_click_std * h[:, 3],
-        price_sensitivity=model.response.price_sensitivity * lognormal(4, het.price_spread),
-        budget=torch.clamp(b.initial * lognormal(5, het.budget_spread), max=b.max_budget),
+        price_sensitivity=value[:, 4],
+        budget=torch.clamp(value[:, 5], max=b.max_budget),
     )

@@ -23,7 +23,7 @@ def _cos_to_category(engine, cat):
     return float(engine.state.interest[0] @ target)
 
 
-def _run(h, catalog, quality_rating_bias: float):
+def _run(h, catalog, quality_rating_bias: float, nearest: bool):
     # Always consume the single shown item (very low no-click utility), rating set by bias.
     engine = h.make_engine(
         catalog,
@@ -37,7 +37,10 @@ def _run(h, catalog, quality_rating_bias: float):
         rating_noise=0.0,
         drift_rate=0.2,
     )
-    cat = 2
+    # The region: the user's least similar category (to move toward) or its most similar one
+    # (to move away from), so that the effect has room whatever interest the user drew.
+    cos = engine.centroids @ engine.state.interest[0]
+    cat = int(cos.argmax() if nearest else cos.argmin())
     before = _cos_to_category(engine, cat)
     for _ in range(15):
         engine.step(h.positions_of(engine, cat).unsqueeze(0))
@@ -45,10 +48,10 @@ def _run(h, catalog, quality_rating_bias: float):
 
 
 def test_repeated_satisfying_consumption_moves_interest_toward_region(h, catalog):
-    before, after = _run(h, catalog, quality_rating_bias=5.0)  # ratings 5
+    before, after = _run(h, catalog, quality_rating_bias=5.0, nearest=False)  # ratings 5
     assert after > before + 0.3
 
 
 def test_disappointing_consumption_moves_interest_away(h, catalog):
-    before, after = _run(h, catalog, quality_rating_bias=-5.0)  # ratings 1
+    before, after = _run(h, catalog, quality_rating_bias=-5.0, nearest=True)  # ratings 1
     assert after < before - 0.1
