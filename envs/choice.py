@@ -66,7 +66,7 @@ def choose(
 
     Returns ``clicks`` (B, K) bool and ``chosen`` (B,) int64: the consumed position or -1.
     """
-    b, k = v.shape
+    k = v.shape[1]
     tau = config.temperature
     if config.model == "mnl":
         # Inverse CDF on unnormalised weights (u · total instead of a softmax: fewer passes).

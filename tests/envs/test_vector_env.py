@@ -27,10 +27,11 @@ def test_make_vec_returns_native_vector_env_with_overrides(catalog):
 
 def test_oracle_info_adds_candidate_values_that_match_the_engine(catalog):
     env = DriftRecVectorEnv(4, "news", catalog=catalog, oracle_info=True, **SMALL)
-    obs, info = env.reset(seed=0)
+    _, info = env.reset(seed=0)
     assert info["candidate_values"].shape == (4, 20)
     later = DriftRecVectorEnv(4, "news", catalog=catalog, **SMALL)
     _, plain = later.reset(seed=0)
+    assert "candidate_values" not in plain
     later.enable_oracle_info()  # switched on later: same numbers from the next step on
     action = np.tile(np.arange(3), (4, 1))
     a = env.step(action)[4]["candidate_values"]
