@@ -2,22 +2,28 @@
 
 One step, for every user b at once (shapes in brackets):
 
-1. the similarities of every user to today's pool are already known from the end of the
-   previous step: one matrix product ``[u_stored; s_stored] (2B, d) @ [E_pool; U_r; c].T``
-   gives interest match, boredom, the utilities v (B, N), the best achievable utility (regret),
-   the oracle's candidate values and every inner product the closed-form updates below need;
+1. the similarities of every user to the current pool are already known from the end of the
+   previous step: ``sims`` = [u_stored; s_stored] (2B, d) @ [E_pool; U_r; c].T gives interest
+   match, boredom, the utilities v (B, N), the best achievable utility (regret) and every inner
+   product the closed-form updates below need;
 2. slate utilities = gather(v, slate) + position effect (B, K); the choice model picks a position
    or nothing (``choice.py``); the response model gives completion, engagement, rating, purchase
    (``response.py``) from per-item scalars gathered at the consumed position only;
 3. state updates in a stored representation (``state.py``): drift ``a`` (``drift.py``) and
-   satiation (``satiation.py``) add the consumed item's embedding (the only (B, d) gather),
-   the random walk ``z`` and trend (``exogenous.py``) one small ``addmm``; satiation decay is a
-   (B,) scale, and the interest norm and cos(u, u_0) follow in closed form from inner products
-   the step already has (exact renormalisation every ``RENORM_EVERY`` user-steps) — so no pass
-   over (B, d) memory is spent on normalising; budget, satisfaction, churn (``budget.py``);
-   history;
+   satiation (``satiation.py``) add the consumed item's embedding, the random walk ``z`` and the
+   trend (``exogenous.py``) a combination of the basis columns; satiation decay is a (B,) scale,
+   and the interest norm and cos(u, u_0) follow in closed form from inner products the step
+   already has (exact renormalisation at least every ``RENORM_EVERY`` steps); budget, satisfaction,
+   churn (``budget.py``); history;
 4. users who left are replaced in place (autoreset) with a new user key; the world advances one
-   global step and draws the next pool; the similarities to the new pool are computed (step 1).
+   global step.
+
+A candidate pool lasts ``pool_lifetime`` global steps. While it lasts (``_pool_lasts``), every
+update of step 3 is a combination of the pool's columns, so the engine applies it to ``sims``
+through the columns' Gram matrix — O(B·N) per step — and records it as coefficients
+(``state.pending``) instead of touching the (B, d) rows; when the pool changes, the coefficients
+are applied with one product and the similarities to the new pool recomputed with another
+(O(B·N·d), once per pool).
 
 All randomness is counter-based (``rng.py``), so a user's trajectory depends only on the seed,
 its slot, its generation and its actions. Validation happens at the env edge; nothing here is
@@ -43,9 +49,13 @@ from .response import completion_logit, purchase_logit, rating_mean, respond
 from .state import UserState, WorldState
 from .users import UserPool, draw_new_users, persona_pool, synthetic_pool
 
-# Exact renormalisation of a user's stored interest every this many of its steps bounds the
-# float error of the closed-form norm update.
-RENORM_EVERY = 32
+# Exact renormalisation of a user's stored interest at least every this many of its steps bounds
+# the float error of the closed-form norm update: user by user on its own step count, or, when a
+# pool lasts between POOL_RENORM_MIN_LIFETIME and RENORM_EVERY steps, for every drifted user at
+# once when the pool ends (its rows are materialised then anyway; one pass instead of a gather
+# and scatter every step).
+RENORM_EVERY = 64
+POOL_RENORM_MIN_LIFETIME = 8
 # Rank of the subspace of initial-interest noise (users.draw_new_users).
 NOISE_RANK = 32
 # Satiation stored as scale · s_stored; fold the scale in before it underflows.
@@ -574,22 +584,23 @@ class Engine:
             else:
                 s.rows[:rows].addmm_(walk, w.columns[n_cand:])
             moved = torch.ones_like(consumed)
-        step_size = (n * a).unsqueeze(1)
-        if incremental:
-            s.pending[:b].scatter_add_(1, pos1, step_size)
-            w.sims[:b].addcmul_(g, step_size)
-        else:
-            s.rows[:b].addcmul_(e, step_size)
+        # The consumed item's embedding enters u_stored with weight n·a and s_stored with
+        # rate / scale' (satiation on): columns of the (2, B) coefficient blocks.
+        weights = [(n * a).unsqueeze(1)]
         sat = m.satiation
         if sat.enabled:
             scale = s.satiation_scale * sat.decay
-            coef = torch.where(consumed, sat.rate / scale, 0.0).unsqueeze(1)
-            if incremental:
-                s.pending[b : 2 * b].scatter_add_(1, pos1, coef)
-                w.sims[b : 2 * b].addcmul_(g, coef)
-            else:
-                s.rows[b : 2 * b].addcmul_(e, coef)
+            weights.append(torch.where(consumed, sat.rate / scale, 0.0).unsqueeze(1))
             s.satiation_scale = scale
+        blocks = len(weights)
+        weight = torch.stack(weights)  # (blocks, B, 1)
+        if incremental:
+            s.pending[: blocks * b].view(blocks, b, -1).scatter_add_(
+                2, pos1.unsqueeze(0).expand(blocks, b, 1), weight
+            )
+            w.sims[: blocks * b].view(blocks, b, -1).addcmul_(g.unsqueeze(0), weight)
+        else:
+            s.rows[: blocks * b].view(blocks, b, -1).addcmul_(e.unsqueeze(0), weight)
         if not incremental:
             self._flush()  # earlier steps of this pool, before its columns go
         s.interest_norm = n * torch.sqrt(torch.clamp_min(sq, 1e-12))
@@ -658,11 +669,15 @@ class Engine:
         return StepResult(reward, terminated, truncated, info, final_rows, final_obs)
 
     def _maintain(self, steps: torch.Tensor) -> None:
-        """Exact renormalisation of drifted interests every RENORM_EVERY user-steps, and folding
-        of small satiation scales. Row-local, so it does not depend on B."""
+        """Exact renormalisation of drifted interests (see RENORM_EVERY), and folding of small
+        satiation scales. Row-local and keyed by the global or the user's own step, so it does
+        not depend on B."""
         s, b = self.state, self.num_users
-        due = s.dirty & (steps % RENORM_EVERY == 0)
-        if bool(due.any()):
+        if POOL_RENORM_MIN_LIFETIME <= self.config.pool_lifetime <= RENORM_EVERY:
+            due = s.dirty if not self._incremental else None  # when the pool ends
+        else:
+            due = s.dirty & (steps % RENORM_EVERY == 0)
+        if due is not None and bool(due.any()):
             idx = due.nonzero().squeeze(1)
             u = s.rows.index_select(0, idx)
             if self._incremental:  # apply the pending coefficients of these rows

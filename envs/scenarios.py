@@ -48,7 +48,6 @@ SCENARIOS: dict[str, ScenarioConfig] = {
         slate_size=10,
         history_length=10,
         max_steps=100,
-        pool_lifetime=50,
         user_model=UserModelConfig(
             choice=ChoiceConfig(model="mnl", interest_weight=4.0, appeal_weight=2.0),
             drift=DriftConfig(rate=0.08),
@@ -74,7 +73,6 @@ SCENARIOS: dict[str, ScenarioConfig] = {
         slate_size=5,
         history_length=10,
         max_steps=30,
-        pool_lifetime=10,  # the news cycle: fresh articles with each trending topic
         user_model=UserModelConfig(
             choice=ChoiceConfig(model="cascade", interest_weight=4.0, appeal_weight=1.0),
             drift=DriftConfig(rate=0.05),
@@ -98,7 +96,6 @@ SCENARIOS: dict[str, ScenarioConfig] = {
         slate_size=10,
         history_length=10,
         max_steps=50,
-        pool_lifetime=50,
         user_model=UserModelConfig(
             choice=ChoiceConfig(model="mnl", interest_weight=4.0, appeal_weight=1.0),
             drift=DriftConfig(rate=0.04),

@@ -1,8 +1,8 @@
 """Each learner, trained briefly with a fixed seed, beats random on a tiny easy scenario.
 
-The scenario: ``video`` with 20 candidates, slates of 3, a new candidate pool every step and no
-interest drift, satiation or exogenous drift — what is left to learn is which items are worth
-showing (quality refills the session budget; clickbait burns it). Every agent is evaluated on the same users (reset seed 0)
+The scenario: ``video`` with 20 candidates, slates of 3 and no interest drift, satiation or
+exogenous drift — what is left to learn is which items are worth showing (quality refills the
+session budget; clickbait burns it). Every agent is evaluated on the same users (reset seed 0)
 after training on other users (seed 1); the measure is the mean reward per user-step.
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from driftrec.agents import make_agent
 
-EASY = {"num_candidates": 20, "slate_size": 3, "pool_lifetime": 1, "drift_enabled": False,
+EASY = {"num_candidates": 20, "slate_size": 3, "drift_enabled": False,
         "satiation_enabled": False, "exogenous_enabled": False}
 USERS, EVAL_STEPS = 32, 40
 TRAIN = {

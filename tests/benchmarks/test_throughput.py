@@ -10,12 +10,12 @@ def test_measure_pairs_step_and_gather_blocks_and_records_the_pool_lifetime():
     catalog = synthetic_catalog(300, 16)
     rows = [
         measure(8, 20, 3, 16, catalog, repeats=3, budget_s=0.005),
-        measure(8, 20, 3, 16, catalog, repeats=3, budget_s=0.005, pool_lifetime=1),
+        measure(8, 20, 3, 16, catalog, repeats=3, budget_s=0.005, pool_lifetime=7),
     ]
-    assert [r["pool_lifetime"] for r in rows] == [50, 1]  # the video preset's, then the override
+    assert [r["pool_lifetime"] for r in rows] == [1, 7]  # the video preset's, then the override
     for r in rows:
         assert r["step_ms"] > 0 and r["gather_ms"] > 0
         assert r["ratio_min"] <= r["ratio"] <= r["ratio_max"]
         assert math.isclose(r["user_steps_per_s"], 8 / (r["step_ms"] / 1e3))
     table = format_table(rows).splitlines()
-    assert len(table) == 4 and table[2].split()[:5] == ["8", "20", "3", "16", "50"]
+    assert len(table) == 4 and table[3].split()[:5] == ["8", "20", "3", "16", "7"]
