@@ -377,7 +377,9 @@ class Engine:
             )
             parts.append(self.centroids[w.trend_category].unsqueeze(0))
         w.columns = torch.cat(parts) if len(parts) > 1 else parts[0]
-        w.gram = w.columns @ w.columns.T
+        # Only a pool that lasts updates similarities incrementally (through the Gram matrix).
+        lasting = self.config.pool_lifetime > 1
+        w.gram = w.columns @ w.columns.T if lasting else torch.empty(0, device=self.device)
         self._pool_quality = self.quality[ids]
         self._pool_appeal = self.appeal[ids]
         self._pool_appeal_term = self._pool_appeal * self.model.choice.appeal_weight
