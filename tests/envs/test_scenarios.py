@@ -58,6 +58,7 @@ def test_ambiguous_bare_override_raises():
         ({"reward": "likes"}, r"reward must be one of"),
         ({"agent_view": "blurry"}, r"agent_view must be one of"),
         ({"walk_std": float("nan")}, r"ExogenousConfig.walk_std must be finite"),
+        ({"pool_lifetime": 0}, r"ScenarioConfig.pool_lifetime must be >= 1, got 0"),
     ],
 )
 def test_invalid_config_values_raise_naming_them(kwargs, message):
@@ -72,6 +73,10 @@ def test_wrong_types_raise_type_error():
         BudgetConfig(enabled=1)
     with pytest.raises(TypeError, match=r"ChoiceConfig.temperature must be a number"):
         ChoiceConfig(temperature="hot")
+    with pytest.raises(TypeError, match=r"ScenarioConfig.pool_lifetime must be an int, got 2.0"):
+        ScenarioConfig(pool_lifetime=2.0)
+    with pytest.raises(TypeError, match=r"ScenarioConfig.oracle_info must be a bool"):
+        ScenarioConfig(oracle_info="yes")
 
 
 def test_video_myopic_oracle_loses_to_long_horizon_oracle(catalog):
