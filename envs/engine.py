@@ -295,9 +295,12 @@ class Engine:
         s.pending.index_fill_(0, rows, 0.0)
         s.pending.index_fill_(0, rows + b, 0.0)
         if self._incremental:
-            # The same numbers as the full product's rows (rows_stable_mm), so a user's
-            # similarities do not depend on whether it arrived inside a step or at a reset.
-            new_sims = rows_stable_mm(new.interest, self.world.columns.T)
+            # <u, columns> from the personas' and the noise basis' inner products with the
+            # pool's columns (tables of _refresh): (n, k)·(k, C) instead of (n, d)·(d, C).
+            new_sims = self._persona_sims.index_select(0, new.persona)
+            if new.noise is not None:
+                new_sims.add_(rows_stable_mm(new.noise, self._noise_sims))
+            new_sims.div_(new.norm)
             sims = self.world.sims
             sims.index_copy_(0, rows, new_sims)
             sims.index_fill_(0, rows + b, 0.0)
@@ -340,6 +343,16 @@ class Engine:
         keys = s.keys.clone()
         keys[rows] = rng.user_keys(self.world.seed, rows, gen[rows])
         s.keys = keys
+        if refresh and self._initial_sims.shape[0] and self._pool_lasts(self.world.global_step):
+            # The pool continues: the same arrival path as inside an incremental step, so a
+            # user's numbers do not depend on whether it arrived in a step or at a reset.
+            self._incremental = True
+            try:
+                self._init_rows(rows)
+            finally:
+                self._incremental = False
+            self._utilities()
+            return
         self._init_rows(rows)
         if refresh:
             self._refresh()
@@ -417,6 +430,8 @@ class Engine:
         torch.mm(s.rows, w.columns.T, out=w.sims)
         if self._initial_sims.shape[0]:  # the pool may last: tables for incremental steps
             self._initial_sims.copy_(rows_stable_mm(s.initial_interest, w.columns.T))
+            self._persona_sims = rows_stable_mm(self.pool_interests, w.columns.T)
+            self._noise_sims = rows_stable_mm(self.noise_basis, w.columns.T)
         self._utilities()
 
     def enable_oracle_info(self) -> None:

@@ -107,6 +107,11 @@ class NewUsers:
 
     persona: torch.Tensor
     interest: torch.Tensor  # (n, d) unit
+    # interest = (pool_interests[persona] + noise @ noise_basis) / norm, so a caller that knows
+    # the inner products of the personas and of the basis with some vectors gets the user's
+    # without an (n, d) product (the engine, while a candidate pool lasts).
+    noise: torch.Tensor | None  # (n, k) coefficients on the noise basis; None without noise
+    norm: torch.Tensor  # (n, 1)
     beta: torch.Tensor
     drift_rate: torch.Tensor
     boredom_weight: torch.Tensor
@@ -139,10 +144,12 @@ def draw_new_users(
     z = rng.normal_from_uniforms(draws, k + 7)
     persona = torch.clamp((draws[:, k + 7].to(torch.float64) * p).to(torch.int64), max=p - 1)
     interest = pool_interests.index_select(0, persona)
+    noise = None
     if het.enabled and het.interest_noise > 0:
-        noise = rows_stable_mm(z[:, :k], noise_basis) * (het.interest_noise / math.sqrt(k))
-        interest = interest + noise
-    interest = interest / torch.linalg.vector_norm(interest, dim=1, keepdim=True).clamp_min(1e-12)
+        noise = z[:, :k] * (het.interest_noise / math.sqrt(k))
+        interest = interest + rows_stable_mm(noise, noise_basis)
+    norm = torch.linalg.vector_norm(interest, dim=1, keepdim=True).clamp_min(1e-12)
+    interest = interest / norm
     h = z[:, k:]
     on = 1.0 if het.enabled else 0.0
     c, b = model.choice, model.budget
@@ -160,6 +167,8 @@ def draw_new_users(
     return NewUsers(
         persona=persona,
         interest=interest,
+        noise=noise,
+        norm=norm,
         beta=value[:, 0],
         drift_rate=value[:, 1],
         boredom_weight=value[:, 2],

@@ -32,8 +32,8 @@ def validate_slate(action: Any, num_users: int | None, k: int, n: int) -> np.nda
     if arr.shape != expected:
         raise ValueError(f"slate has shape {arr.shape}; expected {expected} (K={k} positions)")
     batch = arr.reshape(-1, k).astype(np.int64, copy=False)
-    bad = (batch < 0) | (batch >= n)
-    if bad.any():
+    if batch.size and (batch.min() < 0 or batch.max() >= n):  # two reductions, no mask
+        bad = (batch < 0) | (batch >= n)
         user = int(np.argwhere(bad)[0, 0])
         values = batch[user][bad[user]].tolist()
         where = "" if num_users is None else f" at user {user}"
