@@ -46,6 +46,7 @@ RECSIM_STEPS_PER_S = 650.0  # RecSim interest evolution, N=100, K=10, on this ma
 FULL = {"B": (1, 64, 1024, 4096), "N": (20, 100, 1000), "K": (2, 10), "d": (64, 384)}
 QUICK = {"B": (1, 64, 4096), "N": (100,), "K": (10,), "d": (64, 384)}
 TARGET = {"B": 4096, "N": 100, "K": 10, "d": 384}
+TARGET_REPEATS = 11  # at least this many repeats for the target configuration
 LONGER_LIFETIMES = (10, 50)  # extra measurements of the target configuration
 
 
@@ -174,12 +175,14 @@ def main(argv: list[str] | None = None) -> int:
     for d in grid["d"]:
         catalog = synthetic_catalog(args.items, d)
         for b, n, k in itertools.product(grid["B"], grid["N"], grid["K"]):
-            row = measure(b, n, k, d, catalog, repeats=repeats)
+            target = _is_target({"B": b, "N": n, "K": k, "d": d})
+            reps = max(repeats, TARGET_REPEATS) if target else repeats
+            row = measure(b, n, k, d, catalog, repeats=reps)
             rows.append(row)
             print(format_table([row]).splitlines()[-1], flush=True)
-            if _is_target(row):
+            if target:
                 for lifetime in LONGER_LIFETIMES:
-                    extra = measure(b, n, k, d, catalog, repeats=repeats, pool_lifetime=lifetime)
+                    extra = measure(b, n, k, d, catalog, repeats=reps, pool_lifetime=lifetime)
                     longer.append(extra)
                     print(format_table([extra]).splitlines()[-1], flush=True)
     rows.sort(key=lambda r: (r["B"], r["N"], r["K"], r["d"]))
@@ -196,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             "items": args.items,
             "scenario": "video",
             "policy": "random",
+            "target_repeats": max(repeats, TARGET_REPEATS),
             "statistic": "median over repeats; ratio = median of per-repeat step/gather",
         },
         "environment": {
