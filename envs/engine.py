@@ -360,15 +360,16 @@ class Engine:
     # ----------------------------------------------------------------------------- world
     def _pool_lasts(self, global_step: int) -> bool:
         """Whether the GEMM columns at ``global_step`` are those of ``global_step - 1``: same
-        candidate pool (``pool_lifetime``) and same trending topic."""
+        candidate pool (``pool_lifetime``) and same trending topic (a function of the seed and
+        the step, not of the state, so it can be asked before or after the world advanced)."""
         if global_step % self.config.pool_lifetime == 0:
             return False
         if not self.trend:
             return True
-        ex = self.model.exogenous
-        return self.world.trend_category == trending_category(
-            self.world.seed, global_step, self.num_categories, ex.trend_period
-        )
+        seed, period = self.world.seed, self.model.exogenous.trend_period
+        return trending_category(
+            seed, global_step, self.num_categories, period
+        ) == trending_category(seed, global_step - 1, self.num_categories, period)
 
     def _draw_pool(self) -> None:
         """The N candidates of the current pool epoch (hash of seed and global step //
@@ -618,7 +619,6 @@ class Engine:
             w.sims[: blocks * b].view(blocks, b, -1).addcmul_(g.unsqueeze(0), weight)
         else:
             s.rows[: blocks * b].view(blocks, b, -1).addcmul_(e.unsqueeze(0), weight)
-        if not incremental:
             self._flush()  # earlier steps of this pool, before its columns go
         s.interest_norm = n * torch.sqrt(torch.clamp_min(sq, 1e-12))
         s.interest_dot_initial = dot

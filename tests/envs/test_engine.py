@@ -73,16 +73,21 @@ def test_user_trajectory_is_identical_under_4_and_64_users(catalog, pool_lifetim
     assert resets >= 8
 
 
-# 6: sessions truncated at 12 steps end exactly when a pool ends; 7: in the middle of a pool.
-@pytest.mark.parametrize("pool_lifetime", [1, 6, 7])
-def test_single_env_equals_vector_env_with_one_user(catalog, pool_lifetime):
+# Pools of 6: sessions truncated at 12 steps end exactly when a pool ends; of 7: inside a pool.
+# news: its trend (period 10) changes the columns inside a pool of 7, when 10-step sessions end.
+@pytest.mark.parametrize(
+    ("scenario", "pool_lifetime", "max_steps"),
+    [("video", 1, 12), ("video", 6, 12), ("video", 7, 12), ("news", 7, 10)],
+)
+def test_single_env_equals_vector_env_with_one_user(catalog, scenario, pool_lifetime, max_steps):
     kw = {
+        "scenario": scenario,
         "pool_lifetime": pool_lifetime,
         "catalog": catalog,
         "encoder": "hashing",
         "num_candidates": 30,
         "slate_size": 4,
-        "max_steps": 12,
+        "max_steps": max_steps,
     }
     acts = _actions(2, 40, 1, 30, 4)
     vec = _rollout(driftrec.envs.DriftRecVectorEnv(1, **kw), acts)
@@ -92,7 +97,7 @@ def test_single_env_equals_vector_env_with_one_user(catalog, pool_lifetime):
     for a, (vo, vr, vte, vtr, vinfo) in zip(acts, vec):
         obs, r, te, tr, info = env.step(a[0])
         assert r == vr[0] and te == vte[0] and tr == vtr[0]
-        assert np.allclose(info["slate_utilities"], vinfo["slate_utilities"][0], atol=1e-6)
+        assert np.array_equal(info["slate_utilities"], vinfo["slate_utilities"][0])  # to the bit
         if te or tr:
             episodes += 1
             for key, value in vinfo["final_obs"][0].items():
@@ -166,3 +171,21 @@ def test_a_pool_lasts_pool_lifetime_steps(catalog):
         ids.append(obs["candidate_ids"][0].copy())
     same = [np.array_equal(ids[t], ids[t - 1]) for t in range(1, 11)]
     assert same == [t % 5 != 0 for t in range(1, 11)]
+
+
+def test_whether_a_pool_lasts_depends_only_on_the_step(catalog):
+    """Asked before a step (inside it) or after (a reset): the same answer, also when the trend
+    changes the columns inside a pool — so arrivals take the same path in both envs."""
+    env = driftrec.envs.DriftRecVectorEnv(
+        2, "news", catalog=catalog, encoder="hashing", pool_lifetime=7, trend_period=3
+    )
+    env.reset(seed=0)
+    eng = env.engine
+    answers = []
+    for _ in range(30):
+        g = eng.world.global_step + 1
+        before = eng._pool_lasts(g)
+        env.step(env.action_space.sample())
+        assert eng._pool_lasts(g) == before
+        answers.append(before)
+    assert not all(answers) and any(answers)  # pools and trend periods both end
