@@ -81,7 +81,8 @@ class DriftRecVectorEnv(VectorEnv):
         self._observation_space: Any = None  # built on first access (see observation_space)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._seed: int | None = None
-        self._last: tuple[np.ndarray, StepResult, np.ndarray] | None = None
+        # (pool ids, slate, result, reward) of the last step, for render (ids looked up there).
+        self._last: tuple[np.ndarray, np.ndarray, StepResult, np.ndarray] | None = None
 
     @property
     def observation_space(self) -> Any:
@@ -147,7 +148,7 @@ class DriftRecVectorEnv(VectorEnv):
             info["final_obs"] = objs
             info["_final_obs"] = final
         reward = result.reward.to(torch.float64).cpu().numpy()
-        self._last = (pool_ids[slate], result, reward)
+        self._last = (pool_ids, slate.copy(), result, reward)  # the caller may reuse its array
         return (
             self.engine.observation(),
             reward,
@@ -162,7 +163,8 @@ class DriftRecVectorEnv(VectorEnv):
             return None
         if self._last is None:
             return "(no step yet)"
-        slate_ids, result, reward = self._last
+        pool_ids, slate, result, reward = self._last
+        slate_ids = pool_ids[slate[:max_users]]
         info = info_to_numpy(result.info)
         lines = []
         for i in range(min(max_users, self.num_envs)):
