@@ -271,17 +271,26 @@ class Engine:
             sims=torch.empty(n_rows, n_cols, **f32), utilities=torch.empty(0),
         )  # fmt: skip
         self._walk_coef = torch.zeros(max(b, MIN_GEMM_ROWS), self.rank + int(self.trend), **f32)
-        # <u_0, columns>, for the closed-form <u, u_0> while the pool lasts (pool_lifetime > 1).
-        lasting = self.config.pool_lifetime > 1
-        self._initial_sims = torch.zeros(b if lasting else 0, n_cols, **f32)
+        # Tables of each pool for incremental steps (``_lasting`` only; filled by _refresh):
+        # <u_0, columns> for the closed-form <u, u_0>, and the personas' and the noise basis'
+        # <., columns> for arriving users.
+        self._initial_sims = torch.zeros(b if self._lasting else 0, n_cols, **f32)
+        self._persona_sims = torch.empty(0, n_cols, **f32)
+        self._noise_sims = torch.empty(0, n_cols, **f32)
         self._arange = torch.arange(b, device=dev)
-        self._incremental = False  # set by step while the pool lasts (see _pool_lasts)
-        self._init_rows(self._arange)
+        self._init_rows(self._arange, incremental=False)
         self._draw_pool()
         self._refresh()
 
-    def _init_rows(self, rows: torch.Tensor) -> None:
-        """Fresh users in slots ``rows`` (keys already set). Exposed tensors are replaced."""
+    @property
+    def _lasting(self) -> bool:
+        """Whether a pool can last more than one step (then similarities update incrementally)."""
+        return self.config.pool_lifetime > 1
+
+    def _init_rows(self, rows: torch.Tensor, *, incremental: bool) -> None:
+        """Fresh users in slots ``rows`` (keys already set). Exposed tensors are replaced.
+        ``incremental``: the current pool continues, so their similarities are set here;
+        otherwise the next full product computes them."""
         s, b = self.state, self.num_users
         new = draw_new_users(
             self.world.seed,
@@ -294,7 +303,7 @@ class Engine:
         s.rows.index_fill_(0, rows + b, 0.0)
         s.pending.index_fill_(0, rows, 0.0)
         s.pending.index_fill_(0, rows + b, 0.0)
-        if self._incremental:
+        if incremental:
             # <u, columns> from the personas' and the noise basis' inner products with the
             # pool's columns (tables of _refresh): (n, k)·(k, C) instead of (n, d)·(d, C).
             new_sims = self._persona_sims.index_select(0, new.persona)
@@ -333,9 +342,12 @@ class Engine:
         s.history_responses = replaced(s.history_responses, 0.0)
         s.done = replaced(s.done, False)
 
-    def replace_users(self, rows: torch.Tensor, *, refresh: bool = False) -> None:
-        """New users (next generation) in slots ``rows``; ``refresh`` recomputes the similarities
-        to the current pool (needed when called outside ``step``, e.g. the single env's reset)."""
+    def replace_users(
+        self, rows: torch.Tensor, *, refresh: bool = False, incremental: bool = False
+    ) -> None:
+        """New users (next generation) in slots ``rows``. ``refresh``: called outside ``step``
+        (e.g. the single env's reset), bring the similarities up to date now; ``incremental``:
+        called inside a step whose pool continues (see ``_init_rows``)."""
         s = self.state
         gen = s.generation.clone()
         gen[rows] += 1
@@ -343,18 +355,14 @@ class Engine:
         keys = s.keys.clone()
         keys[rows] = rng.user_keys(self.world.seed, rows, gen[rows])
         s.keys = keys
-        if refresh and self._initial_sims.shape[0] and self._pool_lasts(self.world.global_step):
-            # The pool continues: the same arrival path as inside an incremental step, so a
-            # user's numbers do not depend on whether it arrived in a step or at a reset.
-            self._incremental = True
-            try:
-                self._init_rows(rows)
-            finally:
-                self._incremental = False
-            self._utilities()
-            return
-        self._init_rows(rows)
         if refresh:
+            # A pool that continues takes the same arrival path as inside an incremental step,
+            # so a user's numbers do not depend on whether it arrived in a step or at a reset.
+            incremental = self._pool_lasts(self.world.global_step)
+        self._init_rows(rows, incremental=incremental)
+        if refresh and incremental:
+            self._utilities()
+        elif refresh:
             self._refresh()
 
     # ----------------------------------------------------------------------------- world
@@ -392,8 +400,7 @@ class Engine:
             parts.append(self.centroids[w.trend_category].unsqueeze(0))
         w.columns = torch.cat(parts) if len(parts) > 1 else parts[0]
         # Only a pool that lasts updates similarities incrementally (through the Gram matrix).
-        lasting = self.config.pool_lifetime > 1
-        w.gram = w.columns @ w.columns.T if lasting else torch.empty(0, device=self.device)
+        w.gram = w.columns @ w.columns.T if self._lasting else torch.empty(0, device=self.device)
         self._pool_quality = self.quality[ids]
         self._pool_appeal = self.appeal[ids]
         self._pool_appeal_term = self._pool_appeal * self.model.choice.appeal_weight
@@ -429,7 +436,7 @@ class Engine:
         s, w = self.state, self.world
         self._flush()
         torch.mm(s.rows, w.columns.T, out=w.sims)
-        if self._initial_sims.shape[0]:  # the pool may last: tables for incremental steps
+        if self._lasting:
             self._initial_sims.copy_(rows_stable_mm(s.initial_interest, w.columns.T))
             self._persona_sims = rows_stable_mm(self.pool_interests, w.columns.T)
             self._noise_sims = rows_stable_mm(self.noise_basis, w.columns.T)
@@ -442,8 +449,9 @@ class Engine:
             if self.world is not None and self.world.utilities.numel():
                 self.candidate_values = self._candidate_values()
 
-    def reset_info(self) -> dict[str, torch.Tensor]:
-        """(B, N) ground truth of the current candidates, for the info of ``reset``."""
+    def candidate_info(self) -> dict[str, torch.Tensor]:
+        """(B, N) ground truth of the current candidates (the info of ``reset``, and of ``step``
+        about the returned observation)."""
         info = {"candidate_utilities": self.world.utilities}
         if self.config.oracle_info:
             info["candidate_values"] = self.candidate_values
@@ -533,7 +541,7 @@ class Engine:
         seed = w.seed
         # While the pool lasts, every similarity is updated with the same increments as the rows
         # (through the Gram matrix of the columns): O(B·N) instead of the O(B·N·d) product.
-        incremental = self._incremental = self._pool_lasts(w.global_step + 1)
+        incremental = self._pool_lasts(w.global_step + 1)
         util = w.utilities
         slate_util = util.gather(1, slate) + self.position_effect
 
@@ -641,7 +649,7 @@ class Engine:
             s.history_responses,
         )
         s.budget, s.satisfaction, s.steps = budget, satisfaction, steps
-        self._maintain(steps)
+        self._maintain(steps, incremental=incremental)
 
         best = util.amax(dim=1) + self.position_effect[0]
         info = {
@@ -674,36 +682,35 @@ class Engine:
             if bool(done.any()):
                 final_rows = done.nonzero().squeeze(1)
                 final_obs = self.observation(final_rows)
-                self.replace_users(final_rows)
+                self.replace_users(final_rows, incremental=incremental)
         else:
             s.done = done
         if incremental:
             self._utilities()
         else:
             self._refresh()
-        self._incremental = False
-        info.update(self.reset_info())
+        info.update(self.candidate_info())
         return StepResult(reward, terminated, truncated, info, final_rows, final_obs)
 
-    def _maintain(self, steps: torch.Tensor) -> None:
+    def _maintain(self, steps: torch.Tensor, *, incremental: bool) -> None:
         """Exact renormalisation of drifted interests (see RENORM_EVERY), and folding of small
         satiation scales. Row-local and keyed by the global or the user's own step, so it does
         not depend on B."""
         s, b = self.state, self.num_users
         if POOL_RENORM_MIN_LIFETIME <= self.config.pool_lifetime <= RENORM_EVERY:
-            due = s.dirty if not self._incremental else None  # when the pool ends
+            due = None if incremental else s.dirty  # when the pool ends
         else:
             due = s.dirty & (steps % RENORM_EVERY == 0)
         if due is not None and bool(due.any()):
             idx = due.nonzero().squeeze(1)
             u = s.rows.index_select(0, idx)
-            if self._incremental:  # apply the pending coefficients of these rows
+            if incremental:  # apply the pending coefficients of these rows
                 u = u + rows_stable_mm(s.pending.index_select(0, idx), s.columns)
                 s.pending.index_fill_(0, idx, 0.0)
             norm = torch.linalg.vector_norm(u, dim=1, keepdim=True)
             u = u / norm
             s.rows.index_copy_(0, idx, u)
-            if self._incremental:
+            if incremental:
                 sims = self.world.sims
                 sims.index_copy_(0, idx, sims.index_select(0, idx) / norm)
             dot = torch.linalg.vecdot(u, s.initial_interest.index_select(0, idx))
@@ -715,7 +722,7 @@ class Engine:
             idx = small.nonzero().squeeze(1)
             factor = s.satiation_scale[idx].unsqueeze(1)
             s.rows.index_copy_(0, idx + b, s.rows.index_select(0, idx + b) * factor)
-            if self._incremental:
+            if incremental:
                 sims, pending = self.world.sims, s.pending
                 sims.index_copy_(0, idx + b, sims.index_select(0, idx + b) * factor)
                 pending.index_copy_(0, idx + b, pending.index_select(0, idx + b) * factor)

@@ -153,7 +153,7 @@ class DriftRecEnv(gym.Env):
         else:
             self.engine.replace_users(torch.zeros(1, dtype=torch.int64), refresh=True)
         self._last = None
-        info = {k: v[0] for k, v in info_to_numpy(self.engine.reset_info()).items()}
+        info = {k: v[0] for k, v in info_to_numpy(self.engine.candidate_info()).items()}
         return self._obs(), info
 
     def enable_oracle_info(self) -> None:

@@ -119,7 +119,7 @@ class DriftRecVectorEnv(VectorEnv):
             rows = torch.arange(self.num_envs, device=self.engine.device)
             self.engine.replace_users(rows, refresh=True)
         self._last = None
-        return self.engine.observation(), info_to_numpy(self.engine.reset_info())
+        return self.engine.observation(), info_to_numpy(self.engine.candidate_info())
 
     def enable_oracle_info(self) -> None:
         """Add ``candidate_values`` to every later info (what the oracle-myopic agent ranks by)."""
