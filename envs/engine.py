@@ -58,6 +58,10 @@ RENORM_EVERY = 64
 POOL_RENORM_MIN_LIFETIME = 8
 # Rank of the subspace of initial-interest noise (users.draw_new_users).
 NOISE_RANK = 32
+# <e, u_0> of a consumed item comes from tables over the catalog — <persona, e> (P, M) and
+# <noise basis, e> (M, NOISE_RANK) — instead of a (B, d) dot product per step, unless the persona
+# table would hold more entries than this (then the dot product with the stored u_0).
+MAX_PERSONA_TABLE = 1 << 24
 # Satiation stored as scale · s_stored; fold the scale in before it underflows.
 MIN_SATIATION_SCALE = 1e-6
 # Matrix products with fewer rows than this take a different MKL kernel whose rounding differs;
@@ -186,6 +190,13 @@ class Engine:
         self._item_centroid = self.embeddings @ self.centroids.T  # (M, C)
         self._basis_centroid = self.basis @ self.centroids.T if walk else None  # (r, C)
         self._walk_draws = self.rank
+        # <u_0, e> = (<persona, e> + noise · <noise basis, e>) / norm (users.NewUsers).
+        m_items, p_types = self.embeddings.shape[0], self.pool_interests.shape[0]
+        if m_items * p_types <= MAX_PERSONA_TABLE:
+            self._persona_items = (self.pool_interests @ self.embeddings.T).reshape(-1)  # (P·M,)
+            self._noise_items = self.embeddings @ self.noise_basis.T  # (M, k)
+        else:
+            self._persona_items = self._noise_items = None
         k = config.slate_size
         self._choice_draws = 1 if self.model.choice.model == "mnl" else k
         self.position_effect = position_effect(k, self.model.choice, dev)
@@ -242,6 +253,8 @@ class Engine:
             pending=torch.zeros(n_rows, n_cols, **f32),
             columns=torch.empty(0, d, **f32),
             initial_interest=torch.zeros(b, d, **f32),
+            initial_noise=torch.zeros(b, self.noise_basis.shape[0], **f32),
+            initial_inv_norm=torch.ones(b, **f32),
             initial_basis=torch.zeros(b, self.rank, **f32),
             initial_centroid=torch.zeros(b, self.num_categories if self.trend else 0, **f32),
             interest_dot_initial=torch.ones(b, **f32),
@@ -271,10 +284,8 @@ class Engine:
             sims=torch.empty(n_rows, n_cols, **f32), utilities=torch.empty(0),
         )  # fmt: skip
         self._walk_coef = torch.zeros(max(b, MIN_GEMM_ROWS), self.rank + int(self.trend), **f32)
-        # Tables of each pool for incremental steps (``_lasting`` only; filled by _refresh):
-        # <u_0, columns> for the closed-form <u, u_0>, and the personas' and the noise basis'
-        # <., columns> for arriving users.
-        self._initial_sims = torch.zeros(b if self._lasting else 0, n_cols, **f32)
+        # Tables of each pool for incremental steps (``_lasting`` only; filled by _refresh): the
+        # personas' and the noise basis' <., columns> for arriving users.
         self._persona_sims = torch.empty(0, n_cols, **f32)
         self._noise_sims = torch.empty(0, n_cols, **f32)
         self._arange = torch.arange(b, device=dev)
@@ -313,8 +324,12 @@ class Engine:
             sims = self.world.sims
             sims.index_copy_(0, rows, new_sims)
             sims.index_fill_(0, rows + b, 0.0)
-            self._initial_sims.index_copy_(0, rows, new_sims)
         s.initial_interest.index_copy_(0, rows, new.interest)
+        if new.noise is not None:
+            s.initial_noise.index_copy_(0, rows, new.noise)
+        else:
+            s.initial_noise.index_fill_(0, rows, 0.0)
+        s.initial_inv_norm.index_copy_(0, rows, 1.0 / new.norm.squeeze(1))
         s.interest_dot_initial.index_fill_(0, rows, 1.0)
         if self.rank:
             s.initial_basis.index_copy_(0, rows, rows_stable_mm(new.interest, self.basis.T))
@@ -437,7 +452,6 @@ class Engine:
         self._flush()
         torch.mm(s.rows, w.columns.T, out=w.sims)
         if self._lasting:
-            self._initial_sims.copy_(rows_stable_mm(s.initial_interest, w.columns.T))
             self._persona_sims = rows_stable_mm(self.pool_interests, w.columns.T)
             self._noise_sims = rows_stable_mm(self.noise_basis, w.columns.T)
         self._utilities()
@@ -577,12 +591,11 @@ class Engine:
         sq = 1.0 + a * a + 2.0 * a * match
         if incremental:
             g = w.gram.index_select(0, pos)  # (B, C) <e, columns>
-            e_u0 = self._initial_sims.gather(1, pos1).squeeze(1)
             if s.columns.numel() == 0:
                 s.columns = w.columns
         else:
             e = w.columns.index_select(0, pos)  # (B, d) consumed item embeddings
-            e_u0 = torch.linalg.vecdot(e, s.initial_interest)
+        e_u0 = self._item_dot_initial(item, None if incremental else e)
         dot = s.interest_dot_initial + n * a * e_u0
         if r or self.trend:
             walk = self._walk_coef
@@ -691,6 +704,19 @@ class Engine:
             self._refresh()
         info.update(self.candidate_info())
         return StepResult(reward, terminated, truncated, info, final_rows, final_obs)
+
+    def _item_dot_initial(self, item: torch.Tensor, e: torch.Tensor | None) -> torch.Tensor:
+        """(B,) <e_item, u_0> from the catalog tables (``MAX_PERSONA_TABLE``), else the dot
+        product with the stored u_0 (``e``: the items' embeddings, if already gathered)."""
+        s = self.state
+        if self._persona_items is not None:
+            m = self.embeddings.shape[0]
+            persona = self._persona_items.index_select(0, s.persona * m + item)
+            noise = (s.initial_noise * self._noise_items.index_select(0, item)).sum(1)
+            return (persona + noise) * s.initial_inv_norm
+        if e is None:
+            e = self.embeddings.index_select(0, item)
+        return torch.linalg.vecdot(e, s.initial_interest)
 
     def _maintain(self, steps: torch.Tensor, *, incremental: bool) -> None:
         """Exact renormalisation of drifted interests (see RENORM_EVERY), and folding of small

@@ -35,6 +35,8 @@ class UserState:
     pending: torch.Tensor  # (max(2B, 8), C) coefficients over `columns` not yet added to rows
     columns: torch.Tensor  # (C, d) the pool's columns that `pending` refers to
     initial_interest: torch.Tensor  # (B, d) u at arrival, for drift = cos(u_t, u_0)
+    initial_noise: torch.Tensor  # (B, k) noise coefficients of u_0 (users.NewUsers.noise)
+    initial_inv_norm: torch.Tensor  # (B,) 1 / norm of u_0 before normalisation
     initial_basis: torch.Tensor  # (B, r) <u_0, U_r> (closed-form <u, u_0> under the walk)
     initial_centroid: torch.Tensor  # (B, C) <u_0, c> (same, under the trend; C = 0 if none)
     interest_dot_initial: torch.Tensor  # (B,) <u_stored, u_0>

@@ -189,3 +189,31 @@ def test_whether_a_pool_lasts_depends_only_on_the_step(catalog):
         assert eng._pool_lasts(g) == before
         answers.append(before)
     assert not all(answers) and any(answers)  # pools and trend periods both end
+
+
+@pytest.mark.parametrize("pool_lifetime", [1, 40])
+@pytest.mark.parametrize("tables", [True, False])
+def test_drift_info_equals_cosine_to_the_initial_interest(
+    catalog, monkeypatch, tables, pool_lifetime
+):
+    """<e, u_0> of a consumed item from the catalog tables (or, for a catalog × user pool too
+    large for them, the dot product with the stored u_0) keeps <u, u_0> exact: info["drift"] is
+    cos(u_t, u_0) of the hidden state, through drift, walk, trend and autoresets."""
+    if not tables:
+        monkeypatch.setattr(driftrec.envs.engine, "MAX_PERSONA_TABLE", 0)
+    env = driftrec.envs.DriftRecVectorEnv(
+        16, "video", catalog=catalog, encoder="hashing", pool_lifetime=pool_lifetime, max_steps=12
+    )
+    env.reset(seed=5)
+    eng = env.engine
+    assert (eng._persona_items is not None) == tables
+    drifted = 0.0
+    for _ in range(40):
+        _, _, terminated, truncated, info = env.step(env.action_space.sample())
+        st = eng.state
+        exact = torch.linalg.vecdot(st.interest, st.initial_interest)
+        reported = torch.from_numpy(np.asarray(info["drift"]))
+        live = torch.from_numpy(~(terminated | truncated))  # the others were replaced
+        assert torch.allclose(reported[live], exact[live], atol=1e-5)
+        drifted = max(drifted, float((1 - exact).max()))
+    assert drifted > 0.01  # interests did move
