@@ -3,15 +3,17 @@
 One step, for every user b at once (shapes in brackets):
 
 1. the similarities of every user to the current pool are already known from the end of the
-   previous step: ``sims`` = [u_stored; s_stored] (2B, d) @ [E_pool; U_r; c].T gives interest
-   match, boredom, the utilities v (B, N), the best achievable utility (regret) and every inner
-   product the closed-form updates below need;
+   previous step: ``sims`` = [u_stored; s_stored] (2B, d) @ [E_pool; c].T (plus the walk's
+   coefficients times the (r, C) table <U_r, columns>) gives interest match, boredom, the
+   utilities v (B, N), the best achievable utility (regret) and every inner product the
+   closed-form updates below need (<u, U_r> is kept in closed form);
 2. slate utilities = gather(v, slate) + position effect (B, K); the choice model picks a position
    or nothing (``choice.py``); the response model gives completion, engagement, rating, purchase
    (``response.py``) from per-item scalars gathered at the consumed position only;
 3. state updates in a stored representation (``state.py``): drift ``a`` (``drift.py``) and
-   satiation (``satiation.py``) add the consumed item's embedding, the random walk ``z`` and the
-   trend (``exogenous.py``) a combination of the basis columns; satiation decay is a (B,) scale,
+   satiation (``satiation.py``) add the consumed item's embedding, the trend (``exogenous.py``)
+   a centroid column, the random walk ``z`` its (B, r) coefficients over the walk basis U_r
+   (folded into the rows at renormalisation); satiation decay is a (B,) scale,
    and the interest norm and cos(u, u_0) follow in closed form from inner products the step
    already has (exact renormalisation at least every ``RENORM_EVERY`` steps); budget, satisfaction,
    churn (``budget.py``); history;
@@ -247,11 +249,15 @@ class Engine:
         # At least MIN_GEMM_ROWS rows: MKL takes another code path for tiny matrices, which
         # would make B = 1 round differently from B = 64 (see rows_stable_mm).
         n_rows = max(2 * b, MIN_GEMM_ROWS)
-        n_cols = self.config.num_candidates + self.rank + int(self.trend)
+        n_cols = self.config.num_candidates + int(self.trend)
+        walk_rows = max(b, MIN_GEMM_ROWS)
         self.state = UserState(
             rows=torch.zeros(n_rows, d, **f32),
             pending=torch.zeros(n_rows, n_cols, **f32),
             columns=torch.empty(0, d, **f32),
+            walk=torch.zeros(walk_rows, self.rank, **f32),
+            walk_basis=self.basis if self.basis is not None else torch.empty(0, d, **f32),
+            interest_basis=torch.zeros(b, self.rank, **f32),
             initial_interest=torch.zeros(b, d, **f32),
             initial_noise=torch.zeros(b, self.noise_basis.shape[0], **f32),
             initial_inv_norm=torch.ones(b, **f32),
@@ -280,10 +286,12 @@ class Engine:
         )
         self.world = WorldState(
             seed=int(seed), global_step=0, pool_ids=torch.empty(0, dtype=torch.int64),
-            columns=torch.empty(0), gram=torch.empty(0), trend_category=-1,
+            columns=torch.empty(0), gram=torch.empty(0), exogenous_sims=torch.empty(0),
+            trend_category=-1,
             sims=torch.empty(n_rows, n_cols, **f32), utilities=torch.empty(0),
         )  # fmt: skip
-        self._walk_coef = torch.zeros(max(b, MIN_GEMM_ROWS), self.rank + int(self.trend), **f32)
+        # One step's exogenous increments (walk z·n, trend τ·n), padded like the walk.
+        self._walk_coef = torch.zeros(walk_rows, self.rank + int(self.trend), **f32)
         # Tables of each pool for incremental steps (``_lasting`` only; filled by _refresh): the
         # personas' and the noise basis' <., columns> for arriving users.
         self._persona_sims = torch.empty(0, n_cols, **f32)
@@ -314,6 +322,7 @@ class Engine:
         s.rows.index_fill_(0, rows + b, 0.0)
         s.pending.index_fill_(0, rows, 0.0)
         s.pending.index_fill_(0, rows + b, 0.0)
+        s.walk.index_fill_(0, rows, 0.0)
         if incremental:
             # <u, columns> from the personas' and the noise basis' inner products with the
             # pool's columns (tables of _refresh): (n, k)·(k, C) instead of (n, d)·(d, C).
@@ -332,7 +341,9 @@ class Engine:
         s.initial_inv_norm.index_copy_(0, rows, 1.0 / new.norm.squeeze(1))
         s.interest_dot_initial.index_fill_(0, rows, 1.0)
         if self.rank:
-            s.initial_basis.index_copy_(0, rows, rows_stable_mm(new.interest, self.basis.T))
+            basis_dots = rows_stable_mm(new.interest, self.basis.T)
+            s.initial_basis.index_copy_(0, rows, basis_dots)
+            s.interest_basis.index_copy_(0, rows, basis_dots)
         if self.trend:
             s.initial_centroid.index_copy_(0, rows, rows_stable_mm(new.interest, self.centroids.T))
         s.interest_norm.index_fill_(0, rows, 1.0)
@@ -404,8 +415,7 @@ class Engine:
         ids = torch.randperm(m, generator=gen)[: self.config.num_candidates].to(self.device)
         w.pool_ids = ids
         parts = [self.embeddings.index_select(0, ids)]
-        if self.basis is not None:
-            parts.append(self.basis)
+        directions = [self.basis] if self.basis is not None else []
         w.trend_category = -1
         if self.trend:
             ex = self.model.exogenous
@@ -413,7 +423,12 @@ class Engine:
                 w.seed, w.global_step, self.num_categories, ex.trend_period
             )
             parts.append(self.centroids[w.trend_category].unsqueeze(0))
+            directions.append(parts[-1])
         w.columns = torch.cat(parts) if len(parts) > 1 else parts[0]
+        # <[U_r; c_trend], columns>: how the walk and the trend move the similarities.
+        w.exogenous_sims = (
+            torch.cat(directions) @ w.columns.T if directions else torch.empty(0, device=self.device)
+        )
         # Only a pool that lasts updates similarities incrementally (through the Gram matrix).
         w.gram = w.columns @ w.columns.T if self._lasting else torch.empty(0, device=self.device)
         self._pool_quality = self.quality[ids]
@@ -451,6 +466,8 @@ class Engine:
         s, w = self.state, self.world
         self._flush()
         torch.mm(s.rows, w.columns.T, out=w.sims)
+        if self.rank:  # u_stored = rows + walk @ U_r
+            w.sims[: s.walk.shape[0]].addmm_(s.walk, w.exogenous_sims[: self.rank])
         if self._lasting:
             self._persona_sims = rows_stable_mm(self.pool_interests, w.columns.T)
             self._noise_sims = rows_stable_mm(self.noise_basis, w.columns.T)
@@ -602,26 +619,34 @@ class Engine:
             if r:
                 z = rng.normal_from_uniforms(uni[:, nc + 4 :], r) * ex.walk_std
                 walk[:b, :r] = z * n.unsqueeze(1)
-                z_u = (z * w.sims[:b, n_cand : n_cand + r]).sum(1) * inv_n
-                z_e = (z * self._item_basis.index_select(0, item)).sum(1)
+                z_u = (z * s.interest_basis).sum(1) * inv_n
+                item_basis = self._item_basis.index_select(0, item)
+                z_e = (z * item_basis).sum(1)
                 sq = sq + (z * z).sum(1) + 2.0 * z_u + 2.0 * a * z_e
                 dot = dot + n * (z * s.initial_basis).sum(1)
+                # <u_stored, U_r> += n (a <e, U_r> + z + τ <c, U_r>) (U_r orthonormal)
+                basis_step = torch.addcmul(z, item_basis, a.unsqueeze(1))
             if self.trend:
-                t, col, cat = ex.trend_strength, n_cand + r, w.trend_category
+                t, col, cat = ex.trend_strength, n_cand, w.trend_category
                 walk[:b, r] = n * t
                 u_c = w.sims[:b, col] * inv_n
                 e_c = self._item_centroid[:, cat].index_select(0, item)
                 sq = sq + t * t + 2.0 * t * u_c + 2.0 * a * t * e_c
                 if r:
                     sq = sq + 2.0 * t * (z * self._basis_centroid[:, cat]).sum(1)
+                    basis_step.add_(self._basis_centroid[:, cat], alpha=t)
                 dot = dot + n * t * s.initial_centroid[:, cat]
+            if r:
+                s.interest_basis = s.interest_basis + basis_step * n.unsqueeze(1)
+                s.walk.add_(walk[:, :r])
             # At least MIN_GEMM_ROWS rows (zero rows add exactly 0): B-invariant rounding.
             rows = walk.shape[0]
             if incremental:
-                s.pending[:rows, n_cand:].add_(walk)
-                w.sims[:rows].addmm_(walk, w.gram[n_cand:])
-            else:
-                s.rows[:rows].addmm_(walk, w.columns[n_cand:])
+                if self.trend:
+                    s.pending[:rows, n_cand:].add_(walk[:, r:])
+                w.sims[:rows].addmm_(walk, w.exogenous_sims)
+            elif self.trend:
+                s.rows[:rows].addmm_(walk[:, r:], w.columns[n_cand:])
             moved = torch.ones_like(consumed)
         # The consumed item's embedding enters u_stored with weight n·a and s_stored with
         # rate / scale' (satiation on): columns of the (2, B) coefficient blocks.
@@ -733,9 +758,14 @@ class Engine:
             if incremental:  # apply the pending coefficients of these rows
                 u = u + rows_stable_mm(s.pending.index_select(0, idx), s.columns)
                 s.pending.index_fill_(0, idx, 0.0)
+            if self.rank:  # fold the walk into the rows
+                u = u + rows_stable_mm(s.walk.index_select(0, idx), self.basis)
+                s.walk.index_fill_(0, idx, 0.0)
             norm = torch.linalg.vector_norm(u, dim=1, keepdim=True)
             u = u / norm
             s.rows.index_copy_(0, idx, u)
+            if self.rank:
+                s.interest_basis.index_copy_(0, idx, rows_stable_mm(u, self.basis.T))
             if incremental:
                 sims = self.world.sims
                 sims.index_copy_(0, idx, sims.index_select(0, idx) / norm)

@@ -3,18 +3,22 @@
 every user to that pool).
 
 Representation (why it is not simply ``u``, ``s``): the two (B, d) blocks live as rows of one
-matrix ``rows`` = [u_stored; s_stored] so that a single matrix product with
-[E_pool; U_r; c_trend] gives every inner product a step needs. To avoid extra passes over (B, d)
-memory,
+matrix ``rows`` = [u_stored; s_stored] so that a single matrix product with [E_pool; c_trend]
+gives every inner product a step needs. To avoid extra passes over (B, d) memory,
 
 - the interest is stored unnormalised: ``u = u_stored / interest_norm``, where the norm is updated
   in closed form from those inner products and recomputed exactly every few steps;
 - satiation is stored scaled: ``s = satiation_scale · s_stored``, so its per-step decay is a
   (B,) multiplication;
-- while a candidate pool lasts, every update to the rows is a combination of the pool's columns
-  (the consumed item, the walk basis, the trend), so it is accumulated as coefficients
-  ``pending`` (B, C) and applied with one matrix product when the pool changes: the true rows are
-  ``rows + pending @ columns``. No step touches (B, d) memory then.
+- the random walk lives in the r-dimensional basis U_r, so it is kept as coefficients ``walk``
+  (B, r) and folded into the rows only when a user is renormalised: u_stored = rows + walk @ U_r.
+  Its inner products with the pool come from the (r, C) table <U_r, columns>, and <u_stored, U_r>
+  (what the closed-form norm needs) is kept in closed form (``interest_basis``), so the per-step
+  matrix product covers the pool's columns only;
+- while a candidate pool lasts, every other update to the rows is a combination of the pool's
+  columns (the consumed item, the trend), so it is accumulated as coefficients ``pending`` (B, C)
+  and applied with one matrix product when the pool changes: the true rows are
+  ``rows + pending @ columns (+ walk @ U_r)``. No step touches (B, d) memory then.
 
 Convention that makes zero-copy observations safe: tensors that observations expose
 (``history_*``, ``steps``) are *replaced*, never mutated in place.
@@ -34,6 +38,9 @@ class UserState:
     rows: torch.Tensor  # (max(2B, 8), d): [0, B) u_stored, [B, 2B) s_stored, up to `pending`
     pending: torch.Tensor  # (max(2B, 8), C) coefficients over `columns` not yet added to rows
     columns: torch.Tensor  # (C, d) the pool's columns that `pending` refers to
+    walk: torch.Tensor  # (max(B, 8), r) random-walk coefficients over `walk_basis`, not yet in rows
+    walk_basis: torch.Tensor  # (r, d) U_r, orthonormal rows (constant)
+    interest_basis: torch.Tensor  # (B, r) <u_stored, U_r>, in closed form
     initial_interest: torch.Tensor  # (B, d) u at arrival, for drift = cos(u_t, u_0)
     initial_noise: torch.Tensor  # (B, k) noise coefficients of u_0 (users.NewUsers.noise)
     initial_inv_norm: torch.Tensor  # (B,) 1 / norm of u_0 before normalisation
@@ -75,10 +82,14 @@ class UserState:
         return self._stored()[b : 2 * b] * self.satiation_scale.unsqueeze(1)
 
     def _stored(self) -> torch.Tensor:
-        """[u_stored; s_stored] with the pending coefficients applied (a new tensor)."""
-        if self.columns.numel() == 0:
-            return self.rows.clone()
-        return torch.addmm(self.rows, self.pending, self.columns)
+        """[u_stored; s_stored] with the pending and walk coefficients applied (a new tensor)."""
+        rows = self.rows.clone()
+        if self.columns.numel():
+            rows.addmm_(self.pending, self.columns)
+        if self.walk_basis.numel():
+            n = self.walk.shape[0]
+            rows[:n].addmm_(self.walk, self.walk_basis)
+        return rows
 
     def clone(self) -> UserState:
         """A deep copy (for tests and for checkpointing a simulation)."""
@@ -92,8 +103,9 @@ class WorldState:
     seed: int
     global_step: int
     pool_ids: torch.Tensor  # (N,) int64 catalog indices, distinct
-    columns: torch.Tensor  # (N + r + t, d): [E_pool; U_r (walk basis); c_trend]
-    gram: torch.Tensor  # (N + r + t, N + r + t) columns @ columns.T (incremental similarities)
+    columns: torch.Tensor  # (C, d) = (N + t, d): [E_pool; c_trend]
+    gram: torch.Tensor  # (C, C) columns @ columns.T (incremental similarities)
+    exogenous_sims: torch.Tensor  # (r + t, C) [U_r; c_trend] @ columns.T
     trend_category: int  # -1 when there is no trend
-    sims: torch.Tensor  # (max(2B, 8), N + r + t) = rows @ columns.T (kept up to date)
+    sims: torch.Tensor  # (max(2B, 8), C) = [u_stored; s_stored] @ columns.T (kept up to date)
     utilities: torch.Tensor  # (B, N) v without position effect

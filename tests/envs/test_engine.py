@@ -137,18 +137,21 @@ def test_interest_stays_unit_norm(catalog):
     assert torch.allclose(norms, torch.ones(8), atol=1e-5)
 
 
+@pytest.mark.parametrize("pool_lifetime", [1, 40])
 @pytest.mark.parametrize("scenario", ["video", "news", "shopping"])
 def test_similarities_kept_up_to_date_while_the_pool_lasts_equal_the_exact_product(
-    catalog, scenario
+    catalog, scenario, pool_lifetime
 ):
     """The O(B·N) incremental update (through the Gram matrix) tracks rows @ columns.T through
-    drift, satiation, walk, trend, renormalisation, satiation folding and autoresets."""
+    drift, satiation, walk, trend, renormalisation, satiation folding and autoresets; so does
+    the per-pool product plus the walk's coefficients (pool_lifetime=1)."""
     env = driftrec.envs.DriftRecVectorEnv(
-        16, scenario, catalog=catalog, encoder="hashing", pool_lifetime=40, max_steps=15
-    )
+        16, scenario, catalog=catalog, encoder="hashing", pool_lifetime=pool_lifetime,
+        max_steps=15,
+    )  # fmt: skip
     env.reset(seed=3)
     eng = env.engine
-    pools, incremental_steps = set(), 0
+    pools, incremental_steps, walk_carried = set(), 0, 0
     for t in range(80):
         incremental_steps += eng._pool_lasts(eng.world.global_step + 1)
         env.step(env.action_space.sample())
@@ -159,7 +162,12 @@ def test_similarities_kept_up_to_date_while_the_pool_lasts_equal_the_exact_produ
         unit = torch.cat([1.0 / st.interest_norm, st.satiation_scale]).unsqueeze(1)
         kept = eng.world.sims[: 2 * b] * unit
         assert torch.allclose(kept, exact, atol=2e-5), (scenario, t, (kept - exact).abs().max())
-    assert len(pools) >= 2 and incremental_steps >= 60
+        # The closed-form <u, U_r> that the walk's norm update reads.
+        basis_dots = st.interest_basis / st.interest_norm.unsqueeze(1)
+        assert torch.allclose(basis_dots, st.interest @ eng.basis.T, atol=2e-5), (scenario, t)
+        walk_carried += bool(st.walk.abs().sum() > 0)  # as coefficients, not in the rows
+    assert len(pools) >= 2 and walk_carried >= 60
+    assert incremental_steps >= 60 if pool_lifetime > 1 else incremental_steps == 0
 
 
 def test_a_pool_lasts_pool_lifetime_steps(catalog):
