@@ -9,7 +9,7 @@ from driftrec.envs.exogenous import apply_exogenous
 from driftrec.envs.satiation import update_satiation
 
 
-@pytest.mark.parametrize("pool_lifetime", [1, 5])
+@pytest.mark.parametrize("pool_lifetime", [1, 5, 8])  # 8: renormalised when a pool ends
 def test_engine_update_equals_direct_formulas(h, catalog, pool_lifetime):
     engine = h.make_engine(
         catalog, num_users=6, walk_std=0.05, trend_strength=0.1, trend_period=7, max_steps=500,

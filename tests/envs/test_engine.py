@@ -48,7 +48,8 @@ def test_seeded_rollouts_of_50_steps_are_identical(catalog, scenario):
             assert np.array_equal(i1[key], i2[key])
 
 
-@pytest.mark.parametrize("pool_lifetime", [1, 7])
+# 7: users renormalised on their own step count; 9: all at once, in place, when a pool ends.
+@pytest.mark.parametrize("pool_lifetime", [1, 7, 9])
 def test_user_trajectory_is_identical_under_4_and_64_users(catalog, pool_lifetime):
     kw = {
         "pool_lifetime": pool_lifetime,
@@ -75,9 +76,10 @@ def test_user_trajectory_is_identical_under_4_and_64_users(catalog, pool_lifetim
 
 # Pools of 6: sessions truncated at 12 steps end exactly when a pool ends; of 7: inside a pool.
 # news: its trend (period 10) changes the columns inside a pool of 7, when 10-step sessions end.
+# Pools of 8: interests renormalised in place when a pool ends (also when 16-step sessions end).
 @pytest.mark.parametrize(
     ("scenario", "pool_lifetime", "max_steps"),
-    [("video", 1, 12), ("video", 6, 12), ("video", 7, 12), ("news", 7, 10)],
+    [("video", 1, 12), ("video", 6, 12), ("video", 7, 12), ("news", 7, 10), ("video", 8, 16)],
 )
 def test_single_env_equals_vector_env_with_one_user(catalog, scenario, pool_lifetime, max_steps):
     kw = {
