@@ -129,18 +129,18 @@ def measure(
     step_calls = _calls_for(step, budget_s, multiple=lifetime)
     gather_calls = _calls_for(gather, budget_s)
     product_calls = _calls_for(product, budget_s)
-    steps, gathers, ratios, floors = [], [], [], []
+    steps, gathers, ratios, products = [], [], [], []
     for _ in range(repeats):
         steps.append(_block_seconds(step, step_calls))
         gathers.append(_block_seconds(gather, gather_calls))
         ratios.append(steps[-1] / gathers[-1])
-        floors.append(_block_seconds(product, product_calls) / lifetime / gathers[-1])
+        products.append(_block_seconds(product, product_calls) / lifetime / gathers[-1])
     step_s, gather_s = statistics.median(steps), statistics.median(gathers)
     return {
         "B": b, "N": n, "K": k, "d": d, "pool_lifetime": lifetime,
         "step_ms": step_s * 1e3, "gather_ms": gather_s * 1e3, "ratio": statistics.median(ratios),
         "ratio_min": min(ratios), "ratio_max": max(ratios),
-        "product_ratio": statistics.median(floors),
+        "product_ratio": statistics.median(products),
         "user_steps_per_s": b / step_s, "env_steps_per_s": 1.0 / step_s,
     }  # fmt: skip
 
