@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 import torch
 from driftrec.encoders.io import atomic_write_json
+from driftrec.envs.gemm import similarity_product
 
 from .report import versions
 
@@ -119,10 +120,9 @@ def measure(
         torch.index_select(emb, 0, idx, out=buf)
 
     engine = env.engine
-    sims = torch.empty_like(engine.world.sims)
 
     def product() -> None:  # the per-pool similarity product, on the engine's own tensors
-        torch.mm(engine.state.rows, engine.world.columns.T, out=sims)
+        similarity_product(engine.state.rows, engine.world.columns)
 
     for _ in range(max(3, lifetime)):  # warm-up: allocator, first autoresets, a whole pool
         step()

@@ -47,6 +47,7 @@ from .choice import choose, examination, position_effect
 from .config import ScenarioConfig
 from .drift import drift_strength
 from .exogenous import category_centroids, principal_basis, trending_category
+from .gemm import MIN_GEMM_ROWS, rows_stable_mm, similarity_product
 from .response import completion_logit, purchase_logit, rating_mean, respond
 from .state import UserState, WorldState
 from .users import UserPool, draw_new_users, persona_pool, synthetic_pool
@@ -66,19 +67,6 @@ NOISE_RANK = 32
 MAX_PERSONA_TABLE = 1 << 24
 # Satiation stored as scale · s_stored; fold the scale in before it underflows.
 MIN_SATIATION_SCALE = 1e-6
-# Matrix products with fewer rows than this take a different MKL kernel whose rounding differs;
-# padding keeps every user's numbers independent of B (batch-size invariance to the bit).
-MIN_GEMM_ROWS = 8
-
-
-def rows_stable_mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``a @ b`` whose rows do not depend on how many rows ``a`` has (pads tiny ``a``)."""
-    m = a.shape[0]
-    if m >= MIN_GEMM_ROWS:
-        return a @ b
-    padded = torch.zeros(MIN_GEMM_ROWS, a.shape[1], dtype=a.dtype, device=a.device)
-    padded[:m] = a
-    return (padded @ b)[:m]
 
 
 OBS_KEYS = (
@@ -246,8 +234,8 @@ class Engine:
         dev = self.device
         f32 = {"dtype": torch.float32, "device": dev}
         zeros = torch.zeros(b, **f32)
-        # At least MIN_GEMM_ROWS rows: MKL takes another code path for tiny matrices, which
-        # would make B = 1 round differently from B = 64 (see rows_stable_mm).
+        # At least MIN_GEMM_ROWS rows: the BLAS takes another code path for tiny matrices, which
+        # would make B = 1 round differently from B = 64 (see gemm.py).
         n_rows = max(2 * b, MIN_GEMM_ROWS)
         n_cols = self.config.num_candidates + int(self.trend)
         walk_rows = max(b, MIN_GEMM_ROWS)
@@ -469,7 +457,7 @@ class Engine:
         """Similarities to the current pool (one GEMM), utilities and the oracle values."""
         s, w = self.state, self.world
         self._flush()
-        torch.mm(s.rows, w.columns.T, out=w.sims)
+        w.sims = similarity_product(s.rows, w.columns)
         if self.rank:  # u_stored = rows + walk @ U_r
             w.sims[: s.walk.shape[0]].addmm_(s.walk, w.exogenous_sims[: self.rank])
         if self._lasting:

@@ -17,6 +17,7 @@ import torch
 
 from . import rng
 from .config import ExogenousConfig
+from .gemm import rows_stable_mm
 
 
 def principal_basis(embeddings: torch.Tensor, rank: int) -> torch.Tensor:
@@ -52,8 +53,6 @@ def apply_exogenous(
     if not config.enabled:
         return
     if normals is not None and config.walk_std > 0:
-        from .engine import rows_stable_mm
-
-        interest.add_(rows_stable_mm(normals, basis), alpha=config.walk_std)
+            interest.add_(rows_stable_mm(normals, basis), alpha=config.walk_std)
     if trend is not None and config.trend_strength > 0:
         interest.add_(trend, alpha=config.trend_strength)

@@ -22,6 +22,7 @@ import torch
 
 from . import rng
 from .config import HeterogeneityConfig, UserModelConfig
+from .gemm import rows_stable_mm
 
 
 @dataclass(frozen=True)
@@ -134,8 +135,6 @@ def draw_new_users(
     similarities), while noise along the directions in which items differ makes users of one
     persona genuinely different — and costs k draws per user instead of d.
     """
-    from .engine import rows_stable_mm
-
     het = model.heterogeneity
     p = pool_interests.shape[0]
     k = noise_basis.shape[0]
