@@ -16,7 +16,7 @@ def test_measure_pairs_step_and_gather_blocks_and_records_the_pool_lifetime():
     for r in rows:
         assert r["step_ms"] > 0 and r["gather_ms"] > 0
         assert r["ratio_min"] <= r["ratio"] <= r["ratio_max"]
-        assert r["product_ratio"] > 0
+        assert r["product_ratio"] > 0 and r["blas_product_ratio"] > 0
         assert math.isclose(r["user_steps_per_s"], 8 / (r["step_ms"] / 1e3))
     table = format_table(rows).splitlines()
     assert len(table) == 4 and table[3].split()[:5] == ["8", "20", "3", "16", "7"]
