@@ -276,7 +276,7 @@ class Engine:
             seed=int(seed), global_step=0, pool_ids=torch.empty(0, dtype=torch.int64),
             columns=torch.empty(0), gram=torch.empty(0), exogenous_sims=torch.empty(0),
             trend_category=-1,
-            sims=torch.empty(n_rows, n_cols, **f32), utilities=torch.empty(0),
+            sims=torch.empty(0), utilities=torch.empty(0),  # both set by _refresh below
         )  # fmt: skip
         # One step's exogenous increments (walk z·n, trend τ·n), padded like the walk.
         self._walk_coef = torch.zeros(walk_rows, self.rank + int(self.trend), **f32)
