@@ -124,10 +124,11 @@ def measure(
     engine = env.engine
 
     def product() -> None:  # the per-pool similarity product, on the engine's own tensors
-        similarity_product(engine.state.rows, engine.world.columns)
+        similarity_product(*engine.similarity_operands())
 
     def blas_product() -> None:  # the same product by torch.mm (MKL on x86 builds)
-        torch.mm(engine.state.rows, engine.world.columns.T)
+        rows, columns = engine.similarity_operands()
+        torch.mm(rows, columns.T)
 
     for _ in range(max(3, lifetime)):  # warm-up: allocator, first autoresets, a whole pool
         step()

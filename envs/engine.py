@@ -3,8 +3,9 @@
 One step, for every user b at once (shapes in brackets):
 
 1. the similarities of every user to the current pool are already known from the end of the
-   previous step: ``sims`` = [u_stored; s_stored] (2B, d) @ [E_pool; c].T (plus the walk's
-   coefficients times the (r, C) table <U_r, columns>) gives interest match, boredom, the
+   previous step: ``sims`` = [u_stored; s_stored] (2B, d) @ [E_pool; c].T — one product of
+   [rows | walk] (2B, d + r) and [columns | <columns, U_r>], so the random walk's coefficients
+   are included — gives interest match, boredom, the
    utilities v (B, N), the best achievable utility (regret) and every inner product the
    closed-form updates below need (<u, U_r> is kept in closed form);
 2. slate utilities = gather(v, slate) + position effect (B, K); the choice model picks a position
@@ -240,10 +241,9 @@ class Engine:
         n_cols = self.config.num_candidates + int(self.trend)
         walk_rows = max(b, MIN_GEMM_ROWS)
         self.state = UserState(
-            rows=torch.zeros(n_rows, d, **f32),
+            storage=torch.zeros(n_rows, d + self.rank, **f32),
             pending=torch.zeros(n_rows, n_cols, **f32),
             columns=torch.empty(0, d, **f32),
-            walk=torch.zeros(walk_rows, self.rank, **f32),
             walk_basis=self.basis if self.basis is not None else torch.empty(0, d, **f32),
             interest_basis=torch.zeros(b, self.rank, **f32),
             initial_interest=torch.zeros(b, d, **f32),
@@ -274,7 +274,8 @@ class Engine:
         )
         self.world = WorldState(
             seed=int(seed), global_step=0, pool_ids=torch.empty(0, dtype=torch.int64),
-            columns=torch.empty(0), gram=torch.empty(0), exogenous_sims=torch.empty(0),
+            columns=torch.empty(0), product_columns=torch.empty(0), gram=torch.empty(0),
+            exogenous_sims=torch.empty(0),
             trend_category=-1,
             sims=torch.empty(0), utilities=torch.empty(0),  # both set by _refresh below
         )  # fmt: skip
@@ -421,6 +422,12 @@ class Engine:
         w.exogenous_sims = (
             torch.cat(directions) @ w.columns.T if directions else torch.empty(0, device=self.device)
         )
+        # The product's right operand: [columns | <columns, U_r>] against [rows | walk].
+        w.product_columns = (
+            torch.cat([w.columns, w.exogenous_sims[: self.rank].T], dim=1)
+            if self.rank
+            else w.columns
+        )
         # Only a pool that lasts updates similarities incrementally (through the Gram matrix).
         w.gram = w.columns @ w.columns.T if self._lasting else torch.empty(0, device=self.device)
         self._pool_quality = self.quality[ids]
@@ -455,15 +462,19 @@ class Engine:
 
     def _refresh(self) -> None:
         """Similarities to the current pool (one GEMM), utilities and the oracle values."""
-        s, w = self.state, self.world
+        w = self.world
         self._flush()
-        w.sims = similarity_product(s.rows, w.columns)
-        if self.rank:  # u_stored = rows + walk @ U_r
-            w.sims[: s.walk.shape[0]].addmm_(s.walk, w.exogenous_sims[: self.rank])
+        # [rows | walk] @ [columns | <columns, U_r>].T: u_stored = rows + walk @ U_r included.
+        w.sims = similarity_product(*self.similarity_operands())
         if self._lasting:
             self._persona_sims = rows_stable_mm(self.pool_interests, w.columns.T)
             self._noise_sims = rows_stable_mm(self.noise_basis, w.columns.T)
         self._utilities()
+
+    def similarity_operands(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The operands of the product that scores every user against a new pool: the state's
+        ``storage`` (max(2B, 8), d + r) and the world's ``product_columns`` (C, d + r)."""
+        return self.state.storage, self.world.product_columns
 
     def enable_oracle_info(self) -> None:
         """Report ``info["candidate_values"]`` from now on (``ScenarioConfig.oracle_info``)."""

@@ -12,9 +12,11 @@ gives every inner product a step needs. To avoid extra passes over (B, d) memory
   (B,) multiplication;
 - the random walk lives in the r-dimensional basis U_r, so it is kept as coefficients ``walk``
   (B, r) and folded into the rows only when a user is renormalised: u_stored = rows + walk @ U_r.
-  Its inner products with the pool come from the (r, C) table <U_r, columns>, and <u_stored, U_r>
-  (what the closed-form norm needs) is kept in closed form (``interest_basis``), so the per-step
-  matrix product covers the pool's columns only;
+  The coefficients are the last r columns of the product's left operand ``storage`` =
+  [rows | walk] (max(2B, 8), d + r), and the right operand is [columns | <columns, U_r>], so the
+  one product that scores a new pool includes the walk (an inner dimension of d + r instead of a
+  second (B, r)·(r, C) product and pass over the similarities); <u_stored, U_r> (what the
+  closed-form norm needs) is kept in closed form (``interest_basis``);
 - while a candidate pool lasts, every other update to the rows is a combination of the pool's
   columns (the consumed item, the trend), so it is accumulated as coefficients ``pending`` (B, C)
   and applied with one matrix product when the pool changes: the true rows are
@@ -30,16 +32,19 @@ from dataclasses import dataclass
 
 import torch
 
+from .gemm import MIN_GEMM_ROWS
+
 
 @dataclass
 class UserState:
     """Per-user tensors over B users (shapes in the field comments)."""
 
-    rows: torch.Tensor  # (max(2B, 8), d): [0, B) u_stored, [B, 2B) s_stored, up to `pending`
+    # (max(2B, 8), d + r) = [rows | walk]: the left operand of the similarity product; ``rows``
+    # and ``walk`` (properties) are views of it.
+    storage: torch.Tensor
     pending: torch.Tensor  # (max(2B, 8), C) coefficients over `columns` not yet added to rows
     columns: torch.Tensor  # (C, d) the pool's columns that `pending` refers to
-    walk: torch.Tensor  # (max(B, 8), r) random-walk coefficients over `walk_basis`, not yet in rows
-    walk_basis: torch.Tensor  # (r, d) U_r, orthonormal rows (constant)
+    walk_basis: torch.Tensor  # (r, d) U_r, orthonormal rows (constant; (0, d) without a walk)
     interest_basis: torch.Tensor  # (B, r) <u_stored, U_r>, in closed form
     initial_interest: torch.Tensor  # (B, d) u at arrival, for drift = cos(u_t, u_0)
     initial_noise: torch.Tensor  # (B, k) noise coefficients of u_0 (users.NewUsers.noise)
@@ -68,6 +73,18 @@ class UserState:
     @property
     def num_users(self) -> int:
         return self.steps.shape[0]
+
+    @property
+    def rows(self) -> torch.Tensor:
+        """(max(2B, 8), d) view: [0, B) u_stored, [B, 2B) s_stored, up to ``pending``."""
+        return self.storage[:, : self.walk_basis.shape[1]]
+
+    @property
+    def walk(self) -> torch.Tensor:
+        """(max(B, 8), r) view: random-walk coefficients over ``walk_basis``, not yet in rows
+        (rows past B are zero)."""
+        walk_rows = max(self.num_users, MIN_GEMM_ROWS)
+        return self.storage[:walk_rows, self.walk_basis.shape[1] :]
 
     @property
     def interest(self) -> torch.Tensor:
@@ -104,6 +121,7 @@ class WorldState:
     global_step: int
     pool_ids: torch.Tensor  # (N,) int64 catalog indices, distinct
     columns: torch.Tensor  # (C, d) = (N + t, d): [E_pool; c_trend]
+    product_columns: torch.Tensor  # (C, d + r) [columns | columns @ U_r.T] (the product's)
     gram: torch.Tensor  # (C, C) columns @ columns.T (incremental similarities)
     exogenous_sims: torch.Tensor  # (r + t, C) [U_r; c_trend] @ columns.T
     trend_category: int  # -1 when there is no trend

@@ -172,6 +172,27 @@ def test_similarities_kept_up_to_date_while_the_pool_lasts_equal_the_exact_produ
     assert incremental_steps >= 60 if pool_lifetime > 1 else incremental_steps == 0
 
 
+def test_rows_and_walk_are_views_of_the_product_operand_also_in_a_clone(catalog):
+    """The walk's coefficients are the last r columns of the product's left operand, so the one
+    product includes them; a cloned state (checkpoint) keeps that aliasing."""
+    env = driftrec.envs.DriftRecVectorEnv(3, catalog=catalog, encoder="hashing")
+    env.reset(seed=1)
+    for _ in range(5):
+        env.step(env.action_space.sample())
+    eng = env.engine
+    storage, product_columns = eng.similarity_operands()
+    d, r = eng.dim, eng.rank
+    assert r > 0 and storage.shape == (8, d + r) and product_columns.shape[1] == d + r
+    st = eng.state.clone()
+    assert st.storage.data_ptr() != storage.data_ptr()
+    for state in (eng.state, st):
+        assert state.rows.data_ptr() == state.storage.data_ptr()
+        assert state.walk.data_ptr() == state.storage[:, d:].data_ptr()
+    assert torch.equal(st.interest, eng.state.interest)
+    st.walk.add_(1.0)
+    assert torch.equal(st.storage[:8, d:], eng.state.walk + 1.0)
+
+
 def test_a_pool_lasts_pool_lifetime_steps(catalog):
     env = driftrec.envs.DriftRecVectorEnv(2, catalog=catalog, encoder="hashing", pool_lifetime=5)
     obs, _ = env.reset(seed=0)

@@ -23,7 +23,7 @@ def test_similarity_product_is_float32_exact(dim: int) -> None:
     assert (out.double() - reference).abs().max().item() < 1e-5
 
 
-@pytest.mark.parametrize("dim", [16, 384])
+@pytest.mark.parametrize("dim", [16, 384, 400])  # 400: d + r of the engine's product
 def test_similarity_rows_do_not_depend_on_count_or_position(dim: int) -> None:
     """What batch-size invariance needs: row i of a block equals row i of the whole product,
     for every block of at least MIN_GEMM_ROWS rows at any offset."""
