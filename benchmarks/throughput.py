@@ -10,8 +10,9 @@ look at the items it shows. Each repeat times a block of steps (whole pool lifet
 per-pool product is amortised exactly as in use) and then a block of gathers; a configuration
 reports the medians of the step time, of the gather time and of the per-repeat ratio
 ``step / gather`` (pairing the two in time cancels most of a shared machine's drift). The same
-repeats time the *product*: the engine's own similarity product ``rows @ columns.T``
-((2B × d)·(d × C), the O(B·N·d) work that a new pool costs) on its own tensors, reported as
+repeats time the *product*: the engine's own similarity product on its two operands
+(``Engine.similarity_operands()``: (2B × (d + r))·((d + r) × C), the O(B·N·d) work that a new
+pool costs) on its own tensors, reported as
 ``product / gather`` per pool step (divided by the pool lifetime). It is the floor of any step
 that scores every user against a new pool in float32: when it alone exceeds 2, the target is out
 of reach whatever the rest of the step costs. The engine computes it through oneDNN where torch

@@ -239,7 +239,6 @@ class Engine:
         # would make B = 1 round differently from B = 64 (see gemm.py).
         n_rows = max(2 * b, MIN_GEMM_ROWS)
         n_cols = self.config.num_candidates + int(self.trend)
-        walk_rows = max(b, MIN_GEMM_ROWS)
         self.state = UserState(
             storage=torch.zeros(n_rows, d + self.rank, **f32),
             pending=torch.zeros(n_rows, n_cols, **f32),
@@ -280,6 +279,7 @@ class Engine:
             sims=torch.empty(0), utilities=torch.empty(0),  # both set by _refresh below
         )  # fmt: skip
         # One step's exogenous increments (walk z·n, trend τ·n), padded like the walk.
+        walk_rows = self.state.walk.shape[0]
         self._walk_coef = torch.zeros(walk_rows, self.rank + int(self.trend), **f32)
         # The consumed items' embeddings of a step that draws a new pool, gathered into memory
         # the process already holds: a fresh (B, d) tensor every step costs more in page faults

@@ -53,6 +53,6 @@ def apply_exogenous(
     if not config.enabled:
         return
     if normals is not None and config.walk_std > 0:
-            interest.add_(rows_stable_mm(normals, basis), alpha=config.walk_std)
+        interest.add_(rows_stable_mm(normals, basis), alpha=config.walk_std)
     if trend is not None and config.trend_strength > 0:
         interest.add_(trend, alpha=config.trend_strength)
