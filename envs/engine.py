@@ -419,9 +419,10 @@ class Engine:
             directions.append(parts[-1])
         w.columns = torch.cat(parts) if len(parts) > 1 else parts[0]
         # <[U_r; c_trend], columns>: how the walk and the trend move the similarities.
-        w.exogenous_sims = (
-            torch.cat(directions) @ w.columns.T if directions else torch.empty(0, device=self.device)
-        )
+        if directions:
+            w.exogenous_sims = torch.cat(directions) @ w.columns.T
+        else:
+            w.exogenous_sims = torch.empty(0, device=self.device)
         # The product's right operand: [columns | <columns, U_r>] against [rows | walk].
         w.product_columns = (
             torch.cat([w.columns, w.exogenous_sims[: self.rank].T], dim=1)
