@@ -3,21 +3,21 @@
 One step, for every user b at once (shapes in brackets):
 
 1. the similarities of every user to the current pool are already known from the end of the
-   previous step: ``sims`` = [u_stored; s_stored] (2B, d) @ [E_pool; c].T — one product of
-   [rows | walk] (2B, d + r) and [columns | <columns, U_r>], so the random walk's coefficients
-   are included — gives interest match, boredom, the
-   utilities v (B, N), the best achievable utility (regret) and every inner product the
-   closed-form updates below need (<u, U_r> is kept in closed form);
+   previous step: ``sims`` = [u_stored; s_stored] (2B, d) @ [E_pool; c].T, computed as one product
+   of [rows | walk] (2B, d + r) and [columns | <columns, U_r>] so that the random walk's
+   coefficients are included. They give interest match, boredom, the utilities v (B, N), the best
+   achievable utility (regret) and every inner product the closed-form updates below need
+   (<u, U_r> is kept in closed form);
 2. slate utilities = gather(v, slate) + position effect (B, K); the choice model picks a position
    or nothing (``choice.py``); the response model gives completion, engagement, rating, purchase
    (``response.py``) from per-item scalars gathered at the consumed position only;
 3. state updates in a stored representation (``state.py``): drift ``a`` (``drift.py``) and
-   satiation (``satiation.py``) add the consumed item's embedding, the trend (``exogenous.py``)
-   a centroid column, the random walk ``z`` its (B, r) coefficients over the walk basis U_r
-   (folded into the rows at renormalisation); satiation decay is a (B,) scale,
-   and the interest norm and cos(u, u_0) follow in closed form from inner products the step
-   already has (exact renormalisation at least every ``RENORM_EVERY`` steps); budget, satisfaction,
-   churn (``budget.py``); history;
+   satiation (``satiation.py``) add the consumed item's embedding, the trend (``exogenous.py``) a
+   centroid column, the random walk ``z`` its (B, r) coefficients over the walk basis U_r (folded
+   into the rows at renormalisation); satiation decay is a (B,) scale, and the interest norm and
+   cos(u, u_0) follow in closed form from inner products the step already has (exact
+   renormalisation at least every ``RENORM_EVERY`` steps); budget, satisfaction, churn
+   (``budget.py``); history;
 4. users who left are replaced in place (autoreset) with a new user key; the world advances one
    global step.
 
