@@ -15,6 +15,8 @@ def test_satiation_update_formula():
 
 
 def _click_prob(engine, cat):
+    """Click probability of the region's centroid against a no-click utility of 0 (the engine
+    steps with -50 so that every shown item is consumed)."""
     st, e = engine.state, engine.centroids[cat]
     c = engine.model.choice
     v = (
@@ -22,7 +24,7 @@ def _click_prob(engine, cat):
         + c.appeal_weight * 0.5
         - st.boredom_weight[0] * torch.clamp_min(st.satiation[0] @ e, 0)
     )
-    return float(torch.sigmoid((v - st.no_click_utility[0]) / c.temperature))
+    return float(torch.sigmoid(v / c.temperature))
 
 
 def test_boredom_lowers_click_probability_of_repeated_region_then_recovers(h, catalog):
@@ -35,18 +37,13 @@ def test_boredom_lowers_click_probability_of_repeated_region_then_recovers(h, ca
         satiation_decay=0.7,
         boredom_weight=3.0,
     )
-    engine.state.no_click_utility.fill_(0.0)  # probe probability relative to v0 = 0
     region, other = 1, 4
     fresh = _click_prob(engine, region)
-    engine.state.no_click_utility.fill_(-50.0)
     for _ in range(6):
         engine.step(h.positions_of(engine, region).unsqueeze(0))
-    engine.state.no_click_utility.fill_(0.0)
     bored = _click_prob(engine, region)
-    engine.state.no_click_utility.fill_(-50.0)
     for _ in range(25):
         engine.step(h.positions_of(engine, other).unsqueeze(0))
-    engine.state.no_click_utility.fill_(0.0)
     recovered = _click_prob(engine, region)
     assert bored < fresh - 0.2
     assert recovered > bored + 0.2
