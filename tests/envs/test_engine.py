@@ -130,6 +130,26 @@ def test_observation_arrays_are_not_mutated_by_later_steps(catalog):
         assert np.array_equal(obs[key], snapshot[key]), key
 
 
+def test_engine_runs_in_inference_mode_and_state_edits_inside_it_take_effect(h, catalog):
+    """The engine's state tensors are inference tensors (``Engine`` docstring): an in-place edit
+    from outside fails with torch's error unless made inside ``torch.inference_mode()``, where it
+    reaches the next step exactly as an assigned new tensor would."""
+    edited, assigned, untouched = (
+        h.make_engine(catalog, num_users=2, **{**h.ISOLATED, "budget_enabled": True})
+        for _ in range(3)
+    )
+    assert edited.state.budget.is_inference()
+    with pytest.raises(RuntimeError, match="[Ii]nference tensor"):
+        edited.state.budget.fill_(0.5)
+    with torch.inference_mode():
+        edited.state.budget.fill_(0.5)
+    assigned.state.budget = torch.full((2,), 0.5)
+    slate = torch.arange(edited.config.slate_size).repeat(2, 1)
+    a, b, c = edited.step(slate), assigned.step(slate), untouched.step(slate)
+    assert torch.equal(a.info["budget"], b.info["budget"])
+    assert not torch.equal(a.info["budget"], c.info["budget"])
+    assert a.info["budget"].is_inference()
+
 def test_interest_stays_unit_norm(catalog):
     env = driftrec.envs.DriftRecVectorEnv(8, catalog=catalog, encoder="hashing")
     env.reset(seed=0)
