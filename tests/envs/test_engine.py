@@ -150,6 +150,7 @@ def test_engine_runs_in_inference_mode_and_state_edits_inside_it_take_effect(h, 
     assert not torch.equal(a.info["budget"], c.info["budget"])
     assert a.info["budget"].is_inference()
 
+
 def test_interest_stays_unit_norm(catalog):
     env = driftrec.envs.DriftRecVectorEnv(8, catalog=catalog, encoder="hashing")
     env.reset(seed=0)
