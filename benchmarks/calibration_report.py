@@ -3,9 +3,9 @@
     python -m driftrec.benchmarks.calibration_report --data-dir ../shared/data/ml-100k
 
 writes ``benchmarks/results/calibration_movielens.json``: the fitted parameters (usable as
-scenario overrides), held-out next-item hit@10 and mean log-likelihood for the calibrated model,
-the uncalibrated preset and a popularity baseline, the command, configuration, package versions
-and git commit (so the figures trace back to what produced them). The data set itself is never
+scenario overrides), held-out next-item hit@10, NDCG@10 and MRR (ties broken at random, in
+expectation) and mean log-likelihood for the calibrated model, the uncalibrated preset and a
+popularity baseline, the command, configuration, package versions and git commit (so the figures trace back to what produced them). The data set itself is never
 copied: only counts and the folder path are recorded.
 """
 
@@ -67,7 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{args.dataset}: {result.meta['cohort_users']} users, "
           f"{result.meta['train_events']} held-in / {result.meta['eval_events']} held-out events")
     for name, metrics in result.report.items():
-        print(f"  {name:<{width}}  hit@{config.hit_k} {metrics[f'hit@{config.hit_k}']:.4f}  "
+        k = config.hit_k
+        print(f"  {name:<{width}}  hit@{k} {metrics[f'hit@{k}']:.4f}  "
+              f"ndcg@{k} {metrics[f'ndcg@{k}']:.4f}  mrr {metrics['mrr']:.4f}  "
               f"loglik {metrics['loglik']:.4f}")
     print("  fitted: " + ", ".join(f"{k}={result.parameters[k]:.3f}" for k in result.fitted))
     print(f"wrote {out} ({wall:.0f} s)")

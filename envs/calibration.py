@@ -32,7 +32,8 @@ consumption log (MovieLens, Amazon) fixes it at the preset.
 
 Fitting: full-batch L-BFGS on unconstrained parameters (softplus for weights and rates, sigmoid
 for the decay), users streamed in chunks, starting from the preset. Validation on the held-out
-tails: next-item hit@10 and mean log-likelihood of the true next item among the candidates, for
+tails: next-item hit@10, NDCG@10 and MRR (exact expectations under random tie-breaking,
+``ranking.py``) and mean log-likelihood of the true next item among the candidates, for
 the calibrated model, the uncalibrated preset and a popularity baseline — conditional on a
 consumption, so all three are distributions over the same candidate set.
 """
@@ -53,6 +54,7 @@ from tqdm.auto import tqdm
 from .choice import position_effect
 from .config import ScenarioConfig, UserModelConfig
 from .drift import drift_strength
+from .ranking import TargetRanks, concat_ranks, ranking_metrics, target_ranks
 from .satiation import boredom
 from .scenarios import apply_overrides, make_scenario
 
@@ -303,7 +305,7 @@ def _replay(
     """Run the user model along ``log``. ``p`` None = popularity baseline (no user state).
 
     Returns ``train`` (Q, B) summed held-in log-likelihood per quadrature node (differentiable
-    when ``p`` requires grad) and, when ``evaluate``, per-event held-out ``hits`` and ``loglik``
+    when ``p`` requires grad) and, when ``evaluate``, per-event held-out ``ranks`` and ``loglik``
     (flattened over EVAL events), the mixture over nodes weighted by each user's posterior from
     their held-in steps.
     """
@@ -336,7 +338,7 @@ def _replay(
     if log.slates is None and log.unavailable is not None:
         available = ~torch.from_numpy(log.unavailable).clone()
     train = torch.zeros(q, b)
-    hits: list[torch.Tensor] = []
+    ranks: list[TargetRanks] = []
     lls: list[torch.Tensor] = []
     arange_b = torch.arange(b)
     for t in range(t_len):
@@ -392,10 +394,8 @@ def _replay(
                     mix = torch.logsumexp(post.unsqueeze(2) + logp_all.detach(), dim=0)  # (B, ·)
                     ev = (ph == EVAL) & (j >= 0)
                     target_col = jj if slates is None else target
-                    ll = mix[arange_b, target_col]
-                    rank = (mix > ll.unsqueeze(1)).sum(dim=1)
-                    hits.append((rank < cfg.hit_k)[ev])
-                    lls.append(ll[ev])
+                    ranks.append(target_ranks(mix[ev], target_col[ev]))
+                    lls.append(mix[arange_b, target_col][ev])
         if p is not None:
             upd = ph != PAD
             g_j = gram[jj]  # (B, M)
@@ -410,7 +410,7 @@ def _replay(
             available[arange_b[consumed], jj[consumed]] = False
     out = {"train": train, "logw": logw}
     if evaluate:
-        out["hits"] = torch.cat(hits) if hits else torch.zeros(0, dtype=torch.bool)
+        out["ranks"] = concat_ranks(ranks)
         out["loglik"] = torch.cat(lls) if lls else torch.zeros(0)
     return out
 
@@ -492,25 +492,25 @@ def evaluate(
     parameters: dict[str, float] | None,
     cfg: CalibrationConfig,
 ) -> dict[str, float]:
-    """Held-out next-item hit@k and mean log-likelihood (``parameters`` None = popularity)."""
+    """Held-out next-item hit@k, NDCG@k, MRR (ties broken at random, in expectation: see
+    ``ranking.py``) and mean log-likelihood (``parameters`` None = popularity)."""
     vals = None
     if parameters is not None:
         vals = {k: torch.tensor(float(v), dtype=torch.float64) for k, v in parameters.items()}
-    hits, lls = [], []
+    ranks, lls = [], []
     with torch.no_grad():
         for rows in _chunks(log, cfg.batch_users):
             last = _last_step(log, rows, (EVAL,))
             if last == 0:
                 continue
             out = _replay(vals, log.take(rows, last), world, cfg, evaluate=True)
-            hits.append(out["hits"])
+            ranks.append(out["ranks"])
             lls.append(out["loglik"])
-    h = torch.cat(hits).float() if hits else torch.zeros(0)
     ll = torch.cat(lls).double() if lls else torch.zeros(0)
     return {
-        f"hit@{cfg.hit_k}": float(h.mean()) if h.numel() else float("nan"),
+        **ranking_metrics(concat_ranks(ranks), cfg.hit_k),
         "loglik": float(ll.mean()) if ll.numel() else float("nan"),
-        "events": int(h.numel()),
+        "events": int(ll.numel()),
     }
 
 

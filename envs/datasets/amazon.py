@@ -165,7 +165,7 @@ def load_amazon(data_dir: str | Path, category: str | None = None) -> Dataset:
             categories=tuple(cats), quality=np.full(m, np.nan, np.float32),
             cost=np.asarray(prices, dtype=np.float32),
         ),
-        interactions=builder.build(),
+        interactions=builder.build(ids),
         rating_range=(1.0, 5.0),
         files=(str(reviews_path), str(meta_path)),
     )

@@ -113,7 +113,7 @@ def load_mind(data_dir: str | Path) -> Dataset:
         for j, c in zip(shown, clicked):
             if c:
                 builder.add(user, j, ts, np.nan)
-    interactions = builder.build()
+    interactions = builder.build(ids)
     user_pos = {u: i for i, u in enumerate(interactions.user_ids)}
     # Users whose rows have neither history nor clicks have no sequence; their impressions go too.
     kept = [r for r in rows if r[0] in user_pos]

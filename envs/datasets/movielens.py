@@ -168,7 +168,7 @@ def load_movielens_100k(root: Path) -> Dataset:
             categories=tuple(cats), quality=np.full(m, np.nan, np.float32),
             cost=np.full(m, np.nan, np.float32),
         ),
-        interactions=builder.build(profiles),
+        interactions=builder.build(ids, profiles),
         rating_range=(1.0, 5.0),
         files=tuple(files),
     )
@@ -272,7 +272,7 @@ def load_movielens_latest(root: Path) -> Dataset:
             tags=tuple(tags), categories=tuple(g[0] for g in genres_of),
             quality=np.full(m, np.nan, np.float32), cost=np.full(m, np.nan, np.float32),
         ),
-        interactions=builder.build(),
+        interactions=builder.build(ids),
         rating_range=(0.5, 5.0),
         files=tuple(files),
     )
