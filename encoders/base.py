@@ -73,9 +73,17 @@ def validate_batch_size(batch_size: int) -> int:
 
 def want_progress_bar(show_progress_bar: bool | None, n: int) -> bool:
     """Resolve the ``show_progress_bar`` keyword: None means 'only for long inputs'."""
-    if show_progress_bar is None:
+    if validate_progress_bar(show_progress_bar) is None:
         return n > PROGRESS_BAR_THRESHOLD
     return bool(show_progress_bar)
+
+
+def validate_progress_bar(show_progress_bar: bool | None) -> bool | None:
+    """Reject a truthy non-bool (``"no"`` would otherwise mean yes)."""
+    if show_progress_bar is not None and not isinstance(show_progress_bar, (bool, np.bool_)):
+        raise TypeError(f"show_progress_bar must be True, False or None, got "
+                        f"{show_progress_bar!r} ({type(show_progress_bar).__name__})")
+    return show_progress_bar
 
 
 def batches(n: int, batch_size: int, *, progress: bool, desc: str) -> Iterator[slice]:

@@ -6,14 +6,18 @@ Layout under ``resolve_cache_dir()``::
 
 One folder per encoder ``name`` (which carries the model revision, so a changed model never
 reads stale vectors). Each ``encode`` call that computes new texts writes one shard holding
-``keys`` (uint8 (n, 32): sha256 of the cleaned text), ``vectors`` (float32 (n, dim)) and the
-encoder ``name``; the index is the union of the shards, loaded into memory once and refreshed
-with shards other processes add. Shards are written atomically (``driftrec.encoders.io``), so
-concurrent writers never clobber each other; once there are more than ``MAX_SHARDS`` they are
-merged into one. A ~10k-text catalog is one shard and one read.
+``keys`` (uint8 (n, 32): sha256 of the cleaned text), ``vectors`` (float32 (n, dim)), the
+encoder ``name``, and two content digests: ``texts_sha256`` over the keys in row order and
+``vectors_sha256`` over the vectors' bytes. The digests tie each vector to its text: a shard
+whose rows were reordered or edited and re-saved as a valid file fails them. The index is the
+union of the shards, loaded into memory once and refreshed with shards other processes add.
+Shards are written atomically (``driftrec.encoders.io``), so concurrent writers never clobber
+each other; once there are more than ``MAX_SHARDS`` they are merged into one. A ~10k-text
+catalog is one shard and one read.
 
 A shard that cannot be read or fails its checks (truncated zip, missing arrays, mismatched
-lengths, non-finite or non-unit rows) is reported once with a ``CacheCorruptionWarning`` naming
+lengths, non-finite or non-unit rows, a digest that does not match the rows, or no digests —
+a shard from before they existed) is reported once with a ``CacheCorruptionWarning`` naming
 the file, deleted, and its texts are recomputed and written again. A shard whose vectors have a
 different dimension than the encoder is *not* silently dropped: it means two encoders share one
 name, a bug that rebuilding would hide, so it raises ``ValueError`` naming the file.
@@ -31,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import TextEncoder, validate_batch_size, validate_texts
+from .base import TextEncoder, validate_batch_size, validate_progress_bar, validate_texts
 from .cache_dir import resolve_cache_dir
 from .cleaning import clean_text
 from .io import atomic_save
@@ -56,6 +60,9 @@ class CachedEncoder:
         self.name: str = encoder.name
         self.dim: int = int(encoder.dim)
         self.cache_dir = resolve_cache_dir(cache_dir)
+        if self.cache_dir.exists() and not self.cache_dir.is_dir():
+            raise ValueError(f"embedding cache folder {str(self.cache_dir)!r} is a file; "
+                             "expected a folder (or a path that does not exist yet)")
         self.folder = self.cache_dir / "embeddings" / _folder_name(self.name)
         self._vectors: dict[bytes, np.ndarray] = {}
         self._loaded: set[str] = set()
@@ -74,6 +81,7 @@ class CachedEncoder:
         """Return float32 (n, dim) unit rows, computing only texts missing from the cache."""
         items = validate_texts(texts)
         batch_size = validate_batch_size(batch_size)
+        validate_progress_bar(show_progress_bar)
         cleaned = [clean_text(t) for t in items]
         keys = [hashlib.sha256(t.encode("utf-8")).digest() for t in cleaned]
         self._refresh()
@@ -128,6 +136,7 @@ class CachedEncoder:
                 keys = np.asarray(data["keys"])
                 vectors = np.asarray(data["vectors"])
                 name = str(data["name"])
+                digests = (str(data["texts_sha256"]), str(data["vectors_sha256"]))
         except FileNotFoundError:
             raise
         except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
@@ -145,6 +154,10 @@ class CachedEncoder:
                 f"{self.folder} to rebuild it."
             )
         vectors = vectors.astype(np.float32, copy=False)
+        for what, recorded, actual in zip(("texts", "vectors"), digests, _digests(keys, vectors)):
+            if recorded != actual:
+                raise _CorruptShard(f"its {what} do not match the {what}_sha256 written with them "
+                                    f"({recorded[:12]}... recorded, {actual[:12]}... found)")
         norms = np.linalg.norm(vectors, axis=1)
         if not np.all(np.isfinite(norms)) or np.any(np.abs(norms - 1.0) > _UNIT_TOLERANCE):
             raise _CorruptShard("vectors are not finite unit rows")
@@ -163,12 +176,18 @@ class CachedEncoder:
 
     def _write_shard(self, keys: list[bytes], vectors: np.ndarray) -> None:
         key_array = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), _KEY_BYTES)
+        texts_digest, vectors_digest = _digests(key_array, vectors)
         # Named by content: two processes caching the same texts write the same file.
         path = self.folder / f"shard-{hashlib.sha256(key_array.tobytes()).hexdigest()[:20]}.npz"
         atomic_save(
             path,
             lambda handle: np.savez(
-                handle, keys=key_array, vectors=vectors, name=np.array(self.name)
+                handle,
+                keys=key_array,
+                vectors=vectors,
+                name=np.array(self.name),
+                texts_sha256=np.array(texts_digest),
+                vectors_sha256=np.array(vectors_digest),
             ),
         )
         self._loaded.add(path.name)
@@ -191,6 +210,13 @@ class CachedEncoder:
 
 class _CorruptShard(Exception):
     """Internal: a shard failed a check; the message says which."""
+
+
+def _digests(keys: np.ndarray, vectors: np.ndarray) -> tuple[str, str]:
+    """sha256 of the text keys in row order, and of the float32 little-endian vector bytes."""
+    texts = hashlib.sha256(np.ascontiguousarray(keys, dtype=np.uint8).tobytes()).hexdigest()
+    values = hashlib.sha256(np.ascontiguousarray(vectors, dtype="<f4").tobytes()).hexdigest()
+    return texts, values
 
 
 def _folder_name(name: str) -> str:

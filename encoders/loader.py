@@ -10,7 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from .base import TextEncoder
+from .device import check_device
 from .hashing import HashingEncoder
+from .model_folder import check_model_folder
 
 VALID_SPECS = (
     "'minilm' (bundled all-MiniLM-L6-v2), 'hashing' (no model), or a path to a local model "
@@ -48,6 +50,12 @@ def load_encoder(
     if not isinstance(spec, (str, Path)):
         raise TypeError(f"encoder spec must be a str or Path, got {type(spec).__name__}")
 
+    if not isinstance(cache, bool):
+        raise TypeError(f"cache must be True or False, got {cache!r} ({type(cache).__name__})")
+    if isinstance(spec, str) and not spec.strip():
+        raise ValueError(f"encoder spec is empty; expected {VALID_SPECS}")
+    device = check_device(device)
+
     encoder: TextEncoder
     if isinstance(spec, str) and spec == "hashing":
         _reject(pooling=pooling, spec=spec)
@@ -56,7 +64,7 @@ def load_encoder(
         _reject(pooling=pooling, dim=dim, spec=spec)
         from .sentence import SentenceTransformerEncoder
 
-        encoder = SentenceTransformerEncoder.minilm(device=device)
+        encoder = SentenceTransformerEncoder.minilm(device=device, cache_dir=cache_dir)
     else:
         path = Path(spec).expanduser()
         if not path.is_dir():
@@ -66,17 +74,17 @@ def load_encoder(
                 f"Valid specs: {VALID_SPECS}"
             )
         _reject(dim=dim, spec=str(spec))
-        if (path / "modules.json").is_file() or (
-            path / "config_sentence_transformers.json"
-        ).is_file():
+        if check_model_folder(path) == "sentence-transformers":
             _reject(pooling=pooling, spec=str(spec), why="it is a sentence-transformers directory")
             from .sentence import SentenceTransformerEncoder
 
-            encoder = SentenceTransformerEncoder(path, device=device)
+            encoder = SentenceTransformerEncoder(path, device=device, cache_dir=cache_dir)
         else:
             from .transformers_encoder import TransformersEncoder
 
-            encoder = TransformersEncoder(path, pooling=pooling or "mean", device=device)
+            encoder = TransformersEncoder(
+                path, pooling=pooling or "mean", device=device, cache_dir=cache_dir
+            )
 
     if cache:
         from .cache import CachedEncoder

@@ -14,6 +14,7 @@ import numpy as np
 
 from .base import l2_normalize, validate_batch_size, validate_texts, want_progress_bar
 from .cleaning import clean_text
+from .device import check_device
 from .revision import directory_revision
 
 
@@ -44,10 +45,19 @@ def force_offline() -> None:
 class SentenceTransformerEncoder:
     """A ``TextEncoder`` over a local sentence-transformers model directory."""
 
-    def __init__(self, path: str | Path, *, device: str = "cpu", label: str | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        device: str = "cpu",
+        label: str | None = None,
+        cache_dir: str | Path | None = None,
+    ) -> None:
+        """``cache_dir`` holds the memo of the weights' digests (see ``revision``)."""
         path = Path(path)
         if not path.is_dir():
             raise ValueError(f"sentence-transformers model directory {str(path)!r} does not exist")
+        device = check_device(device)
         force_offline()
         from sentence_transformers import SentenceTransformer
 
@@ -62,12 +72,15 @@ class SentenceTransformerEncoder:
         if dim is None:
             raise ValueError(f"cannot tell the embedding dimension of the model in {str(path)!r}")
         self.dim = int(dim)
-        self.name = f"{label or 'st:' + path.name}@{directory_revision(path)}"
+        revision = directory_revision(path, cache_dir=cache_dir)
+        self.name = f"{label or 'st:' + path.name}@{revision}"
 
     @classmethod
-    def minilm(cls, *, device: str = "cpu") -> SentenceTransformerEncoder:
+    def minilm(
+        cls, *, device: str = "cpu", cache_dir: str | Path | None = None
+    ) -> SentenceTransformerEncoder:
         """The default encoder: bundled all-MiniLM-L6-v2, named ``minilm-l6-v2@<revision>``."""
-        return cls(minilm_directory(), device=device, label="minilm-l6-v2")
+        return cls(minilm_directory(), device=device, label="minilm-l6-v2", cache_dir=cache_dir)
 
     def __repr__(self) -> str:
         return f"SentenceTransformerEncoder({str(self.path)!r}, device={self.device!r})"

@@ -29,6 +29,7 @@ from .base import (
     want_progress_bar,
 )
 from .cleaning import clean_text
+from .device import check_device
 from .revision import directory_revision
 from .sentence import force_offline
 
@@ -46,7 +47,9 @@ class TransformersEncoder:
         pooling: str = "mean",
         device: str = "cpu",
         max_length: int | None = None,
+        cache_dir: str | Path | None = None,
     ) -> None:
+        """``cache_dir`` holds the memo of the weights' digests (see ``revision``)."""
         path = Path(path)
         if not path.is_dir():
             raise ValueError(f"model directory {str(path)!r} does not exist")
@@ -54,6 +57,7 @@ class TransformersEncoder:
             raise ValueError(f"unknown pooling {pooling!r}; expected one of {list(POOLINGS)}")
         if max_length is not None and max_length <= 0:
             raise ValueError(f"max_length must be positive, got {max_length}")
+        device = check_device(device)
         force_offline()
         import torch
         from transformers import AutoModel, AutoTokenizer
@@ -80,7 +84,8 @@ class TransformersEncoder:
         if hidden is None:
             raise ValueError(f"cannot tell the hidden size of the model in {str(path)!r}")
         self.dim = int(hidden)
-        self.name = f"hf:{path.name}:{pooling}:{self.max_length}@{directory_revision(path)}"
+        revision = directory_revision(path, cache_dir=cache_dir)
+        self.name = f"hf:{path.name}:{pooling}:{self.max_length}@{revision}"
 
     def _resolve_max_length(self, max_length: int | None) -> int:
         """Truncate to the smallest of the request, the tokenizer's and the model's limits.

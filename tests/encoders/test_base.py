@@ -44,3 +44,11 @@ def test_l2_normalize_gives_unit_rows_and_no_nan_for_zero_rows() -> None:
 
 def test_hashing_encoder_satisfies_the_protocol() -> None:
     assert isinstance(HashingEncoder(8), TextEncoder)
+
+
+def test_show_progress_bar_must_be_a_bool_or_none(hashing_encoder) -> None:  # type: ignore[no-untyped-def]
+    hashing_encoder.encode(["warm the cache"])
+    for encoder in (hashing_encoder, hashing_encoder.inner):
+        with pytest.raises(TypeError, match=r"show_progress_bar must be True, False or None, "
+                                            r"got 'no' \(str\)"):
+            encoder.encode(["warm the cache"], show_progress_bar="no")

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from driftrec.encoders import CachedEncoder, HashingEncoder, load_encoder
+from driftrec.encoders import cache as cache_module
 from driftrec.encoders.cache import CacheCorruptionWarning
 
 TEXTS = ["red running shoes", "<i>Jazz</i> piano live", "red running shoes", "quantum news"]
@@ -143,17 +144,81 @@ def test_corrupt_file_warns_once_and_is_rebuilt(tmp_path: Path, damage) -> None:
     assert fresh.calls == []
 
 
+def _resave(path: Path, keys: np.ndarray, vectors: np.ndarray, *, digests: bool) -> None:
+    """Write a valid shard file with these rows; ``digests`` recomputes them for the new rows
+    (a consistent file), otherwise the digests of the original rows are kept."""
+    with np.load(path) as data:
+        fields = {k: data[k] for k in data.files}
+    fields.update(keys=keys, vectors=vectors)
+    if digests:
+        texts, values = cache_module._digests(keys, vectors)
+        fields.update(texts_sha256=np.array(texts), vectors_sha256=np.array(values))
+    np.savez(path, **fields)
+
+
+def _rows(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    with np.load(path) as data:
+        return data["keys"], data["vectors"]
+
+
 def test_file_with_non_unit_vectors_is_treated_as_corrupt(tmp_path: Path) -> None:
     first = CachedEncoder(CountingEncoder(), cache_dir=tmp_path)
     first.encode(TEXTS)
     path = _shard(first)
-    with np.load(path) as data:
-        keys, vectors, name = data["keys"], data["vectors"], data["name"]
-    np.savez(path, keys=keys, vectors=vectors * np.nan, name=name)
+    keys, vectors = _rows(path)
+    _resave(path, keys, vectors * np.nan, digests=True)
     inner = CountingEncoder()
     with pytest.warns(CacheCorruptionWarning, match="not finite unit rows"):
         CachedEncoder(inner, cache_dir=tmp_path).encode(TEXTS)
     assert inner.computed == 3
+
+
+@pytest.mark.parametrize(
+    ("swap", "match"),
+    [("vectors", r"its vectors do not match the vectors_sha256"),
+     ("keys", r"its texts do not match the texts_sha256")],
+)
+def test_shard_with_swapped_rows_warns_once_and_is_rebuilt(
+    tmp_path: Path, swap: str, match: str
+) -> None:
+    # A valid file whose rows no longer match the digests written with them (rows 0 and 1
+    # swapped in one array and re-saved) would hand text 0 the vector of text 1.
+    expected = CachedEncoder(CountingEncoder(), cache_dir=tmp_path).encode(TEXTS)
+    path = _shard(CachedEncoder(CountingEncoder(), cache_dir=tmp_path))
+    keys, vectors = _rows(path)
+    if swap == "vectors":
+        vectors = vectors[[1, 0, 2]]
+    else:
+        keys = keys[[1, 0, 2]]
+    _resave(path, keys, vectors, digests=False)
+
+    inner = CountingEncoder()
+    with pytest.warns(CacheCorruptionWarning, match=match) as record:
+        out = CachedEncoder(inner, cache_dir=tmp_path).encode(TEXTS)
+    assert len(record) == 1
+    assert inner.computed == 3
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(out, HashingEncoder(16).encode(TEXTS))
+
+
+def test_shard_without_digests_is_rebuilt(tmp_path: Path) -> None:
+    first = CachedEncoder(CountingEncoder(), cache_dir=tmp_path)
+    first.encode(TEXTS)
+    path = _shard(first)
+    with np.load(path) as data:
+        np.savez(path, keys=data["keys"], vectors=data["vectors"], name=data["name"])
+    inner = CountingEncoder()
+    with pytest.warns(CacheCorruptionWarning, match=r"texts_sha256 is not a file in the archive"):
+        CachedEncoder(inner, cache_dir=tmp_path).encode(TEXTS)
+    assert inner.computed == 3
+
+
+def test_cache_dir_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
+    file = tmp_path / "cache"
+    file.write_text("x")
+    with pytest.raises(ValueError, match=r"embedding cache folder '.*cache' is a file; expected a "
+                                         r"folder"):
+        CachedEncoder(CountingEncoder(), cache_dir=file)
 
 
 def test_wrong_dimension_cache_file_is_a_clear_error(tmp_path: Path) -> None:
@@ -180,3 +245,37 @@ def test_load_encoder_caches_by_default_under_the_env_dir() -> None:
     encoder.encode(["cached by default"])
     assert encoder.folder.is_dir()
     assert not isinstance(load_encoder("hashing", dim=8, cache=False), CachedEncoder)
+
+
+def _tiny_bert(path: Path, seed: int) -> None:
+    """A 1-layer random BERT with MiniLM's tokenizer; the seed changes the weights, not shapes."""
+    import torch
+    from driftrec.encoders.sentence import minilm_directory
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    tokenizer = AutoTokenizer.from_pretrained(str(minilm_directory()), local_files_only=True)
+    tokenizer.save_pretrained(str(path))
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=16, num_hidden_layers=1,
+        num_attention_heads=2, intermediate_size=32, max_position_embeddings=64,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        BertModel(config).save_pretrained(str(path))
+
+
+def test_fine_tuned_local_model_of_the_same_size_gets_new_vectors(tmp_path: Path) -> None:
+    model, cache = tmp_path / "tiny-bert", tmp_path / "cache"
+    _tiny_bert(model, seed=0)
+    before = load_encoder(model, cache_dir=cache)
+    old = before.encode(TEXTS)
+    weights = model / "model.safetensors"
+    size = weights.stat().st_size
+
+    _tiny_bert(model, seed=1)  # the "fine-tune": same tensors and shapes, other values
+    assert weights.stat().st_size == size
+    after = load_encoder(model, cache_dir=cache)
+    assert after.name != before.name
+    new = after.encode(TEXTS)
+    np.testing.assert_array_equal(new, load_encoder(model, cache=False).encode(TEXTS))
+    assert np.abs(new - old).max() > 0.1

@@ -61,3 +61,57 @@ def test_keywords_that_do_not_apply_are_rejected() -> None:
         load_encoder("hashing", pooling="cls")
     with pytest.raises(TypeError, match="spec must be a str or Path"):
         load_encoder(3)  # type: ignore[arg-type]
+
+
+def _folder(root: Path, files: dict[str, str]) -> Path:
+    folder = root / "model"
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    return folder
+
+
+CONFIG = '{"model_type": "bert", "hidden_size": 8}'
+
+
+@pytest.mark.parametrize(
+    ("files", "match"),
+    [
+        ({}, r"model folder '.*model' is empty; expected a sentence-transformers folder"),
+        ({"README.md": "x"}, (r"model folder '.*model' has no config.json; expected a "
+                             r"transformers folder with config.json, weights")),
+        ({"config.json": "{not json"}, r"config.json is not valid UTF-8 JSON"),
+        ({"config.json": "[1]"}, r"config.json is \[1\]; expected a JSON object"),
+        ({"config.json": CONFIG}, (r"has no weights \(looked for \*.safetensors, "
+                                  r"pytorch_model\*.bin")),
+        ({"config.json": CONFIG, "model.safetensors": "x"},
+         r"has no tokenizer files \(looked for tokenizer.json, vocab.txt"),
+        ({"modules.json": "[]"}, r"modules.json is \[\]; expected a non-empty list of modules"),
+        ({"modules.json": '[{"path": "0_T", "type": "sentence_transformers.models.Transformer"}]'},
+         r"\(module 0_T\): module folder '.*0_T' is missing"),
+    ],
+    ids=["empty", "readme-only", "bad-json", "config-list", "no-weights", "no-tokenizer",
+         "no-modules", "missing-module"],
+)
+def test_incomplete_model_folder_names_what_is_missing(
+    tmp_path: Path, files: dict[str, str], match: str
+) -> None:
+    with pytest.raises(ValueError, match=match):
+        load_encoder(_folder(tmp_path, files), cache=False)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"spec": ""}, ValueError, r"encoder spec is empty; expected 'minilm'"),
+        ({"spec": "  "}, ValueError, r"encoder spec is empty"),
+        ({"spec": "hashing", "cache": "no"}, TypeError, r"cache must be True or False, got 'no'"),
+        ({"spec": "hashing", "device": "gpu0"}, ValueError,
+         r"device 'gpu0' is not a torch device; expected 'cpu', 'cuda'"),
+        ({"spec": "hashing", "device": 0}, TypeError, r"device must be a str .* got 0 \(int\)"),
+    ],
+)
+def test_bad_load_encoder_arguments(kwargs: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        load_encoder(**kwargs)
