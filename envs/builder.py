@@ -78,5 +78,8 @@ def build_engine(
     if catalog is None:
         catalog, encoder = get_catalog(config.domain, config.encoder)
     else:
+        from .catalog import require_catalog
+
+        catalog = require_catalog(catalog)
         encoder = _encoder_for(catalog, config.encoder) if user_pool is None else None
     return Engine(catalog, config, num_users, user_pool=user_pool, encoder=encoder)

@@ -56,7 +56,7 @@ from .config import ScenarioConfig, UserModelConfig
 from .drift import drift_strength
 from .ranking import TargetRanks, concat_ranks, ranking_metrics, target_ranks
 from .satiation import boredom
-from .scenarios import apply_overrides, make_scenario
+from .scenarios import SCENARIOS, apply_overrides, is_calibration_path, make_scenario
 
 #: Fitted parameter → scenario override key (``make_scenario(name, **overrides)``).
 OVERRIDE_KEYS = {
@@ -195,36 +195,128 @@ class CalibrationResult:
 
 
 def load_calibration(path: str | Path) -> CalibrationResult:
-    """Read a parameter file written by ``calibrate(..., out=path)``."""
+    """Read a parameter file written by ``calibrate(..., out=path)``.
+
+    Every field is checked here, so a damaged or hand-edited file fails with an error naming
+    the file, the field and what was expected — not a ``KeyError`` or a float conversion error.
+    """
+    path = Path(path)
+    data = _read_calibration_json(path)
+    version = data.get("version", FORMAT_VERSION)
+    if version != FORMAT_VERSION:
+        raise ValueError(f"{path}: calibration file version {version!r}; this driftrec reads "
+                         f"version {FORMAT_VERSION}")
+    missing = [key for key in ("scenario", "parameters", "fitted") if key not in data]
+    if missing:
+        raise ValueError(f"{path}: calibration file lacks {missing}; expected the keys "
+                         "'scenario', 'parameters' and 'fitted' that `driftrec calibrate` writes")
+    scenario = data["scenario"]
+    if not isinstance(scenario, str) or not scenario.strip():
+        raise ValueError(f"{path}: 'scenario' is {scenario!r}; expected a preset name or the "
+                         "path of another calibration file")
+    parameters = _parameter_values(path, "parameters", data["parameters"])
+    fitted = data["fitted"]
+    if not isinstance(fitted, list) or not all(isinstance(k, str) for k in fitted):
+        raise ValueError(f"{path}: 'fitted' is {fitted!r}; expected a list of parameter names")
+    stray = [k for k in fitted if k not in parameters]
+    if stray or len(set(fitted)) != len(fitted):
+        raise ValueError(f"{path}: 'fitted' {fitted} names {stray or 'a parameter twice'}; "
+                         f"expected distinct names among 'parameters' {list(parameters)}")
+    extras = {key: data.get(key, {}) for key in ("report", "train_loglik", "meta")}
+    for key, value in extras.items():
+        if not isinstance(value, dict):  # a file's content, not an argument: ValueError
+            raise ValueError(  # noqa: TRY004
+                f"{path}: {key!r} is {type(value).__name__}; expected an object")
+    return CalibrationResult(
+        scenario=scenario,
+        parameters=parameters,
+        defaults=_parameter_values(path, "defaults", data.get("defaults", {})),
+        fitted=tuple(fitted),
+        **extras,
+    )
+
+
+def _read_calibration_json(path: Path) -> dict[str, Any]:
     import json
 
-    path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); expected "
+                         "a JSON calibration file") from None
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not a JSON calibration file ({exc})") from None
     if not isinstance(data, dict) or data.get("format") != "driftrec-calibration":
         raise ValueError(f"{path}: not a driftrec calibration file (expected "
                          f"\"format\": \"driftrec-calibration\")")
-    unknown = set(data.get("parameters", {})) - set(PARAMETERS)
+    return data
+
+
+def _parameter_values(path: Path, key: str, values: Any) -> dict[str, float]:
+    """``{name: finite number}`` over known parameter names, or an error naming the entry."""
+    if not isinstance(values, dict):  # a file's content, not an argument: ValueError
+        raise ValueError(  # noqa: TRY004
+            f"{path}: {key!r} is {values!r}; expected an object {{parameter: number}} over "
+            f"{list(PARAMETERS)}")
+    unknown = sorted(set(values) - set(PARAMETERS))
     if unknown:
-        raise ValueError(f"{path}: unknown parameters {sorted(unknown)}; expected {list(PARAMETERS)}")
-    return CalibrationResult(
-        scenario=str(data["scenario"]),
-        parameters={k: float(v) for k, v in data["parameters"].items()},
-        defaults={k: float(v) for k, v in data.get("defaults", {}).items()},
-        fitted=tuple(data["fitted"]),
-        report=data.get("report", {}),
-        train_loglik=data.get("train_loglik", {}),
-        meta=data.get("meta", {}),
-    )
+        raise ValueError(f"{path}: unknown {key} {unknown}; expected {list(PARAMETERS)}")
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"{path}: {key}[{name!r}] is {value!r}; expected a finite number")
+    return {name: float(value) for name, value in values.items()}
 
 
 def calibrated_scenario(path: str | Path, base: str | ScenarioConfig | None = None,
                         **overrides: Any) -> ScenarioConfig:
-    """A scenario preset with a calibration file applied (then ``overrides`` on top)."""
-    config = load_calibration(path).scenario_config(base)
+    """A scenario preset with a calibration file applied (then ``overrides`` on top).
+
+    A file's ``scenario`` may be another calibration file; the chain is followed to its preset
+    and each file's parameters applied from the innermost out. A chain that comes back to a
+    file (one that names itself, or A → B → A) is an error naming the files.
+    """
+    path = Path(path)
+    if base is not None:
+        result = load_calibration(path)
+        config = _with_file(path, result.scenario_config, base)
+    else:
+        chain = _calibration_chain(path)
+        config = _with_file(chain[-1][0], make_scenario, chain[-1][1].scenario)
+        for file, result in reversed(chain):
+            config = _with_file(file, apply_overrides, config, **result.overrides())
     return apply_overrides(config, **overrides) if overrides else config
+
+
+def _calibration_chain(path: Path) -> list[tuple[Path, CalibrationResult]]:
+    """The files from ``path`` to the one whose ``scenario`` is not a calibration file."""
+    chain: list[tuple[Path, CalibrationResult]] = []
+    seen: dict[Path, int] = {}
+    current = path
+    while True:
+        key = current.resolve()
+        if key in seen:
+            names = " -> ".join([str(p) for p, _ in chain] + [str(current)])
+            problem = ("names itself as its scenario" if len(chain) == 1
+                       else f"is part of a cycle of calibration files ({names})")
+            raise ValueError(f"calibration file {chain[seen[key]][0]} {problem}; expected the "
+                             f"'scenario' chain to end at a preset {sorted(SCENARIOS)}")
+        seen[key] = len(chain)
+        result = load_calibration(current)
+        chain.append((current, result))
+        if not is_calibration_path(result.scenario):
+            return chain
+        current = Path(result.scenario)
+
+
+def _with_file(path: Path, build: Any, *args: Any, **kwargs: Any) -> ScenarioConfig:
+    """``build(*args, **kwargs)``; a config error (unknown preset, value out of range) names
+    the calibration file it came from."""
+    try:
+        return build(*args, **kwargs)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{path}: {exc}") from None
 
 
 def model_parameters(model: UserModelConfig) -> dict[str, float]:

@@ -30,7 +30,7 @@ field              type                        meaning
 
 from __future__ import annotations
 
-import csv
+import difflib
 import json
 import math
 import re
@@ -41,6 +41,8 @@ from typing import Any
 
 import numpy as np
 from driftrec.encoders import TextEncoder, load_encoder
+
+from .datasets._io import iter_csv, iter_lines
 
 #: The fields a record may carry; only ``title`` is required.
 RECORD_FIELDS = (
@@ -64,6 +66,14 @@ EncoderLike = TextEncoder | str | Path | None
 
 class CatalogRecordError(ValueError):
     """A record or file line does not describe a valid item; the message says where and why."""
+
+
+def _file_error(
+    path: Path, problem: str, *, line: int | None = None, expected: str | None = None
+) -> CatalogRecordError:
+    """The file readers' errors (``datasets._io``) as ``CatalogRecordError``s, same wording."""
+    where = f"{path}" + (f", line {line}" if line is not None else "")
+    return CatalogRecordError(f"{where}: {problem}" + (f"; expected {expected}" if expected else ""))
 
 
 @dataclass(frozen=True, eq=False)
@@ -163,6 +173,12 @@ class Catalog:
         Raises:
             CatalogRecordError (a ``ValueError``) naming the record and the expected fields.
         """
+        if isinstance(records, Mapping):
+            raise TypeError("records must be a list of mappings, got a single "
+                            f"{type(records).__name__}; wrap it in a list: [record]")
+        if isinstance(records, (str, bytes)) or not isinstance(records, Iterable):
+            raise TypeError(f"records must be a list of mappings with fields {EXPECTED_FIELDS}, "
+                            f"got {type(records).__name__}")
         items = list(records)
         where = [f"record {i}" for i in range(len(items))]
         return cls._build(items, where, encoder, cache_dir, domain, categories, source="records")
@@ -183,6 +199,8 @@ class Catalog:
         ``tags`` is one cell separated by ``|`` (or ``,``). Errors name the file and its 1-based
         line.
         """
+        if not isinstance(path, (str, Path)):
+            raise TypeError(f"catalog path must be a str or Path, got {type(path).__name__}")
         path = Path(path)
         suffix = path.suffix.lower()
         if suffix not in FILE_SUFFIXES:
@@ -190,6 +208,9 @@ class Catalog:
                 f"unknown catalog file extension {path.suffix!r} for {str(path)!r}; "
                 f"expected one of {list(FILE_SUFFIXES)}"
             )
+        if path.is_dir():
+            raise IsADirectoryError(f"catalog path {str(path)!r} is a folder; expected a "
+                                    f"{'/'.join(FILE_SUFFIXES)} file")
         if not path.is_file():
             raise FileNotFoundError(f"catalog file {str(path)!r} does not exist")
         if suffix == ".csv":
@@ -224,6 +245,9 @@ class Catalog:
 
         if categories is None:
             names = list(dict.fromkeys(p["category"] for p in parsed))
+        elif isinstance(categories, (str, bytes)) or not isinstance(categories, Iterable):
+            raise TypeError(f"categories must be a list of category names, got "
+                            f"{categories!r} ({type(categories).__name__})")
         else:
             names = [str(c) for c in categories]
             if len(set(names)) != len(names):
@@ -297,11 +321,44 @@ def load_catalog(
     """
     from .builtin import DOMAINS, generate_records
 
-    if domain not in DOMAINS:
+    if not isinstance(domain, str) or domain not in DOMAINS:
         raise ValueError(f"unknown catalog domain {domain!r}; expected one of {sorted(DOMAINS)}")
+    _check_int("seed", seed, minimum=0)
+    if num_items is not None:
+        _check_int("num_items", num_items, minimum=1)
     records, categories = generate_records(domain, seed=seed, num_items=num_items)
     return Catalog.from_records(
         records, encoder=encoder, cache_dir=cache_dir, domain=domain, categories=categories
+    )
+
+
+def _check_int(name: str, value: Any, *, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int >= {minimum}, got {value!r} "
+                        f"({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+
+
+def require_catalog(catalog: Any) -> Catalog:
+    """``catalog`` if it is a ``Catalog``; anything else is an error saying how to make one.
+
+    Why: the env constructors take ``catalog=``; a string there (``catalog="nosuch"``) used to
+    reach the engine and fail as "num_candidates N=100 exceeds the catalog size M=6" — the
+    length of the string.
+    """
+    if isinstance(catalog, Catalog):
+        return catalog
+    from .builtin import DOMAINS
+
+    hint = ""
+    if isinstance(catalog, (str, Path)):
+        hint = (f" (a built-in catalog is chosen by the scenario's domain: domain=one of "
+                f"{sorted(DOMAINS)}; a file is loaded with Catalog.from_file(path))")
+    raise TypeError(
+        f"catalog must be a driftrec.envs.Catalog (from load_catalog, Catalog.from_file or "
+        f"Catalog.from_records) or None for the scenario's built-in catalog, got "
+        f"{catalog!r} ({type(catalog).__name__}){hint}"
     )
 
 
@@ -401,12 +458,40 @@ def _tags(value: Any, at: str) -> tuple[str, ...]:
     return tuple(t.strip() for t in parts if t.strip())
 
 
+def _label(record: Mapping[str, Any], key: str, at: str) -> str | None:
+    """A category or id: a str or an int (JSON ids are often numbers); None when missing."""
+    value = record.get(key)
+    if _missing(value):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, np.integer)):
+        raise CatalogRecordError(f"{at}: field {key!r} must be a str (or an int), got {value!r}")
+    return str(value).strip()
+
+
+def _check_field_names(keys: list[Any], at: str) -> None:
+    """Reject a field name that is a near miss of a known one (``qualty``, ``Title``) when the
+    known one is absent: it would silently fall back to its default. Other extra fields (a URL,
+    an author) are ignored."""
+    for key in keys:
+        if not isinstance(key, str):
+            raise CatalogRecordError(f"{at}: field name {key!r} is not a str")
+        if key in RECORD_FIELDS:
+            continue
+        close = difflib.get_close_matches(key.lower(), RECORD_FIELDS, n=1, cutoff=0.8)
+        if close and close[0] not in keys:
+            raise CatalogRecordError(
+                f"{at}: unknown field {key!r}; did you mean {close[0]!r}? Expected fields "
+                f"{EXPECTED_FIELDS} (fields not close to these are ignored)"
+            )
+
+
 def _parse_record(record: Any, at: str, position: int) -> dict[str, Any]:
     """Validate one record and fill the defaults; errors name ``at`` and the expected fields."""
     if not isinstance(record, Mapping):
         raise CatalogRecordError(
             f"{at}: expected a mapping with fields {EXPECTED_FIELDS}, got {type(record).__name__}"
         )
+    _check_field_names(list(record), at)
     title = record.get("title")
     if _missing(title):
         raise CatalogRecordError(
@@ -419,10 +504,10 @@ def _parse_record(record: Any, at: str, position: int) -> dict[str, Any]:
         description = ""
     elif not isinstance(description, str):
         raise CatalogRecordError(f"{at}: field 'description' must be a str, got {description!r}")
-    category = record.get("category")
-    category = DEFAULT_CATEGORY if _missing(category) else str(category).strip()
-    item_id = record.get("id")
-    item_id = str(position) if _missing(item_id) else str(item_id).strip()
+    category = _label(record, "category", at)
+    category = DEFAULT_CATEGORY if category is None else category
+    item_id = _label(record, "id", at)
+    item_id = str(position) if item_id is None else item_id
 
     quality = _unit(record, "quality", at)
     quality = DEFAULT_QUALITY if quality is None else quality
@@ -449,36 +534,45 @@ def _parse_record(record: Any, at: str, position: int) -> dict[str, Any]:
 
 
 def _read_csv(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None:
-            return [], []
-        if "title" not in reader.fieldnames:
-            raise CatalogRecordError(
-                f"{path}, line 1: the header has no 'title' column (columns: "
-                f"{reader.fieldnames}); expected fields {EXPECTED_FIELDS}"
-            )
-        items, where = [], []
-        for row in reader:
-            if not any(not _missing(v) for v in row.values() if isinstance(v, str)):
-                continue  # a blank line is not an item
-            items.append(row)
-            where.append(f"{path}, line {reader.line_num}")
+    rows = iter_csv(path, "utf-8", error=_file_error)
+    first = next(rows, None)
+    if first is None:
+        return [], []
+    columns = [c.strip() for c in first[1]]
+    if columns:
+        columns[0] = columns[0].lstrip("\ufeff")  # the byte-order mark Excel writes
+    repeated = sorted({c for c in columns if columns.count(c) > 1})
+    if repeated:
+        raise CatalogRecordError(f"{path}, line 1: column(s) {repeated} appear more than once in "
+                                 f"the header; expected each field once")
+    _check_field_names(columns, f"{path}, line 1")
+    if "title" not in columns:
+        raise CatalogRecordError(
+            f"{path}, line 1: the header has no 'title' column (columns: "
+            f"{columns}); expected fields {EXPECTED_FIELDS}"
+        )
+    items, where = [], []
+    for lineno, row in rows:
+        if not any(cell.strip() for cell in row):
+            continue  # a blank line is not an item
+        items.append(dict(zip(columns, row)))
+        where.append(f"{path}, line {lineno}")
     return items, where
 
 
 def _read_jsonl(path: Path) -> tuple[list[Any], list[str]]:
     items, where = [], []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                items.append(json.loads(line))
-            except json.JSONDecodeError as err:
-                raise CatalogRecordError(
-                    f"{path}, line {number}: invalid JSON ({err.msg}); expected one object per "
-                    f"line with fields {EXPECTED_FIELDS}"
-                ) from None
-            where.append(f"{path}, line {number}")
+    for number, line in iter_lines(path, "utf-8", error=_file_error):
+        if number == 1:
+            line = line.lstrip("\ufeff")
+        if not line.strip():
+            continue
+        try:
+            items.append(json.loads(line))
+        except json.JSONDecodeError as err:
+            raise CatalogRecordError(
+                f"{path}, line {number}: invalid JSON ({err.msg}); expected one object per "
+                f"line with fields {EXPECTED_FIELDS}"
+            ) from None
+        where.append(f"{path}, line {number}")
     return items, where

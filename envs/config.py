@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields
 
+from driftrec.encoders.device import check_device
+
 CHOICE_MODELS = ("mnl", "cascade", "independent")
 REWARDS = ("engagement", "clicks", "revenue", "rating", "mixed")
 AGENT_VIEWS = ("same", "pca", "noise", "encoder")
@@ -371,6 +373,12 @@ class ScenarioConfig:
             raise TypeError(
                 f"{o}.device must be a str such as 'cpu' or 'cuda', got {self.device!r}"
             )
+        # Checked here, where every env path passes (make_scenario, apply_overrides, replace),
+        # so 'cuda' without CUDA fails now and not as torch's AssertionError at the first tensor.
+        try:
+            check_device(self.device)
+        except ValueError as exc:
+            raise ValueError(f"{o}.device: {exc}") from None
         if not isinstance(self.user_model, UserModelConfig):
             raise TypeError(
                 f"{o}.user_model must be a UserModelConfig, got {type(self.user_model).__name__}"

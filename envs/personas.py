@@ -138,6 +138,8 @@ def generate_personas(domain: str, n: int, seed: int = 0) -> list[Persona]:
     """
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
         raise ValueError(f"n must be a non-negative int, got {n!r}")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     spec = domain_spec(domain)
     styles = _STYLES[domain]
     c = len(spec.categories)

@@ -192,17 +192,25 @@ def apply_overrides(config: ScenarioConfig, **overrides: Any) -> ScenarioConfig:
     return replace(config, user_model=user_model, **scenario_updates)
 
 
-def make_scenario(name: str, **overrides: Any) -> ScenarioConfig:
+def make_scenario(name: str | Path, **overrides: Any) -> ScenarioConfig:
     """The preset ``name`` (``video``, ``news``, ``shopping``) with ``overrides`` applied.
 
     ``name`` may also be the path of a ``driftrec calibrate`` parameter file (``.json``): its
     preset with the calibrated parameters — a calibrated scenario is used like any preset.
     """
+    if not isinstance(name, (str, Path)):
+        raise TypeError(f"scenario name must be a str (one of {sorted(SCENARIOS)} or the path of "
+                        f"a calibration file), got {name!r} ({type(name).__name__})")
+    name = str(name)
     if name not in SCENARIOS:
         if is_calibration_path(name):
             from .calibration import calibrated_scenario
 
             return calibrated_scenario(name, **overrides)
+        if name.endswith(".json"):
+            raise ValueError(f"calibration file {name!r} does not exist (or is not a file); "
+                             f"expected the path of a file written by `driftrec calibrate`, or "
+                             f"one of the presets {sorted(SCENARIOS)}")
         raise ValueError(f"unknown scenario {name!r}; expected one of {sorted(SCENARIOS)} or the "
                          "path of a calibration file (.json)")
     return apply_overrides(SCENARIOS[name], **overrides)

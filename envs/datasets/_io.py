@@ -2,7 +2,12 @@
 
 Why a helper: Python reports a ``UnicodeDecodeError`` with a byte offset into an 8 KiB buffer, which
 tells a user nothing; here the error names the file, the line and the expected encoding.
-Files are read line by line (never whole), so the 25M-row logs stream.
+Files are read line by line (never whole), so the 25M-row logs stream. The catalog reader uses
+the same functions with its own error class (``error=``), so both speak alike.
+
+CSV files are parsed strictly: a quoted field left open at the end of the file is an error, and
+every row must have as many fields as the header — a row with more is almost always an unquoted
+comma inside a title, which would otherwise shift every later column silently.
 """
 
 from __future__ import annotations
@@ -10,17 +15,22 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .base import DatasetFormatError
+
+#: ``error(path, problem, line=..., expected=...)`` builds the exception a reader raises.
+ErrorFactory = Callable[..., Exception]
 
 
 def _open_binary(path: Path) -> io.BufferedIOBase:
     return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
 
 
-def _decoded(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
+def _decoded(
+    path: Path, encoding: str, error: ErrorFactory = DatasetFormatError
+) -> Iterator[tuple[int, str]]:
     """(1-based line number, decoded line with its newline). Decoding line by line (not the
     text layer's 8 KiB blocks) is what lets an encoding error name its line."""
     with _open_binary(path) as handle:
@@ -28,42 +38,61 @@ def _decoded(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
             try:
                 line = raw.decode(encoding)
             except UnicodeDecodeError as exc:
-                raise DatasetFormatError(
-                    path, f"cannot decode bytes as {encoding} ({exc.reason})", line=lineno,
+                raise error(
+                    path, f"cannot decode bytes as {encoding} ({exc.reason} at byte "
+                    f"{exc.start} of the line)", line=lineno,
                     expected=f"a {encoding}-encoded text file",
                 ) from None
             if "\x00" in line:
-                raise DatasetFormatError(
+                raise error(
                     path, "line contains NUL characters (UTF-16 or binary file?)", line=lineno,
                     expected=f"a {encoding}-encoded text file",
                 )
             yield lineno, line
 
 
-def iter_lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
+def iter_lines(
+    path: Path, encoding: str, error: ErrorFactory = DatasetFormatError
+) -> Iterator[tuple[int, str]]:
     """(1-based line number, line without its newline), streamed."""
-    for lineno, line in _decoded(path, encoding):
+    for lineno, line in _decoded(path, encoding, error):
         yield lineno, line.rstrip("\r\n")
 
 
-def iter_csv(path: Path, encoding: str = "utf-8") -> Iterator[tuple[int, list[str]]]:
-    """(1-based line number where the row starts, fields) with the ``csv`` module, streamed."""
+def iter_csv(
+    path: Path, encoding: str = "utf-8", error: ErrorFactory = DatasetFormatError
+) -> Iterator[tuple[int, list[str]]]:
+    """(1-based line number where the row starts, fields) with the ``csv`` module, streamed.
+
+    The first row is the header; each later non-blank row must have as many fields (blank
+    rows come through as ``[]`` for the caller to skip).
+    """
     current = [0]
 
     def lines() -> Iterator[str]:
-        for lineno, line in _decoded(path, encoding):
+        for lineno, line in _decoded(path, encoding, error):
             current[0] = lineno
             yield line
 
-    reader = csv.reader(lines())
+    reader = csv.reader(lines(), strict=True)
+    header: list[str] | None = None
     try:
         start = 1
         for row in reader:
+            if header is None:
+                header = row
+            elif row and len(row) != len(header):
+                raise error(
+                    path, f"row has {len(row)} fields but the header has {len(header)} "
+                    f"({','.join(header)})", line=start,
+                    expected=f"{len(header)} comma-separated fields per row (a field that "
+                    "contains a comma must be quoted)",
+                )
             yield start, row
             start = current[0] + 1
     except csv.Error as exc:
-        raise DatasetFormatError(path, f"malformed CSV ({exc})", line=current[0],
-                                 expected="RFC 4180 comma-separated values") from None
+        raise error(path, f"malformed CSV ({exc})", line=current[0],
+                    expected="RFC 4180 comma-separated values") from None
 
 
 def check_header(path: Path, header: list[str] | None, required: tuple[str, ...]) -> dict[str, int]:

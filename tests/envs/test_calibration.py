@@ -120,6 +120,42 @@ def test_a_foreign_json_file_is_not_a_calibration(tmp_path: Path) -> None:
         cal.load_calibration(path)
 
 
+def _parameter_file(path: Path, scenario: str, **parameters: float) -> Path:
+    path.write_text(json.dumps({
+        "format": "driftrec-calibration", "version": cal.FORMAT_VERSION, "scenario": scenario,
+        "parameters": parameters, "fitted": list(parameters),
+    }))
+    return path
+
+
+def test_a_chain_of_calibration_files_applies_the_innermost_first(tmp_path: Path) -> None:
+    inner = _parameter_file(tmp_path / "inner.json", "news", drift_rate=0.2, satiation_decay=0.5)
+    outer = _parameter_file(tmp_path / "outer.json", str(inner), drift_rate=0.7)
+    scen = make_scenario(outer, slate_size=3)
+    model = scen.user_model
+    assert (scen.name, model.drift.rate, model.satiation.decay, scen.slate_size) == (
+        "news", 0.7, 0.5, 3)
+
+
+@pytest.mark.parametrize("length", [1, 2, 3])
+def test_a_cycle_of_calibration_files_is_an_error_not_a_recursion(
+    tmp_path: Path, length: int
+) -> None:
+    files = [tmp_path / f"c{i}.json" for i in range(length)]
+    for i, path in enumerate(files):
+        _parameter_file(path, str(files[(i + 1) % length]), drift_rate=0.1)
+    problem = ("names itself as its scenario" if length == 1
+               else r"is part of a cycle of calibration files \(.*c0.json -> ")
+    with pytest.raises(ValueError, match=rf"calibration file .*c0.json {problem}"):
+        make_scenario(str(files[0]))
+
+
+def test_a_calibration_file_applies_to_an_explicit_base(tmp_path: Path) -> None:
+    path = _parameter_file(tmp_path / "p.json", "video", drift_rate=0.3)
+    scen = cal.calibrated_scenario(path, base="shopping")
+    assert (scen.name, scen.user_model.drift.rate) == ("shopping", 0.3)
+
+
 def _write_mind(root: Path, click_every: int) -> Path:
     """A MIND folder: 10 news items, 8 users with a 6-item history and 12 impressions of 4
     shown items each; impression r of a user has a click iff r % click_every == 0."""

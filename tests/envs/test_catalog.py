@@ -306,6 +306,25 @@ def test_from_file_rejects_bad_files(tmp_path: Path, name: str, content: str, ma
         Catalog.from_file(path, encoder="hashing")
 
 
+def test_csv_with_byte_order_mark_quoted_commas_and_spaced_header(
+    tmp_path: Path, hashing_encoder
+) -> None:
+    # What spreadsheets write: a UTF-8 BOM, a quoted field with a comma, "a, b" headers.
+    path = tmp_path / "items.csv"
+    path.write_bytes('\ufefftitle, quality, description\n"Heat, The",0.9,"x, y"\nUp,0.2,z\n'
+                     .encode("utf-8"))
+    cat = Catalog.from_file(path, encoder=hashing_encoder)
+    assert cat.titles == ("Heat, The", "Up")
+    assert cat.descriptions == ("x, y", "z")
+    np.testing.assert_array_equal(cat.quality, np.array([0.9, 0.2], dtype=np.float32))
+
+
+def test_extra_fields_far_from_known_names_are_ignored(tmp_path: Path, hashing_encoder) -> None:
+    path = tmp_path / "items.jsonl"
+    path.write_text('{"title": "a", "url": "http://x", "author": "me", "quality": 0.25}\n')
+    assert Catalog.from_file(path, encoder=hashing_encoder).quality.tolist() == [0.25]
+
+
 def test_from_file_rejects_unknown_extension(tmp_path: Path) -> None:
     path = tmp_path / "items.txt"
     path.write_text("title\nx\n", encoding="utf-8")

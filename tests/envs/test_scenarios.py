@@ -34,6 +34,16 @@ def test_unknown_scenario_raises():
         make_scenario("movies")
 
 
+def test_device_is_checked_against_this_machine():
+    import torch
+
+    assert make_scenario("video", device="cpu").device == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match=r"ScenarioConfig.device: device 'cuda' asks for "
+                                             r"CUDA, but CUDA is not available"):
+            make_scenario("video", device="cuda")
+
+
 def test_unknown_override_raises_listing_valid_keys():
     with pytest.raises(ValueError, match=r"unknown override 'slatesize'.*slate_size"):
         make_scenario("video", slatesize=3)
