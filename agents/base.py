@@ -5,8 +5,10 @@ Every agent ranks candidates for a batch of B users at once:
 - ``act(obs) -> int64 (B, K)``: K distinct positions into each user's N candidates;
 - ``update(obs, action, reward, next_obs, terminated, truncated, info) -> dict[str, float]``:
   the batched transition exactly as the vector env returned it; returns training statistics;
-- ``save(path)`` / ``load(path)``: torch state dicts (plus the generator state, so a reloaded agent
-  acts identically), written atomically and read back with ``weights_only=True``.
+- ``save(path)`` / ``load(path, strict=True)``: torch state dicts (plus the generator state, so a
+  reloaded agent acts identically) and the signature of the env the agent was trained on, written
+  atomically and read back with ``weights_only=True``; ``load`` refuses a checkpoint from another
+  env unless ``strict=False`` (``checkpoint.py``).
 
 Why one base class: the observation checks, the single-user (unbatched) convenience and the
 save/load format are the same for every agent, and the runner and the CLI rely on exactly this
@@ -26,6 +28,8 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from driftrec.encoders.io import atomic_save
+
+from . import checkpoint as ckpt
 
 OBS_KEYS: tuple[str, ...] = (
     "candidate_ids",
@@ -47,7 +51,9 @@ class EnvSpec:
     """What an agent may know about the environment: sizes and the agent-side item table.
 
     ``item_embeddings`` (M, d) is the agent-side embedding table (a real recommender knows its own
-    catalog); ``category_ids`` (M,) the public category of each item.
+    catalog); ``category_ids`` (M,) the public category of each item. ``scenario``,
+    ``encoder_name`` (model and revision), ``agent_view`` and ``catalog_fingerprint`` (content of
+    the catalog; of the item table when there is none) identify the env in checkpoints.
     """
 
     num_candidates: int
@@ -58,6 +64,9 @@ class EnvSpec:
     category_ids: np.ndarray
     num_categories: int
     scenario: str = "custom"
+    encoder_name: str = "unknown"
+    agent_view: str = "same"
+    catalog_fingerprint: str = ""
 
     def __post_init__(self) -> None:
         if self.slate_size > self.num_candidates:
@@ -69,6 +78,9 @@ class EnvSpec:
                 f"item_embeddings has shape {self.item_embeddings.shape}; "
                 f"expected (M, d={self.embedding_dim})"
             )
+        if not self.catalog_fingerprint:
+            fingerprint = ckpt.table_fingerprint(self.item_embeddings, self.category_ids)
+            object.__setattr__(self, "catalog_fingerprint", fingerprint)
 
     @property
     def num_items(self) -> int:
@@ -101,7 +113,8 @@ class EnvSpec:
         else:
             cat_ids = np.zeros(table.shape[0], dtype=np.int64)
             n_cat = 1
-        scenario = getattr(getattr(base, "config", None), "name", None) or "custom"
+        config = getattr(base, "config", None)
+        scenario = getattr(config, "name", None) or "custom"
         return cls(
             num_candidates=int(nvec[0]),
             slate_size=int(nvec.size),
@@ -111,7 +124,20 @@ class EnvSpec:
             category_ids=cat_ids,
             num_categories=int(n_cat),
             scenario=str(scenario),
+            encoder_name=str(getattr(catalog, "encoder_name", "unknown")),
+            agent_view=_agent_view(config, int(table.shape[1])),
+            catalog_fingerprint=ckpt.catalog_fingerprint(catalog) if catalog is not None else "",
         )
+
+
+def _agent_view(config: Any, dim: int) -> str:
+    """How the agent sees the embeddings, e.g. ``same``, ``pca-32``, ``encoder:hashing-256``."""
+    kind = getattr(config, "agent_view", "same")
+    if kind == "noise":
+        return f"noise-{config.agent_noise}"
+    if kind == "encoder":
+        return f"encoder:{config.agent_encoder}-{dim}"
+    return kind if kind == "same" else f"{kind}-{dim}"
 
 
 def _to_numpy(x: Any) -> np.ndarray:
@@ -141,27 +167,29 @@ def check_obs(obs: Mapping[str, Any], spec: EnvSpec) -> tuple[Obs, bool]:
         out = {k: v[None] for k, v in out.items()}
     n, h, d = spec.num_candidates, spec.history_length, spec.embedding_dim
     batch = out["candidate_ids"].shape[0]
-    expected = {
-        "candidate_ids": ((batch, n), "(B, N={n})"),
-        "candidate_embeddings": ((batch, n, d), "(B, N={n}, d={d})"),
-        "candidate_categories": ((batch, n), "(B, N={n})"),
-        "candidate_popularity": ((batch, n), "(B, N={n})"),
-        "history_ids": ((batch, h), "(B, H={h})"),
-        "history_responses": ((batch, h, 2), "(B, H={h}, 2)"),
-        "history_mask": ((batch, h), "(B, H={h})"),
-        "profile_embedding": ((batch, d), "(B, d={d})"),
-        "step": ((batch, 1), "(B, 1)"),
-    }
-    for key, (shape, text) in expected.items():
-        if out[key].shape != shape:
+    for key, shape in ckpt.observation_shapes(n, h, d).items():
+        if out[key].shape != (batch, *shape):
             if key == "step" and out[key].shape == (batch,):
                 out[key] = out[key][:, None]
                 continue
             raise ValueError(
                 f"observation[{key!r}] has shape {out[key].shape}; expected "
-                + text.format(n=n, h=h, d=d)
+                + _SHAPE_TEXT[key].format(n=n, h=h, d=d)
             )
     return out, single
+
+
+_SHAPE_TEXT = {
+    "candidate_ids": "(B, N={n})",
+    "candidate_embeddings": "(B, N={n}, d={d})",
+    "candidate_categories": "(B, N={n})",
+    "candidate_popularity": "(B, N={n})",
+    "history_ids": "(B, H={h})",
+    "history_responses": "(B, H={h}, 2)",
+    "history_mask": "(B, H={h})",
+    "profile_embedding": "(B, d={d})",
+    "step": "(B, 1)",
+}
 
 
 def batch_info(info: Mapping[str, Any] | None, single: bool) -> dict[str, Any]:
@@ -229,6 +257,10 @@ class Agent:
     Config: ClassVar[type[AgentConfig]] = AgentConfig
     #: whether the agent reads hidden state from ``info`` (oracle); the runner labels it.
     reads_hidden_state: ClassVar[bool] = False
+    #: ``state_dict()`` keys (or key prefixes) whose shapes follow the users the agent last acted
+    #: for rather than the env (per-user memory): ``load`` takes their shapes from the checkpoint
+    #: instead of requiring this agent's; the agent's ``load_state_dict`` must accept any batch.
+    resizable_state: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, env: Any, seed: int | None = None, config: AgentConfig | None = None):
         self.spec = EnvSpec.from_env(env)
@@ -331,9 +363,13 @@ class Agent:
 
     # ----- persistence ---------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
-        """Write config, parameters and generator state atomically (temp file + rename)."""
+        """Write config, parameters, generator state and the env's signature atomically."""
+        path = ckpt.check_path(path)
+        ckpt.check_save_target(path)
         payload = {
+            "format": ckpt.FORMAT,
             "agent": self.name,
+            "signature": ckpt.env_signature(self.spec),
             "config": dataclasses.asdict(self.config),
             "state": self.state_dict(),
             "rng": _rng_state(self.rng),
@@ -341,21 +377,42 @@ class Agent:
         }
         atomic_save(path, lambda handle: torch.save(payload, handle))
 
-    def load(self, path: str | Path) -> None:
-        """Restore what ``save`` wrote (``weights_only=True``: tensors and plain data only)."""
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        if payload.get("agent") != self.name:
-            raise ValueError(
-                f"checkpoint {str(path)!r} holds agent {payload.get('agent')!r}, not {self.name!r}"
-            )
-        config = dataclasses.asdict(self.config)
-        if payload["config"] != config:
-            raise ValueError(
-                f"checkpoint config {payload['config']} differs from this agent's config {config}"
-            )
-        self.load_state_dict(payload["state"])
-        self.rng = _rng_from_state(payload["rng"])
-        self._load_extra_rng_state(payload.get("extra_rng") or {})
+    def load(self, path: str | Path, strict: bool = True) -> None:
+        """Restore what ``save`` wrote, after checking it was written for this agent and env.
+
+        ``strict=True`` requires the checkpoint's env signature (scenario, catalog, encoder,
+        agent view, N, K, H, d, observation shapes) and config to equal this agent's;
+        ``strict=False`` is a deliberate transfer: those may differ, the state must still fit
+        key by key and shape by shape. Every check runs before anything is assigned, and a
+        failing restore is rolled back, so a failed load leaves the agent as it was.
+        """
+        path = ckpt.check_path(path)
+        if not isinstance(strict, bool):
+            raise TypeError(f"strict must be a bool, got {strict!r} ({type(strict).__name__})")
+        payload = ckpt.read_checkpoint(path, self.name)
+        signature = ckpt.env_signature(self.spec)
+        if strict:
+            ckpt.check_signature(path, payload, signature)
+            ckpt.check_config(path, payload["config"], dataclasses.asdict(self.config), self.name)
+        ckpt.check_state_fits(path, payload, self.state_dict(), signature, self.resizable_state)
+        rng = _checked_rng(path, payload["rng"])
+        self._restore(path, payload["state"], payload["extra_rng"])
+        self.rng = rng
+
+    def _restore(self, path: Path, state: Mapping[str, Any], extra_rng: Mapping[str, Any]) -> None:
+        """Hand the checked state to the agent's own restore; roll back if that fails."""
+        backup = ckpt.clone_state(self.state_dict())
+        backup_rng = ckpt.clone_state(self._extra_rng_state())
+        try:
+            self.load_state_dict(state)
+            self._load_extra_rng_state(extra_rng)
+        except Exception as exc:
+            self.load_state_dict(backup)
+            self._load_extra_rng_state(backup_rng)
+            raise ckpt.CheckpointError(
+                f"checkpoint {str(path)!r} could not be restored into this {self.name} agent "
+                f"({type(exc).__name__}: {exc}); the agent is unchanged"
+            ) from exc
 
     def _extra_rng_state(self) -> dict[str, Any]:
         """Other generators (e.g. a torch.Generator) to persist; override when used."""
@@ -387,6 +444,17 @@ def _rng_state(rng: np.random.Generator) -> dict[str, Any]:
         "has_uint32": int(state["has_uint32"]),
         "uinteger": int(state["uinteger"]),
     }
+
+
+def _checked_rng(path: Path, saved: Mapping[str, Any]) -> np.random.Generator:
+    """The checkpoint's generator, or an error naming the file (before the agent changes)."""
+    try:
+        return _rng_from_state(saved)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ckpt.CheckpointError(
+            f"checkpoint {str(path)!r} has an invalid generator state {dict(saved)!r} "
+            f"({type(exc).__name__}: {exc}); expected a PCG64 state as Agent.save writes it"
+        ) from exc
 
 
 def _rng_from_state(saved: Mapping[str, Any]) -> np.random.Generator:
