@@ -25,6 +25,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from driftrec.encoders.io import atomic_write_bytes
+from driftrec.envs.render import draw_category_map
 
 from .metrics import t_critical
 
@@ -143,9 +144,7 @@ def plot_interest_trajectories(res: dict[str, Any], path: str | Path) -> Path:
         for j, (agent, runs) in enumerate(by_agent.items()):
             ax = axes[i, j]
             ax.set_axis_on()
-            ax.scatter(cents[:, 0], cents[:, 1], c="0.6", s=18, marker="s", zorder=1)
-            for name, (x, y) in zip(proj.get("categories", []), cents):
-                ax.annotate(str(name)[:14], (x, y), fontsize=5, color="0.35")
+            draw_category_map(ax, cents, proj.get("categories", []))
             for k, track in enumerate(runs[0]["trajectories"]):
                 pts = np.asarray(track, dtype=np.float64).reshape(-1, 2)
                 if pts.size == 0:

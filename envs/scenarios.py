@@ -9,7 +9,10 @@
 - a bare mechanism field name when it is unique across mechanisms (``boredom_weight``,
   ``hazard_rate``, ``walk_std``, ``temperature`` ...).
 
-Anything else is a ``ValueError`` listing the valid keys — a typo must not silently do nothing.
+Anything else is an ``UnknownOverrideError`` listing the valid keys — a typo must not silently do
+nothing. It is both a ``ValueError`` and the ``TypeError`` ("unexpected keyword argument") that a
+Python constructor raises, so libraries that probe optional keywords by catching ``TypeError``
+(TorchRL's ``GymEnv`` passes ``frameskip``) drop the keyword and go on, as with Gymnasium's envs.
 
 Presets:
 - ``video``: reward = minutes watched. Clickbait (high appeal, low quality) is clicked and watched
@@ -118,6 +121,10 @@ SCENARIOS: dict[str, ScenarioConfig] = {
 _SCENARIO_FIELDS = tuple(f.name for f in fields(ScenarioConfig) if f.name != "user_model")
 
 
+class UnknownOverrideError(ValueError, TypeError):
+    """An override key that names no scenario parameter (see the module docstring)."""
+
+
 def _mechanism_fields() -> dict[str, list[tuple[str, str]]]:
     """Bare field name → [(mechanism, field)] over all mechanism configs."""
     table: dict[str, list[tuple[str, str]]] = {}
@@ -156,7 +163,10 @@ def _resolve(key: str) -> tuple[str, str | None]:
     if len(targets) > 1:
         options = ", ".join(f"{m}_{n}" for m, n in targets)
         raise ValueError(f"override {key!r} is ambiguous; use one of: {options}")
-    raise ValueError(f"unknown override {key!r}; expected one of: {', '.join(override_keys())}")
+    raise UnknownOverrideError(
+        f"unknown override {key!r} (unexpected keyword argument {key!r}); expected one of: "
+        f"{', '.join(override_keys())}"
+    )
 
 
 def apply_overrides(config: ScenarioConfig, **overrides: Any) -> ScenarioConfig:

@@ -7,7 +7,9 @@
   position). Non-finite scores or a wrong shape raise ``ValueError`` before the env is touched.
 
 Both accept the single env and the vector env (``FlatObservation(vec_env)`` returns the vector
-variant), so the same code wraps ``gym.make`` and ``gym.make_vec`` results.
+variant), so the same code wraps ``gym.make`` and ``gym.make_vec`` results. The vector variants
+keep ``autoreset_mode`` readable as an attribute (TorchRL's ``GymWrapper`` reads it there;
+Gymnasium's vector wrappers forward only ``metadata``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from gymnasium.vector import VectorActionWrapper, VectorEnv, VectorWrapper
+from gymnasium.vector import AutoresetMode, VectorActionWrapper, VectorEnv, VectorWrapper
 from gymnasium.vector.utils import batch_space
 
 from .validation import validate_scores
@@ -59,6 +61,16 @@ class _Flattener:
         )
 
 
+class _AutoresetModeAttribute:
+    """``autoreset_mode`` as an attribute, read from the wrapped env's metadata."""
+
+    metadata: dict[str, Any]
+
+    @property
+    def autoreset_mode(self) -> AutoresetMode:
+        return self.metadata["autoreset_mode"]
+
+
 def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
     return np.argsort(-scores, axis=-1, kind="stable")[..., :k].astype(np.int64)
 
@@ -81,7 +93,7 @@ class FlatObservation(gym.ObservationWrapper):
         return self._flatten(batched)[0]
 
 
-class FlatObservationVector(VectorWrapper):
+class FlatObservationVector(_AutoresetModeAttribute, VectorWrapper):
     """Vector-env variant of ``FlatObservation`` (final observations are flattened too).
 
     A plain ``VectorWrapper``: Gymnasium's ``VectorObservationWrapper`` refuses ``SAME_STEP``
@@ -143,7 +155,7 @@ class ScoreAction(gym.ActionWrapper):
         return _top_k(scores, self.slate_size)
 
 
-class ScoreActionVector(VectorActionWrapper):
+class ScoreActionVector(_AutoresetModeAttribute, VectorActionWrapper):
     """Vector-env variant of ``ScoreAction``."""
 
     def __init__(self, env: VectorEnv) -> None:
