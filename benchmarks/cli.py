@@ -6,7 +6,9 @@ Design choices:
   (``driftrec bench: error: ...``) on stderr and exits with status 2 — no usage dump, no traceback;
 - heavy imports (torch, the envs, the agents) happen inside the subcommands, so ``--help``,
   ``--version`` and argument errors answer instantly;
-- results folders are never silently overwritten: a non-empty ``--out`` needs ``--overwrite``.
+- results folders are never silently overwritten: a non-empty ``--out`` needs ``--overwrite``;
+- an interrupted run continues with ``--resume`` (train from its checkpoint, bench from its
+  finished runs); nothing outside ``--out`` is read back, written or deleted (``runfolder.py``).
 
 ``main(argv=None) -> int`` is the console-script entry point (``driftrec = ...cli:main``).
 """
@@ -157,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="subsample the data set's items")
     bench.add_argument("--calibration", metavar="FILE",
                        help="with --dataset: use the scenario of a `driftrec calibrate` file")
+    bench.add_argument("--resume", action="store_true",
+                       help="continue an interrupted bench in --out (same flags): keep its "
+                            "finished runs, redo the rest")
 
     train = sub.add_parser("train", help="train one agent with progress, logs and checkpoints",
                            description=(
@@ -179,7 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--eval-steps", type=_positive_int, default=50, metavar="T",
                        help="steps of the final evaluation (default 50)")
     train.add_argument("--resume", action="store_true",
-                       help="continue from the checkpoint in --out")
+                       help="continue the run in --out (same flags) from its checkpoint, or "
+                            "from step 0 if it was stopped before its first one")
     _add_common(train, out_help="run folder (default runs/<timestamp>-train-AGENT-SCENARIO/)")
 
     plot = sub.add_parser("plot", help="reward curves of one or more results folders",
@@ -303,8 +309,16 @@ def check_encoder(spec: str) -> None:
 
 def prepare_out_dir(out: str | None, default_name: str, overwrite: bool,
                     resume: bool = False) -> Path:
-    """Create (or accept) the output folder; refuse a non-empty one unless allowed; probe it."""
+    """Create (or accept) the output folder; refuse a non-empty one unless allowed; probe it.
+
+    ``resume`` needs an existing folder (the run to continue): a mistyped ``--out`` is an error,
+    not a new empty run."""
+    if resume:
+        _check_resume(out, overwrite)
     path = Path(out) if out else Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-{default_name}"
+    if resume and not path.is_dir():
+        raise CLIError(f"--resume: no run folder {str(path)!r}; expected the --out folder of an "
+                       "earlier run")
     if path.exists() and not path.is_dir():
         raise CLIError(f"output folder {str(path)!r} exists and is not a folder")
     if path.is_dir() and any(path.iterdir()) and not (overwrite or resume):
@@ -319,6 +333,14 @@ def prepare_out_dir(out: str | None, default_name: str, overwrite: bool,
         raise CLIError(f"cannot write to output folder {str(path)!r}: "
                        f"{exc.strerror or exc}") from None
     return path
+
+
+def _check_resume(out: str | None, overwrite: bool) -> None:
+    if overwrite:
+        raise CLIError("--resume and --overwrite contradict each other (--resume continues the "
+                       "run in --out, --overwrite starts a new one there); give one of them")
+    if not out:
+        raise CLIError("--resume needs --out, the folder of the run to continue")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -350,31 +372,73 @@ def cmd_bench(args: argparse.Namespace, argv: Sequence[str]) -> int:
         train_steps=(args.train_steps if args.train_steps is not None
                      else quick.get("train_steps", DEFAULT_TRAIN_STEPS)),
         encoder=args.encoder, device=args.device)
-    out_dir = prepare_out_dir(args.out, "bench", args.overwrite)
-    return run_bench(config, out_dir, argv)
+    out_dir = prepare_out_dir(args.out, "bench", args.overwrite, resume=args.resume)
+    return run_bench(config, out_dir, argv, resume=args.resume)
 
 
 def run_bench(config: Any, out_dir: Path, argv: Sequence[str],
               extra_config: dict[str, Any] | None = None, env_factory: Any = None,
-              scenario_configs: dict[str, Any] | None = None) -> int:
-    """Run a suite, write the results folder and plots, print the table."""
+              scenario_configs: dict[str, Any] | None = None, resume: bool = False) -> int:
+    """Run a suite (with ``resume``: only the runs the interrupted one in ``out_dir`` did not
+    finish), write the results folder and plots, print the table."""
     from tqdm.auto import tqdm
 
     from . import plots, report
     from .runner import run_suite, total_steps
 
+    store, completed = _bench_store(config, out_dir, argv, extra_config, resume)
     print(f"driftrec bench → {out_dir}", file=sys.stderr)
-    with tqdm(total=total_steps(config, scenario_configs), unit="step", desc="bench",
-              dynamic_ncols=True, file=sys.stderr, mininterval=0.5) as bar:
-        suite = run_suite(config, progress=bar.update, on_status=bar.set_postfix_str,
-                          env_factory=env_factory)
+    try:
+        with tqdm(total=total_steps(config, scenario_configs), unit="step", desc="bench",
+                  dynamic_ncols=True, file=sys.stderr, mininterval=0.5) as bar:
+            suite = run_suite(config, progress=bar.update, on_status=bar.set_postfix_str,
+                              env_factory=env_factory, completed=completed,
+                              on_result=store.write)
+    except KeyboardInterrupt:
+        print(f"{len(completed) + store.written} finished runs are kept in {store.dir}; "
+              "continue with the same command and --resume", file=sys.stderr)
+        raise
     results = report.build_results(suite, ["driftrec", *argv], extra_config)
     report.write_results(out_dir, results)
     pngs = plots.plot_run(results, out_dir)
     sys.stdout.write(report.text_table(results["summary"]))
-    print(f"\n{len(suite.runs)} runs in {suite.seconds:.1f}s; wrote results.json, results.csv, "
-          f"results.md, {', '.join(p.name for p in pngs)} to {out_dir}", file=sys.stderr)
+    kept = f" ({suite.resumed} kept from the interrupted run)" if suite.resumed else ""
+    print(f"\n{len(suite.runs)} runs{kept} in {suite.seconds:.1f}s; wrote results.json, "
+          f"results.csv, results.md, {', '.join(p.name for p in pngs)} to {out_dir}",
+          file=sys.stderr)
     return 0
+
+
+def _bench_store(config: Any, out_dir: Path, argv: Sequence[str],
+                 extra_config: dict[str, Any] | None, resume: bool) -> tuple[Any, dict[Any, Any]]:
+    """The per-run file store of this bench and, with ``resume``, the runs it already finished.
+
+    A new bench records its settings and a fresh run id in config.json; ``--resume`` must ask for
+    the same settings and keeps only files carrying that id."""
+    from driftrec.encoders.io import atomic_write_json
+
+    from . import runfolder
+    from .runner import grid
+
+    settings = runfolder.json_normal({**config.to_dict(), **(extra_config or {})})
+    if not resume:
+        run_id = runfolder.new_run_id()
+        atomic_write_json(out_dir / runfolder.CONFIG_FILE,
+                          {"command": ["driftrec", *argv], "run_id": run_id, "config": settings})
+        return runfolder.RunStore(out_dir, run_id, config.users), {}
+    saved, run_id = runfolder.read_config(out_dir, "config", "bench")
+    runfolder.settings_diff(saved, settings, sorted(set(saved) | set(settings)), out_dir)
+    if run_id is None:
+        raise CLIError(f"{out_dir / runfolder.CONFIG_FILE} has no run_id; expected the "
+                       "config.json of a `driftrec bench` run")
+    store = runfolder.RunStore(out_dir, run_id, config.users)
+    cells = grid(config)
+    completed, notes = store.load(cells)
+    for note in notes:
+        print(f"driftrec bench: {note}", file=sys.stderr)
+    print(f"driftrec bench: resuming {out_dir}: {len(completed)} of {len(cells)} runs finished, "
+          f"{len(cells) - len(completed)} to do", file=sys.stderr)
+    return store, completed
 
 
 def _bench_dataset(args: argparse.Namespace, argv: Sequence[str]) -> int:

@@ -81,7 +81,8 @@ def bench_dataset(args: argparse.Namespace, argv: Sequence[str]) -> int:
     check_device(args.device)
     if args.calibration is not None and not Path(args.calibration).is_file():
         raise CLIError(f"--calibration {args.calibration!r}: no such file", code=1)
-    out_dir = prepare_out_dir(args.out, f"bench-{args.dataset}", args.overwrite)
+    out_dir = prepare_out_dir(args.out, f"bench-{args.dataset}", args.overwrite,
+                              resume=args.resume)
 
     from driftrec.envs import DriftRecVectorEnv, make_scenario
     from driftrec.envs.scenarios import apply_overrides
@@ -117,7 +118,7 @@ def bench_dataset(args: argparse.Namespace, argv: Sequence[str]) -> int:
              "scenario_preset": scenario.name, "calibration": args.calibration,
              "cohort_users": len(setup.split)}
     return run_bench(config, out_dir, argv, extra, env_factory=env_factory,
-                     scenario_configs={label: scenario})
+                     scenario_configs={label: scenario}, resume=args.resume)
 
 
 def _fit_to_catalog(scenario: Any, setup: Any) -> dict[str, int]:

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+from driftrec.envs.render import Projection
 
 from .metrics import EpisodeAccumulator, category_centroids
 
@@ -34,6 +35,8 @@ from .metrics import EpisodeAccumulator, category_centroids
 TRAIN_SEED_OFFSET = 1_000_003
 
 Progress = Callable[[int], None]
+#: One cell of the bench grid: (scenario, agent, seed).
+RunKey = tuple[str, str, int]
 
 #: The standard per-scenario agent settings, shared by ``driftrec bench`` and
 #: ``compare_agents.py`` (stored in their results files). In ``news`` the bandits
@@ -146,37 +149,6 @@ def scenario_env_id(scenario: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Projection:
-    """A 2-D PCA plane fitted on the category centroids, for the interest-trajectory plot.
-
-    Fitting on centroids (not on users) makes the plane the one in which the categories are most
-    spread out, so a user moving between categories moves visibly.
-    """
-
-    mean: np.ndarray  # (d,)
-    basis: np.ndarray  # (d, 2)
-    categories: tuple[str, ...]
-    centroids_2d: np.ndarray  # (C, 2)
-
-    @classmethod
-    def fit(cls, centroids: np.ndarray, categories: Sequence[str]) -> Projection:
-        mean = centroids.mean(axis=0)
-        centred = centroids - mean
-        _, _, vt = np.linalg.svd(centred, full_matrices=False)
-        basis = vt[:2].T
-        if basis.shape[1] < 2:  # a single category: pad with a zero axis
-            basis = np.pad(basis, ((0, 0), (0, 2 - basis.shape[1])))
-        return cls(mean, basis, tuple(categories), centred @ basis)
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return (np.asarray(x, dtype=np.float64) - self.mean) @ self.basis
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"categories": list(self.categories),
-                "centroids_2d": np.round(self.centroids_2d, 5).tolist()}
 
 
 def scenario_geometry(env: Any) -> tuple[np.ndarray, Projection]:
@@ -331,6 +303,7 @@ class SuiteResult:
     runs: list[EpisodeResult]
     projections: dict[str, dict[str, Any]]
     seconds: float
+    resumed: int = 0  # runs taken from ``completed`` instead of run again
 
 
 EnvFactory = Callable[[str], Any]
@@ -338,20 +311,27 @@ EnvFactory = Callable[[str], Any]
 
 def run_suite(config: BenchConfig, progress: Progress | None = None,
               on_status: Callable[[str], None] | None = None,
-              env_factory: EnvFactory | None = None) -> SuiteResult:
+              env_factory: EnvFactory | None = None,
+              completed: Mapping[RunKey, EpisodeResult] | None = None,
+              on_result: Callable[[EpisodeResult], None] | None = None) -> SuiteResult:
     """Every (scenario, agent, seed) of ``config``; trajectories are kept for the first seed.
 
     ``env_factory(label)`` builds the vector env of a scenario label (default: the built-in preset
     of that name with ``config``'s users, encoder, device and ``env_kwargs``); real-data benches
-    pass one that builds the env on the data set's catalog and users.
+    pass one that builds the env on the data set's catalog and users. Runs found in ``completed``
+    (an interrupted suite's finished runs) are kept, not redone: each run depends only on its
+    own seeds, so the suite's results are those of an uninterrupted one. ``on_result`` is called
+    with each run as it finishes (``driftrec bench`` writes it to disk there).
     """
     if env_factory is None:
         def env_factory(name: str) -> Any:
             return make_vector_env(name, config.users, encoder=config.encoder,
                                    device=config.device, **config.env_kwargs)
+    completed = completed or {}
     t0 = time.perf_counter()
     runs: list[EpisodeResult] = []
     projections: dict[str, dict[str, Any]] = {}
+    resumed = 0
     for scenario in config.scenarios:
         env = env_factory(scenario)
         try:
@@ -360,13 +340,28 @@ def run_suite(config: BenchConfig, progress: Progress | None = None,
             projections[scenario] = projection.to_dict()
             for agent_name in config.agents:
                 for i, seed in enumerate(config.seeds):
+                    done = completed.get((scenario, agent_name, seed))
+                    if done is not None:
+                        runs.append(done)
+                        resumed += 1
+                        if progress is not None:
+                            progress(steps + config.train_steps)
+                        continue
                     if on_status is not None:
                         on_status(f"{scenario}/{agent_name}/seed {seed}")
-                    runs.append(run_episode(
+                    result = run_episode(
                         scenario, agent_name, seed, env, steps=steps,
                         train_steps=config.train_steps,
                         track_users=config.track_users if i == 0 else 0,
-                        centroids=centroids, projection=projection, progress=progress))
+                        centroids=centroids, projection=projection, progress=progress)
+                    if on_result is not None:
+                        on_result(result)
+                    runs.append(result)
         finally:
             env.close()
-    return SuiteResult(config, runs, projections, time.perf_counter() - t0)
+    return SuiteResult(config, runs, projections, time.perf_counter() - t0, resumed)
+
+
+def grid(config: BenchConfig) -> list[RunKey]:
+    """The suite's runs in the order ``run_suite`` does them."""
+    return [(s, a, k) for s in config.scenarios for a in config.agents for k in config.seeds]

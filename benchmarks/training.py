@@ -2,15 +2,18 @@
 
 Run folder contents (every file written atomically):
 
-- ``config.json`` — the command and its settings (a resume must match them);
+- ``config.json`` — the command, its settings (a resume must match them) and the run id;
 - ``log.csv`` — one row per ``--log-every`` steps: window means of reward, CTR, engagement and the
   departure rate, plus the agent's own training statistics; rewritten whole (atomically) at every
-  row, so a crash loses at most one window. On resume, rows after the checkpoint are dropped.
+  row, so a crash loses at most one window. On resume, rows after the checkpoint are dropped; a
+  log that does not parse is an error naming its file and line.
   Learners that own their loop (Stable-Baselines3, SlateQ) train in ``--checkpoint-every`` chunks
   and log one row per chunk, measured by a short greedy probe;
 - ``checkpoint-<step>.pt`` + ``checkpoint.json`` — the agent (``agent.save``) and a pointer naming
-  the step it holds. The pointer is written after the agent file, so it only ever names a
-  complete checkpoint; the previous checkpoint is deleted after the pointer moves;
+  the step it holds and the run id. The pointer is written after the agent file, so it only ever
+  names a complete checkpoint; the previous checkpoint of this run is deleted after the pointer
+  moves. The pointer's file must be ``checkpoint-<step>.pt`` in the run folder itself: a path, a
+  link out of the folder or another name is an error, never followed nor deleted;
 - ``learning_curve.png``, ``eval.json`` (held-out users, no learning during the evaluation);
 - ``tensorboard/`` event files when ``tensorboard`` is importable.
 
@@ -18,6 +21,9 @@ Ctrl-C: the first SIGINT is deferred until the current step finishes, then a che
 are written and the command exits with 130. ``--resume`` reloads the agent and the log up to the
 checkpoint's step and continues; the simulated training users are re-drawn from
 ``(seed, step)``, since the learner's state — not the simulator's — is what training produces.
+A run stopped before its first checkpoint (killed, or a pointer left by an earlier run in the
+folder) resumes from step 0. Every check happens before the folder is touched: a resume that
+fails leaves every file as it was.
 """
 
 from __future__ import annotations
@@ -25,12 +31,14 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
+import math
+import pickle
 import signal
 import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +52,11 @@ BASE_COLUMNS = ("step", "wall_seconds", "reward", "ctr", "engagement", "departur
 RESUME_KEYS = ("agent", "scenario", "users", "seed", "encoder")
 #: Greedy probe length after each chunk of a learner that owns its loop (its log row's values).
 PROBE_STEPS = 10
+POINTER = "checkpoint.json"
+#: What ``torch.load`` raises on a file that is not a checkpoint (empty, cut short, other bytes),
+#: besides the ``ValueError`` of ``agent.load``'s own checks.
+_UNREADABLE = (ValueError, TypeError, KeyError, AttributeError, OSError, EOFError, RuntimeError,
+               pickle.UnpicklingError)
 
 
 class _Interrupt:
@@ -77,21 +90,12 @@ def _deferred_sigint() -> Iterator[_Interrupt]:
 class TrainLog:
     """The CSV log held in memory and flushed atomically (TensorBoard mirrors it when present)."""
 
-    def __init__(self, path: Path, tb_dir: Path | None) -> None:
+    def __init__(self, path: Path, tb_dir: Path | None, columns: Sequence[str] = BASE_COLUMNS,
+                 rows: Sequence[dict[str, float]] = ()) -> None:
         self.path = path
-        self.rows: list[dict[str, float]] = []
-        self.columns: list[str] = list(BASE_COLUMNS)
+        self.rows: list[dict[str, float]] = list(rows)
+        self.columns: list[str] = list(columns)
         self.writer = _tensorboard_writer(tb_dir) if tb_dir is not None else None
-
-    def load(self, up_to_step: int) -> None:
-        """Read an existing log, dropping rows after the checkpoint being resumed."""
-        if not self.path.is_file():
-            return
-        with self.path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            self.columns = list(reader.fieldnames or BASE_COLUMNS)
-            self.rows = [{k: float(v) for k, v in row.items() if v not in ("", None)}
-                         for row in reader if float(row["step"]) <= up_to_step]
 
     def append(self, row: dict[str, float]) -> None:
         if not self.rows and len(self.columns) == len(BASE_COLUMNS):
@@ -152,32 +156,166 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
             "eval_steps": args.eval_steps}
 
 
-def _read_checkpoint(out_dir: Path) -> dict[str, Any]:
+def read_log(path: Path, up_to_step: int) -> tuple[list[str], list[dict[str, float]]]:
+    """The columns and rows of an existing log up to ``up_to_step`` (none if there is no log);
+    a log that does not parse is a ``ValueError`` naming the file and the line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return list(BASE_COLUMNS), []
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not UTF-8 text (byte {exc.start}); expected the CSV log "
+                         "that driftrec train writes") from None
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader, [])
+        missing = [c for c in BASE_COLUMNS if c not in header]
+        if missing or len(set(header)) != len(header):
+            raise ValueError(f"{path} line 1: header {header} lacks {missing} or repeats a column; "
+                             f"expected the columns {', '.join(BASE_COLUMNS)} and the agent's "
+                             "statistics, each once")
+        rows: list[dict[str, float]] = []
+        last = 0.0
+        for values in reader:
+            row = _log_row(path, reader.line_num, header, values, last)
+            last = row["step"]
+            if last <= up_to_step:
+                rows.append(row)
+    except csv.Error as exc:
+        raise ValueError(f"{path} line {reader.line_num}: {exc}; expected CSV") from None
+    return header, rows
+
+
+def _log_row(path: Path, line: int, header: list[str], values: list[str],
+             previous_step: float) -> dict[str, float]:
+    if len(values) != len(header):
+        raise ValueError(f"{path} line {line}: {len(values)} fields; expected {len(header)}, one "
+                         "per header column")
+    row: dict[str, float] = {}
+    for key, value in zip(header, values):
+        if value == "":
+            continue
+        try:
+            row[key] = float(value)
+        except ValueError:
+            raise ValueError(f"{path} line {line}: {key} = {value!r}; expected a number") from None
+    step = row.get("step", math.nan)
+    if not (step.is_integer() and step > previous_step):
+        raise ValueError(f"{path} line {line}: step = {values[header.index('step')]!r}; expected "
+                         f"an integer step above the previous row's {previous_step:g}")
+    return row
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """What ``checkpoint.json`` says: the step, the file in the run folder, the run's id."""
+
+    step: int
+    file: str
+    wall_seconds: float
+    run_id: str | None
+
+
+def read_pointer(out_dir: Path) -> Checkpoint | None:
+    """The checkpoint pointer of ``out_dir`` (None when there is none), checked field by field:
+    its file must be the ``checkpoint-<step>.pt`` this command writes, in the folder itself."""
+    from .runfolder import check_inside, read_json_object
+
+    pointer = out_dir / POINTER
+    if not pointer.exists() and not pointer.is_symlink():
+        return None
+    expected = ('a checkpoint pointer {"step": N, "file": "checkpoint-N.pt", '
+                '"wall_seconds": S} written by driftrec train')
+    data = read_json_object(check_inside(out_dir, pointer), expected)
+    missing = [k for k in ("step", "file", "wall_seconds") if k not in data]
+    step, name, seconds = data.get("step"), data.get("file"), data.get("wall_seconds")
+    if (missing or not _is_int(step) or step < 0 or not isinstance(name, str)
+            or not _is_number(seconds) or not 0 <= seconds < math.inf):
+        raise _cli_error(f"--resume: {pointer} holds {_fields(data)}"
+                         f"{f', lacking {missing}' if missing else ''}; expected {expected}")
+    _check_checkpoint_name(out_dir, pointer, name, step)
+    run_id = data.get("run_id")
+    return Checkpoint(step, name, float(seconds), run_id if isinstance(run_id, str) else None)
+
+
+def _check_checkpoint_name(out_dir: Path, pointer: Path, name: str, step: int) -> None:
+    """A pointer names a file in the run folder, never a path: what it names is loaded and, once
+    the next checkpoint is written, deleted."""
+    from .runfolder import inside
+
+    if not name or Path(name).name != name or name in (".", ".."):
+        where = ("is not a file name in the run folder" if inside(out_dir, out_dir / name)
+                 else "points outside the run folder")
+        raise _cli_error(f"checkpoint pointer {name!r} in {pointer} {where} {out_dir}; expected "
+                         "a file name inside it")
+    if name != checkpoint_name(step):
+        raise _cli_error(f"checkpoint pointer {name!r} in {pointer} is not the file driftrec "
+                         f"train writes for step {step}; expected {checkpoint_name(step)!r}")
+    if not inside(out_dir, out_dir / name):
+        raise _cli_error(f"checkpoint pointer {name!r} in {pointer} is a link to "
+                         f"{(out_dir / name).resolve()}, outside the run folder {out_dir}; "
+                         "expected a file inside it")
+
+
+def checkpoint_name(step: int) -> str:
+    return f"checkpoint-{step}.pt"
+
+
+def _fields(data: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in data.items())[:200] or "no fields"
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _cli_error(message: str) -> Exception:
     from .cli import CLIError
 
-    pointer = out_dir / "checkpoint.json"
-    try:
-        ckpt = json.loads(pointer.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CLIError(f"--resume: no checkpoint in {str(out_dir)!r} (checkpoint.json missing)"
-                       ) from None
-    except json.JSONDecodeError as exc:
-        raise CLIError(f"--resume: {pointer} is not valid JSON: {exc}") from None
-    if not (out_dir / ckpt.get("file", "")).is_file():
-        raise CLIError(f"--resume: checkpoint file {ckpt.get('file')!r} named by {pointer} is "
-                       "missing")
-    return ckpt
+    return CLIError(message)
 
 
 def _save_checkpoint(agent: Any, out_dir: Path, step: int, previous: str | None,
-                     seconds: float) -> str:
-    name = f"checkpoint-{step}.pt"
+                     seconds: float, run_id: str) -> str:
+    """Write the agent, move the pointer to it, then delete this run's previous checkpoint
+    (``previous`` is only ever a name this run wrote or a pointer ``read_pointer`` accepted)."""
+    name = checkpoint_name(step)
     agent.save(out_dir / name)
-    atomic_write_json(out_dir / "checkpoint.json",
-                      {"step": step, "file": name, "wall_seconds": round(seconds, 3)})
+    atomic_write_json(out_dir / POINTER, {"step": step, "file": name,
+                                          "wall_seconds": round(seconds, 3), "run_id": run_id})
     if previous and previous != name:
         (out_dir / previous).unlink(missing_ok=True)
     return name
+
+
+@dataclass
+class _Checkpoints:
+    """Where this run's checkpoints go and which one is current (the one rotation may delete)."""
+
+    out_dir: Path
+    run_id: str
+    file: str | None
+    t0: float
+
+    def save(self, agent: Any, step: int) -> None:
+        self.file = _save_checkpoint(agent, self.out_dir, step, self.file,
+                                     time.perf_counter() - self.t0, self.run_id)
+
+
+@dataclass(frozen=True)
+class _Start:
+    """Where a run starts: step 0 of a new run, or the checkpoint (and log) a resume continues."""
+
+    run_id: str
+    step: int = 0
+    wall_seconds: float = 0.0
+    file: str | None = None
+    columns: Sequence[str] = BASE_COLUMNS
+    rows: Sequence[dict[str, float]] = field(default_factory=tuple)
 
 
 def _owns_loop(agent: Any) -> bool:
@@ -187,54 +325,83 @@ def _owns_loop(agent: Any) -> bool:
     return type(agent).fit is not Agent.fit
 
 
+def _resume_start(args: argparse.Namespace, out_dir: Path, settings: dict[str, Any]) -> _Start:
+    """Where ``--resume`` continues, every file of the run folder checked before any is touched.
+
+    A pointer of another run (an ``--overwrite`` rerun that stopped before its first checkpoint)
+    or none at all means this run has no checkpoint yet: it starts again from step 0."""
+    from .runfolder import check_inside, new_run_id, read_config, settings_diff
+
+    saved, run_id = read_config(out_dir, "settings", "train")
+    settings_diff(saved, settings, RESUME_KEYS, out_dir)
+    ckpt = read_pointer(out_dir)
+    if ckpt is None or ckpt.run_id != run_id:
+        why = "no checkpoint.json" if ckpt is None else "checkpoint.json is an earlier run's"
+        print(f"resuming {args.agent} on {args.scenario} in {out_dir} from step 0 ({why}: the "
+              "run stopped before its first checkpoint)", file=sys.stderr)
+        return _Start(run_id=run_id or new_run_id())
+    if not (out_dir / ckpt.file).is_file():
+        raise _cli_error(f"--resume: checkpoint file {ckpt.file!r} named by {out_dir / POINTER} "
+                         f"is missing; expected it in {out_dir}")
+    if ckpt.step > args.steps:
+        raise _cli_error(f"--resume: --steps {args.steps} is below the checkpoint's step "
+                         f"{ckpt.step}; expected --steps >= {ckpt.step}")
+    try:
+        columns, rows = read_log(check_inside(out_dir, out_dir / "log.csv"), ckpt.step)
+    except ValueError as exc:
+        raise _cli_error(f"--resume: {exc}") from None
+    return _Start(run_id or new_run_id(), ckpt.step, ckpt.wall_seconds, ckpt.file, columns, rows)
+
+
+def _load_checkpoint(agent: Any, out_dir: Path, start: _Start) -> None:
+    """``agent.load`` with the run folder named: its own errors, and torch's on a file that is
+    not a checkpoint at all, become one line saying which pointer led to the file."""
+    path = out_dir / str(start.file)
+    try:
+        agent.load(path)
+    except _UNREADABLE as exc:
+        text = (str(exc).strip().splitlines() or [""])[0][:300]
+        expected = "" if "expected" in text else (
+            f"; expected the {agent.name} checkpoint driftrec train wrote at step {start.step}")
+        raise _cli_error(f"--resume: cannot load {path} (named by {out_dir / POINTER}): "
+                         f"{type(exc).__name__}: {text}{expected}") from None
+
+
 def train_command(args: argparse.Namespace, out_dir: Path, argv: Sequence[str]) -> int:
     from driftrec.agents import make_agent
     from tqdm.auto import tqdm
 
-    from .cli import CLIError
     from .plots import plot_learning_curve
+    from .runfolder import CONFIG_FILE, new_run_id
 
     settings = _settings(args)
-    start_step, wall_offset, ckpt_file = 0, 0.0, None
-    if args.resume:
-        ckpt = _read_checkpoint(out_dir)
-        try:
-            saved = json.loads((out_dir / "config.json").read_text(encoding="utf-8"))["settings"]
-        except (OSError, ValueError, KeyError) as exc:
-            raise CLIError(f"--resume: cannot read the run's config.json in {str(out_dir)!r} "
-                           f"({type(exc).__name__}: {exc})") from None
-        diff = {k: (saved.get(k), settings[k]) for k in RESUME_KEYS if saved.get(k) != settings[k]}
-        if diff:
-            raise CLIError("--resume: settings differ from the checkpointed run: " + ", ".join(
-                f"{k} was {a!r}, now {b!r}" for k, (a, b) in diff.items()))
-        start_step, wall_offset, ckpt_file = (int(ckpt["step"]), float(ckpt["wall_seconds"]),
-                                              ckpt["file"])
-    atomic_write_json(out_dir / "config.json",
-                      {"command": ["driftrec", *argv], "settings": settings})
-
+    start = _resume_start(args, out_dir, settings) if args.resume else _Start(new_run_id())
     env = make_vector_env(args.scenario, args.users, encoder=args.encoder, device=args.device)
-    agent = make_agent(args.agent, env, seed=args.seed)
-    if ckpt_file:
-        agent.load(out_dir / ckpt_file)
-    log = TrainLog(out_dir / "log.csv", out_dir / "tensorboard")
-    log.load(start_step)
-    if start_step:
-        print(f"resuming {args.agent} on {args.scenario} from step {start_step}",
+    try:
+        agent = make_agent(args.agent, env, seed=args.seed)
+        if start.file:
+            _load_checkpoint(agent, out_dir, start)
+    except BaseException:
+        env.close()
+        raise
+    # Written only now that the checkpoint has loaded: a failed resume changes nothing.
+    atomic_write_json(out_dir / CONFIG_FILE, {"command": ["driftrec", *argv],
+                                              "run_id": start.run_id, "settings": settings})
+    log = TrainLog(out_dir / "log.csv", out_dir / "tensorboard", start.columns, start.rows)
+    if start.step:
+        print(f"resuming {args.agent} on {args.scenario} from step {start.step}",
               file=sys.stderr)
-    t0 = time.perf_counter() - wall_offset
-    step, interrupted = start_step, False
+    t0 = time.perf_counter() - start.wall_seconds
+    ckpts = _Checkpoints(out_dir, start.run_id, start.file, t0)
+    step, interrupted = start.step, False
     try:
         with _deferred_sigint() as flag, tqdm(
-                total=args.steps, initial=start_step, unit="step", desc=f"train {args.agent}",
+                total=args.steps, initial=start.step, unit="step", desc=f"train {args.agent}",
                 dynamic_ncols=True, file=sys.stderr, mininterval=0.5) as bar:
-            if _owns_loop(agent):
-                step, interrupted, ckpt_file = _train_chunks(agent, env, args, out_dir, log, bar,
-                                                             flag, step, ckpt_file, t0)
-            else:
-                step, interrupted, ckpt_file = _train_online(agent, env, args, out_dir, log, bar,
-                                                             flag, step, ckpt_file, t0)
+            loop = _train_chunks if _owns_loop(agent) else _train_online
+            step, interrupted = loop(agent, env, args, log, bar, flag, step, ckpts)
         train_seconds = time.perf_counter() - t0
-        ckpt_file = _save_checkpoint(agent, out_dir, step, ckpt_file, train_seconds)
+        ckpts.save(agent, step)
         log.flush()
     finally:
         log.close()
@@ -276,9 +443,8 @@ def _step_values(reward: Any, info: dict[str, Any], done: np.ndarray) -> dict[st
             "engagement": float(np.mean(info["engagement"])), "departures": float(done.mean())}
 
 
-def _train_online(agent: Any, env: Any, args: argparse.Namespace, out_dir: Path, log: TrainLog,
-                  bar: Any, flag: _Interrupt, step: int, ckpt_file: str | None,
-                  t0: float) -> tuple[int, bool, str | None]:
+def _train_online(agent: Any, env: Any, args: argparse.Namespace, log: TrainLog, bar: Any,
+                  flag: _Interrupt, step: int, ckpts: _Checkpoints) -> tuple[int, bool]:
     """The act → step → update loop, one batched step at a time."""
     obs, info = env.reset(seed=args.seed + TRAIN_SEED_OFFSET + step)
     window = _Window()
@@ -292,25 +458,23 @@ def _train_online(agent: Any, env: Any, args: argparse.Namespace, out_dir: Path,
         step += 1
         bar.update(1)
         if step % args.log_every == 0 or step == args.steps:
-            log.append({"step": step, "wall_seconds": time.perf_counter() - t0,
+            log.append({"step": step, "wall_seconds": time.perf_counter() - ckpts.t0,
                         **window.means()})
             log.flush()
             window = _Window()
             bar.set_postfix(reward=f"{log.rows[-1].get('reward', float('nan')):.3g}")
         if step % args.checkpoint_every == 0 and step < args.steps:
-            ckpt_file = _save_checkpoint(agent, out_dir, step, ckpt_file,
-                                         time.perf_counter() - t0)
+            ckpts.save(agent, step)
         if flag.requested:
             if window.n:
-                log.append({"step": step, "wall_seconds": time.perf_counter() - t0,
+                log.append({"step": step, "wall_seconds": time.perf_counter() - ckpts.t0,
                             **window.means()})
-            return step, True, ckpt_file
-    return step, False, ckpt_file
+            return step, True
+    return step, False
 
 
-def _train_chunks(agent: Any, env: Any, args: argparse.Namespace, out_dir: Path, log: TrainLog,
-                  bar: Any, flag: _Interrupt, step: int, ckpt_file: str | None,
-                  t0: float) -> tuple[int, bool, str | None]:
+def _train_chunks(agent: Any, env: Any, args: argparse.Namespace, log: TrainLog, bar: Any,
+                  flag: _Interrupt, step: int, ckpts: _Checkpoints) -> tuple[int, bool]:
     """For learners that own their loop (Stable-Baselines3, SlateQ's ε-exploration): ``agent.fit``
     in chunks of ``--checkpoint-every`` steps — each chunk starts fresh sessions, so chunks are
     kept long — then a short greedy probe on the same users' seed for the log row."""
@@ -322,7 +486,7 @@ def _train_chunks(agent: Any, env: Any, args: argparse.Namespace, out_dir: Path,
         probe = evaluate_agent(agent, env, steps=min(PROBE_STEPS, chunk),
                                seed=args.seed + TRAIN_SEED_OFFSET + step, learn=False)
         rewards = [x for x in probe.curves["reward"] if x is not None]
-        log.append({"step": step, "wall_seconds": time.perf_counter() - t0,
+        log.append({"step": step, "wall_seconds": time.perf_counter() - ckpts.t0,
                     "reward": float(np.mean(rewards)) if rewards else 0.0,
                     "ctr": probe.metrics["ctr"] or 0.0,
                     "engagement": probe.metrics["engagement"] or 0.0,
@@ -331,8 +495,7 @@ def _train_chunks(agent: Any, env: Any, args: argparse.Namespace, out_dir: Path,
                        if isinstance(v, (int, float)) and np.isfinite(v)}})
         log.flush()
         if step < args.steps:
-            ckpt_file = _save_checkpoint(agent, out_dir, step, ckpt_file,
-                                         time.perf_counter() - t0)
+            ckpts.save(agent, step)
         if flag.requested:
-            return step, True, ckpt_file
-    return step, False, ckpt_file
+            return step, True
+    return step, False

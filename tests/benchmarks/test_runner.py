@@ -98,3 +98,19 @@ def test_run_suite_grid_and_trajectories_on_first_seed_only() -> None:
         ("video", "random", 0), ("video", "random", 1), ("video", "popular", 0)]
     assert [r.trajectories is not None for r in suite.runs[:2]] == [True, False]
     assert set(suite.projections) == {"video", "news"}
+
+
+def test_run_suite_keeps_completed_runs_and_reports_each_new_one() -> None:
+    config = BenchConfig(("video",), ("random", "popular"), (0, 1), users=3, steps=4,
+                         train_steps=2, encoder="hashing")
+    full = run_suite(config)
+    kept = {("video", "popular", 0): full.runs[2]}
+    ticks: list[int] = []
+    finished: list[tuple[str, str, int]] = []
+    suite = run_suite(config, progress=ticks.append, completed=kept,
+                      on_result=lambda r: finished.append((r.scenario, r.agent, r.seed)))
+    assert suite.runs[2] is full.runs[2] and suite.resumed == 1
+    assert finished == [("video", "random", 0), ("video", "random", 1), ("video", "popular", 1)]
+    assert sum(ticks) == total_steps(config) == 4 * (4 + 2)
+    assert [r.metrics for r in suite.runs] == [r.metrics for r in full.runs]
+    assert [r.user_returns for r in suite.runs] == [r.user_returns for r in full.runs]
