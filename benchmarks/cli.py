@@ -421,6 +421,7 @@ def _bench_store(config: Any, out_dir: Path, argv: Sequence[str],
     from .runner import grid
 
     settings = runfolder.json_normal({**config.to_dict(), **(extra_config or {})})
+    runfolder.check_inside(out_dir, out_dir / runfolder.RUNS_DIR)  # written into below
     if not resume:
         run_id = runfolder.new_run_id()
         atomic_write_json(out_dir / runfolder.CONFIG_FILE,

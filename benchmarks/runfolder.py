@@ -46,8 +46,9 @@ def inside(folder: Path, path: Path) -> bool:
 def check_inside(folder: Path, path: Path) -> Path:
     """``path``, or an error when a link takes it out of ``folder``."""
     if not inside(folder, path):
+        kind = "folder" if path.is_dir() else "file"
         raise CLIError(f"{path} resolves to {path.resolve()}, outside the run folder {folder}; "
-                       "expected a file inside it")
+                       f"expected a {kind} inside it")
     return path
 
 

@@ -372,9 +372,10 @@ def train_command(args: argparse.Namespace, out_dir: Path, argv: Sequence[str]) 
     from tqdm.auto import tqdm
 
     from .plots import plot_learning_curve
-    from .runfolder import CONFIG_FILE, new_run_id
+    from .runfolder import CONFIG_FILE, check_inside, new_run_id
 
     settings = _settings(args)
+    check_inside(out_dir, out_dir / "tensorboard")  # the event files are written into it
     start = _resume_start(args, out_dir, settings) if args.resume else _Start(new_run_id())
     env = make_vector_env(args.scenario, args.users, encoder=args.encoder, device=args.device)
     try:

@@ -244,6 +244,9 @@ _TRAIN_CASES: list[tuple[str, Callable[[Path, Path], None], list[str], str]] = [
     ("log.csv unterminated quote", lambda run, other: _log(
         run, lambda ls: ls.__setitem__(4, ls[4] + ',"')), [],
      r"log\.csv line \d+: unexpected end of data; expected CSV"),
+    ("tensorboard/ is a link out of the folder",
+     lambda run, other: (run / "tensorboard").symlink_to(other, target_is_directory=True), [],
+     r"run/tensorboard resolves to .*other, outside the run folder .*; expected a folder inside"),
     ("config.json missing", lambda run, other: (run / "config.json").unlink(), [],
      (r"--resume: nothing to resume in .*run: no config\.json \(expected the --out folder of an "
      r"earlier `driftrec train` run")),
@@ -512,8 +515,10 @@ def test_bench_resume_redoes_files_of_another_run_or_shape(
     (lambda run: (run / "config.json").write_bytes(b"\x00\xff"), [],
      r"config\.json is not UTF-8 text \(byte 1\)"),
     (lambda run: None, ["--overwrite"], r"--resume and --overwrite contradict each other"),
+    (lambda run: (shutil.rmtree(run / "runs"), (run / "runs").symlink_to(run.parent)), [],
+     r"run/runs resolves to .*, outside the run folder .*run; expected a folder inside it"),
 ], ids=["other seeds", "other users and encoder", "no config.json", "a train run's config",
-        "no run_id", "config.json not UTF-8", "with --overwrite"])
+        "no run_id", "config.json not UTF-8", "with --overwrite", "runs/ a link out"])
 def test_bench_resume_bad_folder_is_an_error_and_changes_nothing(
     capsys, tmp_path: Path, benched: Path, request: pytest.FixtureRequest,
     mutate: Callable[[Path], None], extra: list[str], pattern: str
