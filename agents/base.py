@@ -452,8 +452,8 @@ def _checked_rng(path: Path, saved: Mapping[str, Any]) -> np.random.Generator:
         return _rng_from_state(saved)
     except (KeyError, TypeError, ValueError) as exc:
         raise ckpt.CheckpointError(
-            f"checkpoint {str(path)!r} has an invalid generator state {dict(saved)!r} "
-            f"({type(exc).__name__}: {exc}); expected a PCG64 state as Agent.save writes it"
+            f"checkpoint {str(path)!r} has an invalid generator state ({type(exc).__name__}: "
+            f"{exc}); expected a PCG64 state as Agent.save writes it"
         ) from exc
 
 

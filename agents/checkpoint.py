@@ -28,6 +28,7 @@ import hashlib
 import json
 import os
 import pickle
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -268,7 +269,7 @@ def _check_file(path: Path) -> None:
         head = handle.read(len(_ZIP_MAGIC))
     if not head:
         raise CheckpointError(f"checkpoint {str(path)!r} is empty (0 bytes); expected {_EXPECTED} "
-                              "(an interrupted copy or save?)")
+                              "(an interrupted copy?)")
     if head != _ZIP_MAGIC:
         raise CheckpointError(
             f"checkpoint {str(path)!r} is not a torch checkpoint: it starts with {head!r}, not a "
@@ -294,8 +295,14 @@ def _torch_load(path: Path) -> Any:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else "no message"
+    """The informative sentence of torch's multi-paragraph errors (not its advice to load with
+    ``weights_only=False``, which would let the file run code)."""
+    text = str(exc)
+    marker = "WeightsUnpickler error: "
+    if marker in text:
+        text = text[text.index(marker) + len(marker):]
+    first = text.strip().splitlines()[0] if text.strip() else "no message"
+    return re.split(r"\. (?=[A-Z])", first, maxsplit=1)[0][:200]
 
 
 _FIELDS: dict[str, type] = {"agent": str, "config": Mapping, "state": Mapping, "rng": Mapping}
@@ -346,6 +353,11 @@ def _signature(path: Path, payload: Mapping[str, Any]) -> dict[str, Any] | None:
     if payload.get("format", 1) >= 2 and not isinstance(signature, Mapping):
         raise CheckpointError(f"checkpoint {str(path)!r} has signature {signature!r}; expected a "
                               f"dict describing the env (format {FORMAT} records one)")
+    shapes = signature.get("observation", {}) if isinstance(signature, Mapping) else {}
+    if not isinstance(shapes, Mapping) or not all(
+            isinstance(v, (list, tuple)) for v in shapes.values()):
+        raise CheckpointError(f"checkpoint {str(path)!r} has observation shapes {shapes!r} in its "
+                              "signature; expected a dict of key -> shape list")
     return dict(signature) if isinstance(signature, Mapping) else None
 
 
