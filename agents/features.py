@@ -136,6 +136,11 @@ class UserItemFeatures:
         mask = (obs["history_mask"][:, : self.recent] > 0) & (ids >= 0)
         hist = self.table[np.clip(ids, 0, None)]  # (B, r, d)
         sims = np.matmul(cand, hist.transpose(0, 2, 1))  # (B, N, r)
-        sims = np.where(mask[:, None, :], sims, -np.inf)
-        best = sims.max(axis=2) if sims.shape[2] else np.zeros(sims.shape[:2], np.float32)
-        return np.where(np.isfinite(best), best, 0.0).astype(np.float32)
+        return masked_max(sims, mask[:, None, :])
+
+
+def masked_max(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Max of ``values`` over the last axis where ``mask`` (broadcast) holds; 0 where none does."""
+    masked = np.where(mask, values, -np.inf)
+    best = masked.max(axis=-1) if masked.shape[-1] else np.zeros(masked.shape[:-1], np.float32)
+    return np.where(np.isfinite(best), best, 0.0).astype(np.float32)

@@ -4,8 +4,13 @@
 ``VecEnv`` with B sub-environments, so SB3 collects B transitions per call and never copies the
 env's logic: the adapter only maps observations and actions at the boundary —
 
-- PPO / A2C: observation = ``driftrec.envs.FlatObservation``'s Box; action = ``Box(N)`` candidate
-  scores turned into the top-K slate by ``driftrec.envs.ScoreAction`` (the env's own wrapper).
+- PPO / A2C: an **item-wise actor** (``itemwise_policy.ItemwisePolicy``). The observation is the
+  per-candidate feature tensor (B, N, F) of ``itemwise.CandidateFeatures`` — including the item
+  statistics logged from every transition the agent sees — and the action is a Plackett–Luce
+  slate of K distinct positions, whose exact log-probability gives PPO its ratio. The logged
+  statistics and the per-user session memory are agent state (saved and loaded with it).
+  Rewards reach SB3 divided by a fixed scale (the mean positive reward of the first rewarded
+  batch) so that value targets are O(1) in every scenario (minutes, clicks or revenue).
 - DQN: a slate is combinatorial (N!/(N−K)! actions), far beyond a Q-network's output layer, so DQN
   chooses per user-step one of a few *ranking rules* that span the trade-offs the scenarios pose:
 
@@ -25,8 +30,9 @@ SB3 seeds and draws from the *global* random generators; every SB3 call here run
 ``isolated_global_rng`` (saved, seeded from the agent's own generator, restored), so the agent is
 reproducible and other code's random streams are untouched.
 
-Training is SB3's own loop (``fit`` → ``model.learn`` on the adapter). ``update`` is a no-op: SB3's
-learners collect their own rollouts, so at evaluation time these policies act frozen.
+Training is SB3's own loop (``fit`` → ``model.learn`` on the adapter); ``fit`` again on the same
+env with ``seed=None`` continues the running sessions. At evaluation the policies act frozen;
+the item-wise agents' ``update`` still logs item statistics, as a deployed recommender would.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ import random
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -44,9 +50,13 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from .base import Agent, AgentConfig, Obs, check_obs, top_k, with_final_obs
 from .features import batch_dot, history_embedding
+from .itemwise import CandidateFeatures, SessionMemory
+from .itemwise_policy import ItemwisePolicy
 from .transformer import mmr_rerank
 
 RULES = ("similar", "profile", "popular", "fresh", "diverse")
+StepHook = Callable[[Obs, np.ndarray, np.ndarray, dict], np.ndarray]
+ObsFn = Callable[..., np.ndarray]  # (obs, rows=None) -> SB3 observation batch
 
 
 @contextmanager
@@ -67,18 +77,23 @@ def isolated_global_rng(seed: int) -> Iterator[None]:
 class DriftRecVecEnv(VecEnv):
     """SB3 ``VecEnv`` over a driftrec vector env; observations/actions mapped by two functions.
 
-    ``obs_fn(dict obs) -> (B, ...)`` and ``action_fn(dict obs, sb3 actions) -> (B, K)`` slates.
-    Departing users (autoreset in the same step) get ``terminal_observation`` from
+    ``obs_fn(dict obs, rows=None) -> (B, ...)`` (``rows``: the slots of a sub-batch) and
+    ``action_fn(dict obs, sb3 actions) -> (B, K)`` slates.
+    ``on_step(obs, slates, reward, info) -> reward`` (optional) sees every transition before SB3
+    does and returns the reward SB3 gets (the item-wise agents log item statistics and scale the
+    reward there). Departing users (autoreset in the same step) get ``terminal_observation`` from
     ``info["final_obs"]`` and ``TimeLimit.truncated`` when the session limit, not churn, ended it.
     """
 
-    def __init__(self, env: Any, obs_fn: Callable[[Obs], np.ndarray],
+    def __init__(self, env: Any, obs_fn: ObsFn,
                  action_fn: Callable[[Obs, np.ndarray], np.ndarray],
-                 observation_space: gym.Space, action_space: gym.Space, seed: int | None = None):
+                 observation_space: gym.Space, action_space: gym.Space, seed: int | None = None,
+                 on_step: StepHook | None = None):
         self.env = env  # before VecEnv.__init__, which reads render_mode through get_attr
         super().__init__(env.num_envs, observation_space, action_space)
         self.obs_fn = obs_fn
         self.action_fn = action_fn
+        self.on_step = on_step
         self._seed = seed
         self._raw: Obs | None = None
         self._actions: np.ndarray | None = None
@@ -96,17 +111,23 @@ class DriftRecVecEnv(VecEnv):
         assert self._raw is not None and self._actions is not None, "call reset() first"
         slates = self.action_fn(self._raw, self._actions)
         raw, reward, terminated, truncated, info = self.env.step(slates)
+        reward = np.asarray(reward, dtype=np.float32)
+        if self.on_step is not None:
+            reward = self.on_step(self._raw, slates, reward, info)
         raw = _as_numpy(raw)
         terminated = np.asarray(terminated, dtype=bool)
         truncated = np.asarray(truncated, dtype=bool)
         dones = terminated | truncated
         infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
-        if dones.any():
-            rows = np.flatnonzero(dones)
-            last = self.obs_fn(with_final_obs(raw, info, rows))
-            for b in rows:
-                infos[b]["terminal_observation"] = last[b]
-                infos[b]["TimeLimit.truncated"] = bool(truncated[b] and not terminated[b])
+        for b in np.flatnonzero(dones):
+            infos[b]["TimeLimit.truncated"] = bool(truncated[b] and not terminated[b])
+        # SB3 reads a departing user's last observation only to bootstrap the value of a session
+        # cut off by the time limit; a user who left has no future, so only those rows are built.
+        cut = np.flatnonzero(truncated & ~terminated)
+        if cut.size:
+            last = self.obs_fn(final_rows(raw, info, cut), cut)
+            for i, b in enumerate(cut):
+                infos[b]["terminal_observation"] = last[i]
         self._raw = raw
         return (self.obs_fn(raw), np.asarray(reward, dtype=np.float32), dones, infos)
 
@@ -133,32 +154,23 @@ class DriftRecVecEnv(VecEnv):
         return list(indices)
 
 
+def final_rows(next_obs: Obs, info: Mapping[str, Any], rows: np.ndarray) -> Obs:
+    """The last observations (a sub-batch) of the departed users in ``rows``."""
+    final = info.get("final_obs")
+    if isinstance(final, Mapping):
+        final = {k: np.asarray(v)[rows] for k, v in final.items()}
+    elif final is not None:
+        final = np.asarray(final, dtype=object)[rows]
+    sub = {k: v[rows] for k, v in next_obs.items()}
+    return with_final_obs(sub, {"final_obs": final}, np.arange(len(rows)))
+
+
 def _as_numpy(obs: Mapping[str, Any]) -> Obs:
     return {k: (v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v))
             for k, v in obs.items()}
 
 
-# ----- observation / action maps ------------------------------------------------------------
-
-
-def flat_observation_fn(env: Any) -> tuple[Callable[[Obs], np.ndarray], gym.spaces.Box]:
-    """The env's own ``FlatObservation`` transformation as a function of a batched Dict obs."""
-    from driftrec.envs import FlatObservation
-
-    wrapper = FlatObservation(env)
-    space = getattr(wrapper, "single_observation_space", None) or wrapper.observation_space
-    transform = getattr(wrapper, "observations", None) or wrapper.observation
-    return (lambda obs: np.asarray(transform(obs), dtype=np.float32)), space
-
-
-def score_action_fn(env: Any) -> tuple[Callable[[Obs, np.ndarray], np.ndarray], gym.spaces.Box]:
-    """Box(N) scores → top-K slate through the env's ``ScoreAction`` wrapper."""
-    from driftrec.envs import ScoreAction
-
-    wrapper = ScoreAction(env)
-    space = getattr(wrapper, "single_action_space", None) or wrapper.action_space
-    transform = getattr(wrapper, "actions", None) or wrapper.action
-    return (lambda obs, scores: np.asarray(transform(scores), dtype=np.int64)), space
+# ----- DQN: state vector and ranking rules ---------------------------------------------------
 
 
 def state_vector(obs: Obs, table: np.ndarray, recent: int = 3) -> np.ndarray:
@@ -209,38 +221,75 @@ def rule_slates(obs: Obs, rules: np.ndarray, table: np.ndarray, k: int) -> np.nd
 
 
 @dataclass(frozen=True)
-class PPOConfig(AgentConfig):
-    """SB3 PPO hyper-parameters (small: an MLP over the flat observation)."""
+class ItemwiseConfig(AgentConfig):
+    """What PPO and A2C share: the item-wise network and features, discount, entropy bonus.
+
+    ``net_arch``: widths of the per-candidate MLP; ``proj_dim``: dims of the projected item
+    embedding in each candidate's row; ``window``: slates remembered per user (shown-recently and
+    no-click columns); ``deterministic``: act with the top-K scores (True) or a Plackett–Luce
+    sample (False) outside training; ``gamma`` 0.99: a ``video`` session lasts ~100 steps, and
+    the budget a good item refills pays off over tens of them.
+    """
 
     learning_rate: float = 3e-4
-    n_steps: int = 16
-    batch_size: int = 256
-    n_epochs: int = 4
-    gamma: float = 0.9
-    gae_lambda: float = 0.9
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
     ent_coef: float = 0.0
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
     net_arch: tuple[int, ...] = (64, 64)
+    proj_dim: int = 8
+    window: int = 5
     deterministic: bool = True
 
     def __post_init__(self) -> None:
-        if min(self.n_steps, self.batch_size, self.n_epochs) < 1 or not 0 <= self.gamma <= 1:
-            raise ValueError("n_steps, batch_size, n_epochs must be >= 1 and gamma in [0, 1]")
+        checks = {
+            "learning_rate": self.learning_rate > 0, "gamma": 0 <= self.gamma <= 1,
+            "gae_lambda": 0 <= self.gae_lambda <= 1, "ent_coef": self.ent_coef >= 0,
+            "vf_coef": self.vf_coef >= 0, "max_grad_norm": self.max_grad_norm > 0,
+            "proj_dim": self.proj_dim >= 1, "window": self.window >= 1,
+            "net_arch": bool(self.net_arch) and all(int(w) >= 1 for w in self.net_arch),
+        }
+        ranges = {"learning_rate": "> 0", "gamma": "in [0, 1]", "gae_lambda": "in [0, 1]",
+                  "ent_coef": ">= 0", "vf_coef": ">= 0", "max_grad_norm": "> 0",
+                  "proj_dim": ">= 1", "window": ">= 1",
+                  "net_arch": "a non-empty tuple of positive widths"}
+        for name, ok in checks.items():
+            if not ok:
+                raise ValueError(f"{name}={getattr(self, name)!r}; expected {ranges[name]}")
 
 
 @dataclass(frozen=True)
-class A2CConfig(AgentConfig):
-    """SB3 A2C hyper-parameters."""
+class PPOConfig(ItemwiseConfig):
+    """SB3 PPO: ``n_steps`` per user per rollout (a rollout is n_steps × B transitions),
+    minibatches of ``batch_size`` transitions, ``n_epochs`` passes, ratio clipped at
+    ``clip_range``."""
 
-    learning_rate: float = 7e-4
-    n_steps: int = 5
-    gamma: float = 0.9
-    ent_coef: float = 0.0
-    net_arch: tuple[int, ...] = (64, 64)
-    deterministic: bool = True
+    n_steps: int = 32
+    batch_size: int = 512
+    n_epochs: int = 4
+    clip_range: float = 0.2
 
     def __post_init__(self) -> None:
-        if self.n_steps < 1 or not 0 <= self.gamma <= 1:
-            raise ValueError("n_steps must be >= 1 and gamma in [0, 1]")
+        super().__post_init__()
+        for name in ("n_steps", "batch_size", "n_epochs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)!r}; expected >= 1")
+        if not self.clip_range > 0:
+            raise ValueError(f"clip_range={self.clip_range!r}; expected > 0")
+
+
+@dataclass(frozen=True)
+class A2CConfig(ItemwiseConfig):
+    """SB3 A2C: one gradient step per rollout of ``n_steps`` × B transitions (RMSprop)."""
+
+    learning_rate: float = 7e-4
+    n_steps: int = 8
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.n_steps < 1:
+            raise ValueError(f"n_steps={self.n_steps!r}; expected >= 1")
 
 
 @dataclass(frozen=True)
@@ -267,45 +316,50 @@ class DQNConfig(AgentConfig):
 class SB3Agent(Agent):
     """Common part: the adapter, isolated seeding, ``fit`` via ``model.learn``, persistence."""
 
-    algo_name: ClassVar[str] = ""
-
     def __init__(self, env: Any, seed: int | None = None, config: AgentConfig | None = None):
         super().__init__(env, seed, config)
         if not hasattr(env, "num_envs"):
             raise ValueError(f"{self.name} needs the native vector env (gymnasium.make_vec)")
+        self._setup()
         self.vec = self._adapter(env, seed)
         self._sb3_seed = int(self.rng.integers(2**31))
         with isolated_global_rng(self._sb3_seed):
             self.model = self._build(self.vec)
 
     # subclasses ---------------------------------------------------------------------------
+    def _setup(self) -> None:
+        """State the adapter needs, built before it (features, logged statistics)."""
+
     def _adapter(self, env: Any, seed: int | None) -> DriftRecVecEnv:
         raise NotImplementedError
 
     def _build(self, vec: DriftRecVecEnv) -> Any:
         raise NotImplementedError
 
-    def _to_slates(self, obs: Obs, actions: np.ndarray) -> np.ndarray:
-        return self.vec.action_fn(obs, actions)
-
     # interface ----------------------------------------------------------------------------
     def fit(self, env: Any, steps: int, seed: int | None = None) -> dict[str, float]:
-        """Run SB3's own learning loop for ``steps`` batched steps (steps × B transitions)."""
+        """Run SB3's own learning loop for ``steps`` batched steps (steps × B transitions).
+
+        A ``seed`` (or another env) starts fresh users from ``env.reset(seed=seed)``; ``seed=None``
+        on the env of the previous ``fit`` continues its running sessions, so training in chunks
+        (learning curves) is the same as one long run.
+        """
         if env.num_envs != self.vec.num_envs:
             raise ValueError(
                 f"{self.name} was built for B={self.vec.num_envs} users; got an env with "
                 f"B={env.num_envs}"
             )
-        self.vec = self._adapter(env, seed)
-        self.model.set_env(self.vec, force_reset=True)
+        if seed is not None or env is not self.vec.env or self.model._last_obs is None:
+            self.vec = self._adapter(env, seed)
+            self.model.set_env(self.vec, force_reset=True)
         with isolated_global_rng(int(self.rng.integers(2**31))):
             self.model.learn(total_timesteps=steps * env.num_envs, reset_num_timesteps=False)
-        return {}
+        return {"user_steps": float(self.model.num_timesteps)}
 
     def _act(self, obs: Obs, info: dict[str, Any]) -> np.ndarray:
         with isolated_global_rng(int(self.rng.integers(2**31))):
             actions, _ = self.model.predict(self.vec.obs_fn(obs), deterministic=True)
-        return self._to_slates(obs, actions)
+        return self.vec.action_fn(obs, actions)
 
     def state_dict(self) -> dict[str, Any]:
         return {"policy": self.model.policy.state_dict()}
@@ -314,15 +368,85 @@ class SB3Agent(Agent):
         self.model.policy.load_state_dict(state["policy"])
 
 
-class _ScoreAgent(SB3Agent):
+class ItemwiseAgent(SB3Agent):
+    """PPO/A2C with the item-wise Plackett–Luce policy (module docstring)."""
+
+    #: the per-user session memory follows the users last served, not the env (base.load).
+    resizable_state = ("memory_",)
+
+    def _setup(self) -> None:
+        c = self.config
+        self.features = CandidateFeatures(self.spec, c.proj_dim, c.window)
+        self.memory = SessionMemory(c.window)  # the users this agent serves through ``act``
+        self.reward_scale = 0.0  # fixed by the first rewarded training batch
+
     def _adapter(self, env: Any, seed: int | None) -> DriftRecVecEnv:
-        obs_fn, obs_space = flat_observation_fn(env)
-        act_fn, act_space = score_action_fn(env)
-        return DriftRecVecEnv(env, obs_fn, act_fn, obs_space, act_space, seed)
+        memory = SessionMemory(self.config.window)  # the training stream's own users
+        n, k = self.num_candidates, self.slate_size
+
+        def obs_fn(obs: Obs, rows: np.ndarray | None = None) -> np.ndarray:
+            return self.features(check_obs(obs, self.spec)[0], memory, rows)
+
+        def action_fn(obs: Obs, actions: np.ndarray) -> np.ndarray:
+            batched = check_obs(obs, self.spec)[0]
+            slates = np.asarray(actions, dtype=np.int64).reshape(-1, k)
+            memory.record(batched, slate_ids(batched, slates))
+            return slates
+
+        space = gym.spaces.Box(-np.inf, np.inf, shape=(n, self.features.dim), dtype=np.float32)
+        return DriftRecVecEnv(env, obs_fn, action_fn, space, gym.spaces.MultiDiscrete([n] * k),
+                              seed, on_step=self._on_step)
+
+    def _on_step(self, obs: Obs, slates: np.ndarray, reward: np.ndarray, info: dict
+                 ) -> np.ndarray:
+        """Log the transition's item feedback; hand SB3 the reward over the fixed scale."""
+        self.features.observe(obs, slates, info)
+        if self.reward_scale == 0.0 and (reward > 0).any():
+            self.reward_scale = float(reward[reward > 0].mean())
+        return reward / (self.reward_scale or 1.0)
+
+    def _policy_kwargs(self) -> dict[str, Any]:
+        return {"net_arch": tuple(int(w) for w in self.config.net_arch)}
+
+    def _act(self, obs: Obs, info: dict[str, Any]) -> np.ndarray:
+        rows = self.features(obs, self.memory)
+        with isolated_global_rng(int(self.rng.integers(2**31))):
+            actions, _ = self.model.predict(rows, deterministic=self.config.deterministic)
+        slates = np.asarray(actions, dtype=np.int64).reshape(-1, self.slate_size)
+        self.memory.record(obs, slate_ids(obs, slates))
+        return slates
+
+    def _update(self, obs, action, reward, next_obs, terminated, truncated, info):
+        self.features.observe(obs, action, info)
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        logged = {f"stats_{k}": v for k, v in self.features.stats.state().items()}
+        logged |= {f"memory_{k}": v for k, v in self.memory.state().items()}
+        return {
+            "policy": self.model.policy.state_dict(),
+            "reward_scale": torch.tensor(self.reward_scale, dtype=torch.float64),
+            **{k: torch.from_numpy(np.array(v, copy=True)) for k, v in logged.items()},
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.model.policy.load_state_dict(state["policy"])
+        self.reward_scale = float(state["reward_scale"])
+        self.features.stats.load(_prefixed(state, "stats_"))
+        self.memory.load(_prefixed(state, "memory_"))
 
 
-class PPOAgent(_ScoreAgent):
-    """PPO with a Gaussian policy over the N candidate scores; slate = top-K scores."""
+def slate_ids(obs: Obs, slates: np.ndarray) -> np.ndarray:
+    """Catalog ids (B, K) of the slates' positions into each user's candidates."""
+    return np.take_along_axis(np.asarray(obs["candidate_ids"]), slates, axis=1)
+
+
+def _prefixed(state: Mapping[str, Any], prefix: str) -> dict[str, np.ndarray]:
+    return {k[len(prefix):]: v.numpy() for k, v in state.items() if k.startswith(prefix)}
+
+
+class PPOAgent(ItemwiseAgent):
+    """PPO with the item-wise actor; the slate is a Plackett–Luce sample over candidate scores."""
 
     name = "ppo"
     Config = PPOConfig
@@ -331,15 +455,18 @@ class PPOAgent(_ScoreAgent):
         from stable_baselines3 import PPO
 
         c = self.config
-        return PPO("MlpPolicy", vec, learning_rate=c.learning_rate, n_steps=c.n_steps,
-                   batch_size=c.batch_size, n_epochs=c.n_epochs, gamma=c.gamma,
-                   gae_lambda=c.gae_lambda, ent_coef=c.ent_coef,
-                   policy_kwargs={"net_arch": list(c.net_arch)}, seed=self._sb3_seed,
-                   device="cpu", verbose=0)
+        # A minibatch cannot exceed the rollout (SB3 would warn and use the whole rollout).
+        batch_size = min(c.batch_size, c.n_steps * vec.num_envs)
+        return PPO(ItemwisePolicy, vec, learning_rate=c.learning_rate, n_steps=c.n_steps,
+                   batch_size=batch_size, n_epochs=c.n_epochs, gamma=c.gamma,
+                   gae_lambda=c.gae_lambda, clip_range=c.clip_range, ent_coef=c.ent_coef,
+                   vf_coef=c.vf_coef, max_grad_norm=c.max_grad_norm,
+                   policy_kwargs=self._policy_kwargs(), seed=self._sb3_seed, device="cpu",
+                   verbose=0)
 
 
-class A2CAgent(_ScoreAgent):
-    """A2C with a Gaussian policy over the N candidate scores; slate = top-K scores."""
+class A2CAgent(ItemwiseAgent):
+    """A2C with the item-wise actor; the slate is a Plackett–Luce sample over candidate scores."""
 
     name = "a2c"
     Config = A2CConfig
@@ -348,10 +475,11 @@ class A2CAgent(_ScoreAgent):
         from stable_baselines3 import A2C
 
         c = self.config
-        return A2C("MlpPolicy", vec, learning_rate=c.learning_rate, n_steps=c.n_steps,
-                   gamma=c.gamma, ent_coef=c.ent_coef,
-                   policy_kwargs={"net_arch": list(c.net_arch)}, seed=self._sb3_seed,
-                   device="cpu", verbose=0)
+        return A2C(ItemwisePolicy, vec, learning_rate=c.learning_rate, n_steps=c.n_steps,
+                   gamma=c.gamma, gae_lambda=c.gae_lambda, ent_coef=c.ent_coef,
+                   vf_coef=c.vf_coef, max_grad_norm=c.max_grad_norm,
+                   policy_kwargs=self._policy_kwargs(), seed=self._sb3_seed, device="cpu",
+                   verbose=0)
 
 
 class DQNAgent(SB3Agent):
@@ -366,7 +494,7 @@ class DQNAgent(SB3Agent):
         space = gym.spaces.Box(-np.inf, np.inf, shape=(8,), dtype=np.float32)
         return DriftRecVecEnv(
             env,
-            lambda obs: state_vector(check_obs(obs, self.spec)[0], table),
+            lambda obs, rows=None: state_vector(check_obs(obs, self.spec)[0], table),
             lambda obs, rules: rule_slates(check_obs(obs, self.spec)[0], rules, table, k),
             space, gym.spaces.Discrete(len(RULES)), seed,
         )

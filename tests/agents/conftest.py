@@ -74,3 +74,42 @@ def make_info() -> Callable[..., dict[str, np.ndarray]]:
         }
 
     return build
+
+
+#: ``video`` with 20 candidates, slates of 3 and no interest drift, satiation or exogenous drift:
+#: what is left to learn is which items are worth showing (quality refills the session budget;
+#: clickbait burns it). The learnability tests train on reset seed 1 and evaluate on seed 0.
+EASY = {"num_candidates": 20, "slate_size": 3, "drift_enabled": False,
+        "satiation_enabled": False, "exogenous_enabled": False}
+EASY_USERS, EASY_EVAL_STEPS = 32, 40
+
+
+@pytest.fixture(scope="module")
+def easy_env():
+    """The easy ``video`` vector env of ``EASY_USERS`` users (hashing encoder)."""
+    import driftrec.envs  # noqa: F401
+    import gymnasium
+
+    env = gymnasium.make_vec("driftrec/Video-v0", num_envs=EASY_USERS,
+                             vectorization_mode="vector_entry_point", encoder="hashing", **EASY)
+    yield env
+    env.close()
+
+
+def mean_reward(agent, env, steps: int = EASY_EVAL_STEPS) -> float:
+    """Mean reward per user-step over ``steps`` steps of the seed-0 users, learning online."""
+    obs, info = env.reset(seed=0)
+    total = 0.0
+    for _ in range(steps):
+        action = agent.act(obs, info)
+        next_obs, reward, terminated, truncated, info = env.step(action)
+        agent.update(obs, action, reward, next_obs, terminated, truncated, info)
+        total += float(np.mean(reward))
+        obs = next_obs
+    return total / steps
+
+
+@pytest.fixture(scope="session")
+def evaluate() -> Callable[..., float]:
+    """``mean_reward`` as a fixture (test modules are not a package and cannot import it)."""
+    return mean_reward

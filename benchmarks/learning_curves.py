@@ -1,0 +1,259 @@
+"""Learning curves: return on fresh users against training user-steps, with reference lines.
+
+Protocol per (scenario, agent, seed): a *training* vector env of ``--users`` users, reset once
+with seed ``seed + TRAIN_SEED_OFFSET`` and then run continuously (users who leave are replaced,
+``fit(seed=None)`` continues the sessions), and a separate *evaluation* env. At each checkpoint
+of training user-steps (``--checkpoints``; one user-step = one user served one slate) the agent
+is saved, loaded into a fresh agent on the evaluation env and evaluated there on the cohort of
+seed ``seed`` for one session (``runner.evaluate_agent``, the loop of ``driftrec bench`` and
+``compare_agents``; the evaluated copy logs feedback online as a deployed recommender would, the
+trained agent never sees the evaluation users). Wall-clock and process CPU seconds of training
+are recorded at every checkpoint.
+
+References on the same evaluation cohorts: random, popular, quality, LinUCB and Thompson,
+trained as in ``compare_agents`` (``TRAIN_STEPS`` batched steps on the training users), and the
+budget-aware oracle of ``video_horizon`` (reads the hidden state; a reference, not a learner).
+
+Reported per point: mean return per user with the 95% CI pooled over (seed, user) — the
+convention of ``compare_agents`` — and the per-seed means with their own t-interval.
+Results go to ``benchmarks/results/learning_curves.json`` (atomic write) with the command,
+configuration, package versions and git commit.
+
+    python -m driftrec.benchmarks.learning_curves                        # video, PPO and A2C
+    python -m driftrec.benchmarks.learning_curves --scenarios video,news,shopping
+    python -m driftrec.benchmarks.learning_curves --quick                # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from driftrec.encoders.io import atomic_write_json
+
+from .compare_agents import TRAIN_STEPS, provenance, run_cell
+from .metrics import aggregate_returns, mean_ci
+from .runner import TRAIN_SEED_OFFSET, agent_kwargs, evaluate_agent, make_vector_env
+from .runner import scenario_geometry as geometry
+
+DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "learning_curves.json"
+LEARNERS = ("ppo", "a2c")
+REFERENCES = ("random", "popular", "quality", "linucb", "thompson", "oracle_budget")
+CHECKPOINTS = (4096, 20480, 51200, 102400, 204800, 409600)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--scenarios", default="video")
+    p.add_argument("--agents", default=",".join(LEARNERS))
+    p.add_argument("--references", default=",".join(REFERENCES))
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--users", type=int, default=64, help="users per env (B)")
+    p.add_argument("--checkpoints", default=",".join(map(str, CHECKPOINTS)),
+                   help="training user-steps at which to evaluate (increasing)")
+    p.add_argument("--encoder", default="minilm")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (1: on a shared 2-core machine a second one only spins)")
+    p.add_argument("--agent-kwargs", default="",
+                   help='config overrides for the learners, JSON: \'{"n_steps": 64}\'')
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run: 1 seed, 16 users, checkpoints 512,2048, no references")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.seeds, args.users, args.checkpoints, args.references = "0", 16, "512,2048", ""
+    return args
+
+
+def _names(text: str) -> list[str]:
+    return [t for t in (s.strip() for s in text.split(",")) if t]
+
+
+def parse_checkpoints(text: str, users: int) -> list[int]:
+    """Increasing user-step counts, each a multiple of ``users`` (a batched step serves B)."""
+    points = [int(t) for t in _names(text)]
+    if not points or any(b <= a for a, b in itertools.pairwise(points)) or points[0] < users:
+        raise ValueError(f"checkpoints {points} must be increasing and >= users={users}")
+    return points
+
+
+def parse_kwargs(text: str) -> dict[str, Any]:
+    """A JSON object of config overrides (lists become tuples, as the typed configs hold them)."""
+    if not text:
+        return {}
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise TypeError(f"--agent-kwargs must be a JSON object, got {text!r}")
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
+
+
+def learner_curve(scenario: str, name: str, seed: int, envs: tuple[Any, Any],
+                  checkpoints: list[int], centroids: np.ndarray, kwargs: dict[str, Any]
+                  ) -> list[dict[str, Any]]:
+    """Train ``name`` in chunks on the training env; evaluate a loaded copy at each checkpoint."""
+    from driftrec.agents import make_agent
+
+    train_env, eval_env = envs
+    users = train_env.num_envs
+    steps = int(eval_env.unwrapped.config.max_steps)
+    agent = make_agent(name, train_env, seed=seed, **kwargs)
+    done, wall, cpu, points = 0, 0.0, 0.0, []
+    with tempfile.TemporaryDirectory() as tmp:
+        for target in checkpoints:
+            chunk = -(-(target - done) // users)  # batched steps, rounded up
+            t0, c0 = time.perf_counter(), time.process_time()
+            agent.fit(train_env, chunk, seed=seed + TRAIN_SEED_OFFSET if done == 0 else None)
+            wall += time.perf_counter() - t0
+            cpu += time.process_time() - c0
+            done = int(agent.model.num_timesteps)
+            path = Path(tmp) / f"{name}.pt"
+            agent.save(path)
+            evaluated = make_agent(name, eval_env, seed=seed, **kwargs)
+            evaluated.load(path)
+            result = evaluate_agent(evaluated, eval_env, steps=steps, seed=seed, learn=True,
+                                    centroids=centroids)
+            points.append({"user_steps": done, "train_wall_s": round(wall, 1),
+                           "train_cpu_s": round(cpu, 1),
+                           "return_mean": result.metrics["return_mean"],
+                           "session_length": result.metrics.get("session_length"),
+                           "user_returns": result.user_returns})
+            print(f"{scenario:>9} {name:<5} seed {seed} {done:>8} user-steps "
+                  f"({wall:6.0f}s wall, {cpu:6.0f}s cpu): return "
+                  f"{result.metrics['return_mean']:.1f}", flush=True)
+    return points
+
+
+def oracle_budget(env: Any, seed: int) -> dict[str, Any]:
+    """The budget-aware oracle of ``video_horizon`` on the evaluation cohort of ``seed``."""
+    from .video_horizon import long_horizon, run_cohort
+
+    row = run_cohort(env.unwrapped, long_horizon, seed, kappa=1.0)
+    return {"seed": seed, "return_mean": row["return"],
+            "session_length": row["session_length"]}
+
+
+def reference_rows(scenario: str, names: list[str], seeds: list[int], env: Any,
+                   centroids: np.ndarray) -> dict[str, Any]:
+    """Each reference agent on the evaluation cohorts, pooled over seeds."""
+    out: dict[str, Any] = {}
+    for name in names:
+        if name == "oracle_budget":
+            continue
+        cells = [run_cell(env, scenario, name, s, int(env.unwrapped.config.max_steps), 1.0,
+                          centroids) for s in seeds]
+        mean, ci = aggregate_returns([np.asarray(c["user_returns"]) for c in cells])
+        seed_means = [c["metrics"]["return_mean"] for c in cells]
+        out[name] = {"return_mean": mean, "return_ci95": ci, "seed_returns": seed_means,
+                     "seed_return_ci95": mean_ci(seed_means)[1],
+                     "train_steps": TRAIN_STEPS.get(name, 0)}
+        print(f"{scenario:>9} reference {name:<8} return {mean:.1f} ± {ci:.1f}", flush=True)
+    if "oracle_budget" in names:  # last: it switches on the env's oracle info for good
+        rows = [oracle_budget(env, s) for s in seeds]
+        seed_means = [r["return_mean"] for r in rows]
+        mean, ci = mean_ci(seed_means)
+        out["oracle_budget"] = {"return_mean": mean, "return_ci95": ci,
+                                "seed_returns": seed_means, "seed_return_ci95": ci,
+                                "reads_hidden_state": True}
+        print(f"{scenario:>9} reference oracle_budget return {mean:.1f} ± {ci:.1f} (seeds)",
+              flush=True)
+    return out
+
+
+def summarise_curve(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Pool the seeds' curves point by point (the i-th checkpoint of every seed)."""
+    out = []
+    for points in zip(*runs, strict=True):
+        mean, ci = aggregate_returns([np.asarray(p["user_returns"]) for p in points])
+        seed_means = [p["return_mean"] for p in points]
+        out.append({
+            "user_steps": int(np.mean([p["user_steps"] for p in points])),
+            "return_mean": mean, "return_ci95": ci, "seed_returns": seed_means,
+            "seed_return_ci95": mean_ci(seed_means)[1],
+            "session_length": float(np.mean([p["session_length"] or 0.0 for p in points])),
+            "train_wall_s": float(np.mean([p["train_wall_s"] for p in points])),
+            "train_cpu_s": float(np.mean([p["train_cpu_s"] for p in points])),
+        })
+    return out
+
+
+def check_targets(summary: dict[str, Any]) -> dict[str, Any]:
+    """The issue's video targets at the last checkpoint trained within 20 wall-minutes."""
+    video = summary.get("video")
+    if not video:
+        return {}
+    refs = video["references"]
+    checks: dict[str, Any] = {}
+    for name, curve in video["curves"].items():
+        within = [p for p in curve if p["train_wall_s"] <= 1200] or curve[:1]
+        point = within[-1]
+        for ref, factor in (("linucb", 1.0), ("thompson", 1.0), ("oracle_budget", 0.8)):
+            if ref in refs:
+                bar = factor * refs[ref]["return_mean"]
+                checks[f"video: {name} >= {factor:g} x {ref}"] = {
+                    "holds": bool(point["return_mean"] >= bar),
+                    "detail": f"{point['return_mean']:.1f} vs {bar:.1f} at "
+                              f"{point['user_steps']} user-steps ({point['train_wall_s']:.0f}s)"}
+    return checks
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    scenarios, learners, refs = _names(args.scenarios), _names(args.agents), _names(args.references)
+    seeds = [int(s) for s in _names(args.seeds)]
+    checkpoints = parse_checkpoints(args.checkpoints, args.users)
+    kwargs = parse_kwargs(args.agent_kwargs)
+    t_start = time.perf_counter()
+    summary: dict[str, Any] = {}
+    raw: dict[str, Any] = {}
+    for scn in scenarios:
+        train_env = make_vector_env(scn, args.users, encoder=args.encoder)
+        eval_env = make_vector_env(scn, args.users, encoder=args.encoder)
+        try:
+            centroids, _ = geometry(eval_env)
+            raw[scn] = {}
+            curves = {}
+            for name in learners:
+                merged = {**agent_kwargs(scn, name), **kwargs}
+                raw[scn][name] = [learner_curve(scn, name, s, (train_env, eval_env),
+                                                checkpoints, centroids, merged) for s in seeds]
+                curves[name] = summarise_curve(raw[scn][name])
+            summary[scn] = {"curves": curves,
+                            "references": reference_rows(scn, refs, seeds, eval_env, centroids)}
+        finally:
+            train_env.close()
+            eval_env.close()
+    result = {
+        "benchmark": "learning_curves",
+        "config": {"scenarios": scenarios, "agents": learners, "references": refs,
+                   "seeds": seeds, "users": args.users, "checkpoints": checkpoints,
+                   "encoder": args.encoder, "threads": args.threads, "agent_kwargs": kwargs,
+                   "reference_train_steps": {r: TRAIN_STEPS.get(r, 0) for r in refs},
+                   "train_seed_offset": TRAIN_SEED_OFFSET,
+                   "ci": "95% t-interval pooled over (seed, user); seed_return_ci95 over seeds"},
+        "provenance": provenance(),
+        "seconds": round(time.perf_counter() - t_start, 1),
+        "summary": summary,
+        "checks": check_targets(summary),
+        "runs": {scn: {name: [[{k: v for k, v in p.items() if k != "user_returns"}
+                               for p in run] for run in runs] for name, runs in per.items()}
+                 for scn, per in raw.items()},
+    }
+    atomic_write_json(args.out, result)
+    for name, check in result["checks"].items():
+        print(f"  [{'ok' if check['holds'] else 'FAIL'}] {name}: {check['detail']}")
+    print(f"{result['seconds']:.0f}s; results: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
