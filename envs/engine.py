@@ -177,9 +177,11 @@ class Engine:
 
         ex = self.model.exogenous
         self.centroids = category_centroids(self.embeddings, self.category_ids, self.num_categories)
-        self.noise_basis = principal_basis(self.embeddings, NOISE_RANK)
         walk = ex.enabled and ex.walk_std > 0
-        self.basis = principal_basis(self.embeddings, ex.rank) if walk else None
+        # One SVD for both bases: each is the top rows of the same principal directions.
+        directions = principal_basis(self.embeddings, max(NOISE_RANK, ex.rank if walk else 0))
+        self.noise_basis = directions[:NOISE_RANK].contiguous()
+        self.basis = directions[: ex.rank].contiguous() if walk else None
         self.rank = 0 if self.basis is None else int(self.basis.shape[0])
         self.trend = ex.enabled and ex.trend_strength > 0
         # Tables for the closed-form interest norm: <e_j, U_r>, <e_j, c>, <U_r, c>.
@@ -200,6 +202,7 @@ class Engine:
         self.examination = examination(k, self.model.choice, dev)
         self.state: UserState | None = None
         self.world: WorldState | None = None
+        self.seed_keys: rng.SeedKeys | None = None  # of world.seed (set by reset)
         self.candidate_values: torch.Tensor | None = None
 
     # ----------------------------------------------------------------------------- users
@@ -241,6 +244,7 @@ class Engine:
         b, d, h = self.num_users, self.dim, self.config.history_length
         dev = self.device
         f32 = {"dtype": torch.float32, "device": dev}
+        self.seed_keys = rng.seed_keys(seed)
         zeros = torch.zeros(b, **f32)
         # At least MIN_GEMM_ROWS rows: the BLAS takes another code path for tiny matrices, which
         # would make B = 1 round differently from B = 64 (see gemm.py).
@@ -272,7 +276,9 @@ class Engine:
             steps=torch.zeros(b, dtype=torch.int64, device=dev),
             generation=torch.zeros(b, dtype=torch.int64, device=dev),
             keys=rng.user_keys(
-                seed, torch.arange(b, device=dev), torch.zeros(b, dtype=torch.int64)
+                self.seed_keys.users,
+                torch.arange(b, device=dev),
+                torch.zeros(b, dtype=torch.int64, device=dev),
             ),
             history_ids=torch.full((b, h), -1, dtype=torch.int64, device=dev),
             history_responses=torch.zeros(b, h, 2, **f32),
@@ -312,7 +318,7 @@ class Engine:
         otherwise the next full product computes them."""
         s, b = self.state, self.num_users
         new = draw_new_users(
-            self.world.seed,
+            self.seed_keys.draws,
             s.keys.index_select(0, rows),
             self.pool_interests,
             self.model,
@@ -380,7 +386,7 @@ class Engine:
         gen[rows] += 1
         s.generation = gen
         keys = s.keys.clone()
-        keys[rows] = rng.user_keys(self.world.seed, rows, gen[rows])
+        keys[rows] = rng.user_keys(self.seed_keys.users, rows, gen[rows])
         s.keys = keys
         if refresh:
             # A pool that continues takes the same arrival path as inside an incremental step,
@@ -401,7 +407,7 @@ class Engine:
             return False
         if not self.trend:
             return True
-        seed, period = self.world.seed, self.model.exogenous.trend_period
+        seed, period = self.seed_keys.world, self.model.exogenous.trend_period
         return trending_category(
             seed, global_step, self.num_categories, period
         ) == trending_category(seed, global_step - 1, self.num_categories, period)
@@ -411,7 +417,7 @@ class Engine:
         ``pool_lifetime``), the GEMM columns and their Gram matrix."""
         w = self.world
         epoch = w.global_step // self.config.pool_lifetime
-        gen = rng.generator(w.seed, rng.STREAM_POOL, epoch)
+        gen = rng.generator(self.seed_keys.world, rng.STREAM_POOL, epoch)
         m = self.embeddings.shape[0]
         ids = torch.randperm(m, generator=gen)[: self.config.num_candidates].to(self.device)
         w.pool_ids = ids
@@ -421,7 +427,7 @@ class Engine:
         if self.trend:
             ex = self.model.exogenous
             w.trend_category = trending_category(
-                w.seed, w.global_step, self.num_categories, ex.trend_period
+                self.seed_keys.world, w.global_step, self.num_categories, ex.trend_period
             )
             parts.append(self.centroids[w.trend_category].unsqueeze(0))
             directions.append(parts[-1])
@@ -584,7 +590,7 @@ class Engine:
         s, w, m = self.state, self.world, self.model
         b = slate.shape[0]
         n_cand, r = self.config.num_candidates, self.rank
-        seed = w.seed
+        seed = self.seed_keys.draws
         # While the pool lasts, every similarity is updated with the same increments as the rows
         # (through the Gram matrix of the columns): O(B·N) instead of the O(B·N·d) product.
         incremental = self._pool_lasts(w.global_step + 1)

@@ -3,12 +3,18 @@
 Why: a native vector env that draws all users from one sequential generator makes user ``i``'s
 trajectory depend on how many users stand before it (B) and on what they did. Here a draw is
 
-    uniform = H(seed, user_key, step, stream, draw_index) / 2**24
+    uniform = (2 · (H(seed, user_key, step, stream, draw_index) >> 9) + 1) / 2**24
 
 with ``H`` a 32-bit integer hash (a lowbias32-style finaliser, chained over the keys), so user
 ``i``'s draws depend only on the seed, its key and its own step counter. The user key is itself a
 hash of (slot index, number of users that slot has held), so a replacement user in the same slot
 gets fresh randomness that does not depend on B either.
+
+Every uniform lies strictly inside (0, 1) in float32 and float64 alike (``uniform_from_bits``),
+so every transform of one (inverse-CDF normals, logistic noise, ``log(u)``, ``log(1 − u)``) is
+finite. The seed enters through ``seed_keys``: three 32-bit keys hashed from the whole integer
+(``numpy.random.SeedSequence``), one for the user keys, one for the users' draws and one for the
+shared world, so any two non-negative seeds, of any size, give different streams.
 
 The hash is computed in int64 with 32-bit masks and multipliers below 2**31, so no intermediate
 reaches 2**63 (no reliance on signed overflow). Shared-world randomness (the per-step
@@ -20,7 +26,9 @@ Stream ids (``STREAM_*``) keep independent uses of the same (user, step) apart.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 MASK32 = 0xFFFFFFFF
@@ -70,19 +78,35 @@ def hash32_int(x: int) -> int:
     return x
 
 
+def limbs(key: int) -> list[int]:
+    """The 32-bit limbs of a non-negative int, least significant first (one limb below 2**32).
+
+    Why: masking a key to 32 bits would make ``key`` and ``key + 2**32`` the same key; folding
+    every limb keeps them apart (an int key below 2**32 folds exactly as a single limb).
+    """
+    key = int(key)
+    if key < 0:
+        raise ValueError(f"hash keys must be non-negative ints, got {key}")
+    out = [key & MASK32]
+    while key > MASK32:
+        key >>= 32
+        out.append(key & MASK32)
+    return out
+
+
 def mix(*keys: int | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
     """Chain-hash integer keys (ints or int tensors, broadcast together) into one 32-bit key:
-    ``h ← hash32(h ^ key)`` per key. Leading int keys are folded in Python (cheap); each tensor
-    key costs one vectorised hash."""
+    ``h ← hash32(h ^ key)`` per key (per 32-bit limb of an int key; tensor keys are taken
+    mod 2**32). Leading int keys are folded in Python (cheap); each tensor key costs one
+    vectorised hash."""
     h: int | torch.Tensor = hash32_int(_GOLDEN)
     for key in keys:
         if isinstance(key, torch.Tensor):
             k = key.to(dtype=torch.int64) & MASK32
             h = hash32(k ^ h)
-        elif isinstance(h, torch.Tensor):
-            h = hash32(h ^ (int(key) & MASK32))
-        else:
-            h = hash32_int(h ^ (int(key) & MASK32))
+            continue
+        for limb in limbs(key):
+            h = hash32(h ^ limb) if isinstance(h, torch.Tensor) else hash32_int(h ^ limb)
     if isinstance(h, torch.Tensor):
         return h
     return torch.tensor(h, dtype=torch.int64, device=device)
@@ -92,8 +116,33 @@ def mix_int(*keys: int) -> int:
     """``mix`` of plain ints, as a Python int (for seeding a ``torch.Generator``)."""
     h = hash32_int(_GOLDEN)
     for key in keys:
-        h = hash32_int(h ^ (int(key) & MASK32))
+        for limb in limbs(key):
+            h = hash32_int(h ^ limb)
     return h
+
+
+@dataclass(frozen=True)
+class SeedKeys:
+    """The 32-bit keys that a seed contributes to the hash chains (see ``seed_keys``)."""
+
+    users: int  # user keys from (slot, generation): ``user_keys``
+    draws: int  # the users' arrival and per-step draws (STREAM_INIT, STREAM_STEP)
+    world: int  # shared-world draws: candidate pools, trending topics
+
+
+def seed_keys(seed: int) -> SeedKeys:
+    """Three 32-bit keys hashed from every bit of ``seed`` (``numpy.random.SeedSequence``).
+
+    Why three and not one: each chain folds its seed key into a 32-bit state, so with a single
+    hashed key two of 100,000 seeds would more likely than not replay each other (birthday
+    bound). With the user keys and the users' draws keyed separately, two seeds give the same
+    user streams only if both keys collide (or every user's keys do), about 2**-64 per pair.
+    ``seed`` must be a non-negative int (the envs check it first, with Gymnasium's error type).
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    users, draws, world = np.random.SeedSequence(int(seed)).generate_state(3, np.uint32)
+    return SeedKeys(users=int(users), draws=int(draws), world=int(world))
 
 
 _INDEX_HASH: dict[tuple[int, str], torch.Tensor] = {}
@@ -113,9 +162,24 @@ def bits(key: torch.Tensor, n: int) -> torch.Tensor:
     return hash32(key.unsqueeze(-1) ^ _index_hash(n, key.device))
 
 
+def uniform_from_bits(x: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Uniforms strictly inside (0, 1) from 32-bit integers ``x`` (int64 tensor): the midpoints
+    ``(2k + 1) / 2**24`` of 2**23 equal cells, ``k = x >> 9``, so every value lies in
+    [2**-24, 1 − 2**-24].
+
+    Why 23 bits and not 24: a float32 significand holds 24 bits, so ``2k + 1 < 2**24`` and the
+    product by 2**-24 are exact and the largest value 1 − 2**-24 is representable. Midpoints of
+    2**24 cells (``(k + 0.5) / 2**24``) need 25 bits: the top one, 1 − 2**-25, rounded to exactly
+    1.0 in float32, which the inverse-CDF normal and ``log(1 − u)`` turn into infinity (issue 29:
+    about one user in 10**6 user-steps went NaN). The grid is symmetric (``u`` and ``1 − u`` are
+    both on it) and the same in float32 and float64. ``(x >> 8) | 1`` is ``2 (x >> 9) + 1``.
+    """
+    return ((x >> 8) | 1).to(dtype).mul_(2.0**-24)
+
+
 def uniform(key: torch.Tensor, n: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """(..., n) uniforms in the open interval (0, 1), 24-bit resolution (exact in float32)."""
-    return (bits(key, n) >> 8).to(dtype).add_(0.5).mul_(1.0 / 16777216.0)
+    """(..., n) uniforms strictly inside (0, 1), 23-bit resolution (``uniform_from_bits``)."""
+    return uniform_from_bits(bits(key, n), dtype)
 
 
 def normal(key: torch.Tensor, n: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -128,15 +192,17 @@ def normal_from_uniforms(
 ) -> torch.Tensor:
     """(..., n) standard normals from the first n of (..., >= n) uniforms in (0, 1), by the
     inverse CDF ``sqrt(2) · erfinv(2u − 1)``: one draw per normal, and ``erfinv`` has a single
-    (scalar) CPU kernel, so a value does not depend on where it sits in the batch. With 24-bit
-    uniforms the tails reach ±5.4σ; ``2u − 1`` is exact in float32."""
+    (scalar) CPU kernel, so a value does not depend on where it sits in the batch. With the
+    uniforms of ``uniform_from_bits``, ``2u − 1`` is exact in float32 and at most 1 − 2**-23 in
+    magnitude, so every normal is finite: the tails reach ±5.29σ."""
     z = u[..., :n].to(torch.float32).mul(2.0).sub_(1.0).erfinv_().mul_(math.sqrt(2.0))
     return z.to(dtype)
 
 
-def user_keys(seed: int, slots: torch.Tensor, generations: torch.Tensor) -> torch.Tensor:
-    """(B,) user keys from slot indices and how many users each slot has held before."""
-    return mix(seed, STREAM_USER_KEY, slots, generations, device=slots.device)
+def user_keys(seed_key: int, slots: torch.Tensor, generations: torch.Tensor) -> torch.Tensor:
+    """(B,) user keys from slot indices and how many users each slot has held before;
+    ``seed_key``: ``seed_keys(seed).users``."""
+    return mix(seed_key, STREAM_USER_KEY, slots, generations, device=slots.device)
 
 
 def generator(*keys: int, device: torch.device | str = "cpu") -> torch.Generator:

@@ -29,7 +29,8 @@ def test_engine_update_equals_direct_formulas(h, catalog, pool_lifetime):
         chosen, rating = res.info["chosen"], res.info["rating"]
         consumed = chosen >= 0
         e = engine.embeddings[res.info["item"].clamp_min(0)]
-        uni = rng.uniform(rng.mix(w.seed, rng.STREAM_STEP, keys, steps), 1 + 4 + engine._walk_draws)
+        key = rng.mix(engine.seed_keys.draws, rng.STREAM_STEP, keys, steps)
+        uni = rng.uniform(key, 1 + 4 + engine._walk_draws)
         z = rng.normal_from_uniforms(uni[:, 5:], engine.rank)
         a = drift_strength(rating, consumed, st.drift_rate, m.drift)
         apply_drift(u, e, a)

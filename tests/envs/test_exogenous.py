@@ -33,7 +33,7 @@ def test_trending_direction_pulls_interest_toward_the_trending_category(h, catal
         trend_period=1000,
         no_click_utility=50.0,
     )
-    cat = trending_category(engine.world.seed, 0, engine.num_categories, 1000)
+    cat = trending_category(engine.seed_keys.world, 0, engine.num_categories, 1000)
     before = float(engine.state.interest[0] @ engine.centroids[cat])
     for _ in range(20):
         engine.step(torch.arange(engine.config.slate_size).unsqueeze(0))
