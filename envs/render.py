@@ -191,8 +191,8 @@ class FrameRenderer:
         return tuple(out)
 
     def _blit(self) -> np.ndarray:
-        """The static background (drawn once) with the changing artists drawn over it: a quarter
-        of a full canvas draw (the category labels and axes are most of the work)."""
+        """The static background (drawn once) with the changing artists drawn over it; the
+        category labels, axes and titles are not drawn again."""
         self._canvas.restore_region(self._background)
         for artist in self._dynamic:
             self._fig.draw_artist(artist)
