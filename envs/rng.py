@@ -14,7 +14,8 @@ Every uniform lies strictly inside (0, 1) in float32 and float64 alike (``unifor
 so every transform of one (inverse-CDF normals, logistic noise, ``log(u)``, ``log(1 − u)``) is
 finite. The seed enters through ``seed_keys``: three 32-bit keys hashed from the whole integer
 (``numpy.random.SeedSequence``), one for the user keys, one for the users' draws and one for the
-shared world, so any two non-negative seeds, of any size, give different streams.
+shared world, so seeds that differ in any bit, however large, give different streams (two
+seeds collide with probability about 2**-64).
 
 The hash is computed in int64 with 32-bit masks and multipliers below 2**31, so no intermediate
 reaches 2**63 (no reliance on signed overflow). Shared-world randomness (the per-step
