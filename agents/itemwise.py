@@ -114,13 +114,13 @@ class SessionMemory:
         return {"shown": self.shown, "clicked": self.clicked, "last_history": self.last_history}
 
     def load(self, state: Mapping[str, Any]) -> None:
-        self.shown = np.asarray(state["shown"], dtype=np.int64).copy()
+        shown = np.asarray(state["shown"], dtype=np.int64)
+        if shown.ndim != 3 or shown.shape[1] != self.window:
+            raise ValueError(
+                f"session memory 'shown' has shape {shown.shape}; expected (B, R={self.window}, K)")
+        self.shown = shown.copy()
         self.clicked = np.asarray(state["clicked"], dtype=np.int8).copy()
         self.last_history = np.asarray(state["last_history"], dtype=np.int64).copy()
-        if self.shown.ndim != 3 or self.shown.shape[1] != self.window:
-            raise ValueError(
-                f"session memory 'shown' has shape {self.shown.shape}; expected (B, R="
-                f"{self.window}, K)")
 
 
 class CandidateFeatures:

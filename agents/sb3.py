@@ -37,6 +37,9 @@ the item-wise agents' ``update`` still logs item statistics, as a deployed recom
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import numbers
 import random
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -243,12 +246,15 @@ class ItemwiseConfig(AgentConfig):
     deterministic: bool = True
 
     def __post_init__(self) -> None:
+        if isinstance(self.net_arch, list):  # JSON and CLI hand over lists
+            object.__setattr__(self, "net_arch", tuple(self.net_arch))
+        check_field_types(self)
         checks = {
             "learning_rate": self.learning_rate > 0, "gamma": 0 <= self.gamma <= 1,
             "gae_lambda": 0 <= self.gae_lambda <= 1, "ent_coef": self.ent_coef >= 0,
             "vf_coef": self.vf_coef >= 0, "max_grad_norm": self.max_grad_norm > 0,
             "proj_dim": self.proj_dim >= 1, "window": self.window >= 1,
-            "net_arch": bool(self.net_arch) and all(int(w) >= 1 for w in self.net_arch),
+            "net_arch": bool(self.net_arch) and min(self.net_arch) >= 1,
         }
         ranges = {"learning_rate": "> 0", "gamma": "in [0, 1]", "gae_lambda": "in [0, 1]",
                   "ent_coef": ">= 0", "vf_coef": ">= 0", "max_grad_norm": "> 0",
@@ -257,6 +263,36 @@ class ItemwiseConfig(AgentConfig):
         for name, ok in checks.items():
             if not ok:
                 raise ValueError(f"{name}={getattr(self, name)!r}; expected {ranges[name]}")
+
+
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {"float": (numbers.Real,),
+                                             "int": (numbers.Integral,), "bool": (bool,)}
+
+
+def check_field_types(config: AgentConfig) -> None:
+    """Each field of a config holds its declared kind: a finite number (not a bool) for
+    ``float``/``int``, a bool for ``bool``, a tuple of ints for ``tuple[int, ...]``. NumPy
+    scalars are stored as Python numbers, so checkpoints hold plain data."""
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if field.type == "tuple[int, ...]":
+            ok = isinstance(value, tuple) and all(
+                isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value)
+            expected = "a tuple of ints"
+        else:
+            kinds = _FIELD_TYPES[str(field.type)]
+            ok = isinstance(value, kinds) and (field.type == "bool" or (
+                not isinstance(value, bool) and math.isfinite(value)))
+            expected = {"float": "a finite number", "int": "an int", "bool": "True or False"}[
+                str(field.type)]
+        if not ok:
+            raise TypeError(
+                f"{field.name}={value!r} ({type(value).__name__}); expected {expected}")
+        plain = {"float": float, "int": int}.get(str(field.type))
+        if plain is not None:
+            object.__setattr__(config, field.name, plain(value))
+        elif field.type == "tuple[int, ...]":
+            object.__setattr__(config, field.name, tuple(int(v) for v in value))
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,11 @@ def _names(text: str) -> list[str]:
 def parse_checkpoints(text: str, users: int) -> list[int]:
     """Increasing user-step counts (0: the untrained policy); training runs in batched steps of
     ``users`` user-steps, so a checkpoint is reached at the next multiple of ``users``."""
-    points = [int(t) for t in _names(text)]
+    try:
+        points = [int(t) for t in _names(text)]
+    except ValueError:
+        raise ValueError(f"checkpoints {text!r} must be comma-separated integers (user-steps), "
+                         f"e.g. '0,4096,20480'") from None
     if not points or any(b <= a for a, b in itertools.pairwise(points)) or points[0] < 0:
         raise ValueError(f"checkpoints {points} must be increasing non-negative user-step counts "
                          f"(B={users} user-steps per batched step)")
@@ -90,7 +94,11 @@ def parse_kwargs(text: str) -> dict[str, Any]:
     """A JSON object of config overrides (lists become tuples, as the typed configs hold them)."""
     if not text:
         return {}
-    value = json.loads(text)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--agent-kwargs {text!r} is not JSON ({exc.msg} at character "
+                         f"{exc.pos}); expected an object like '{{\"n_steps\": 64}}'") from None
     if not isinstance(value, dict):
         raise TypeError(f"--agent-kwargs must be a JSON object, got {text!r}")
     return {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}

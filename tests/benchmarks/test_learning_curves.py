@@ -1,0 +1,56 @@
+"""The learning-curve benchmark: argument checks and one tiny end-to-end run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from driftrec.benchmarks import learning_curves as lc
+
+
+def test_checkpoints_parse_in_increasing_order_from_zero():
+    assert lc.parse_checkpoints("0,512,2048", users=16) == [0, 512, 2048]
+
+
+@pytest.mark.parametrize("text", ["512,256", "512,512", "-64,128", ""])
+def test_checkpoints_that_do_not_increase_from_zero_are_rejected(text):
+    with pytest.raises(ValueError, match=r"checkpoints \[.*\] must be increasing non-negative "
+                                         r"user-step counts \(B=16 user-steps per batched step\)"):
+        lc.parse_checkpoints(text, users=16)
+
+
+def test_checkpoints_that_are_not_integers_are_rejected():
+    with pytest.raises(ValueError, match=r"checkpoints '0,4k' must be comma-separated integers"):
+        lc.parse_checkpoints("0,4k", users=16)
+
+
+def test_agent_kwargs_that_are_not_json_are_rejected():
+    with pytest.raises(ValueError, match=r"--agent-kwargs '\{n_steps: 8\}' is not JSON \(Expecting "
+                                         r"property name enclosed in double quotes at character 1\)"):
+        lc.parse_kwargs("{n_steps: 8}")
+
+
+def test_agent_kwargs_are_a_json_object_with_lists_as_tuples():
+    assert lc.parse_kwargs('{"n_steps": 8, "net_arch": [32, 32]}') == {
+        "n_steps": 8, "net_arch": (32, 32)}
+    assert lc.parse_kwargs("") == {}
+
+
+def test_agent_kwargs_that_are_not_an_object_are_rejected():
+    with pytest.raises(TypeError, match=r"--agent-kwargs must be a JSON object, got '\[1, 2\]'"):
+        lc.parse_kwargs("[1, 2]")
+
+
+@pytest.mark.slow
+def test_a_tiny_run_writes_curves_references_and_provenance(tmp_path):
+    out = tmp_path / "curves.json"
+    lc.main(["--encoder", "hashing", "--users", "8", "--seeds", "0", "--agents", "a2c",
+             "--checkpoints", "0,256", "--references", "random,oracle_budget",
+             "--out", str(out)])
+    result = json.loads(out.read_text())
+    curve = result["summary"]["video"]["curves"]["a2c"]
+    assert [p["user_steps"] for p in curve] == [0, 256]
+    assert set(result["summary"]["video"]["references"]) == {"random", "oracle_budget"}
+    assert result["config"]["checkpoints"] == [0, 256]
+    assert result["provenance"]["git_commit"] is not None
+    assert set(result["checks"]) == {"video: a2c >= 0.8 x oracle_budget"}
