@@ -11,11 +11,11 @@ import torch
 from .builder import build_engine
 from .config import ScenarioConfig
 from .engine import Engine
-from .render import render_user_line
+from .render import FrameRenderer, LastStep, check_render_mode, render_user_line
 from .spaces import action_space, observation_space
 from .users import UserPool
 from .validation import validate_slate
-from .vector_env import check_seed, info_to_numpy
+from .vector_env import check_options, check_seed, fork_safe_threads, info_to_numpy
 
 
 class EpisodeEndedError(ValueError, RuntimeError):
@@ -89,7 +89,9 @@ class DriftRecEnv(gym.Env):
 
     ``scenario`` (``"video"``, ``"news"``, ``"shopping"`` or a ``ScenarioConfig``), ``catalog``
     (a ``Catalog``, default the built-in one of the domain), ``user_pool`` (a ``UserPool``),
-    ``render_mode`` (None or ``"ansi"``), and keyword overrides of any scenario parameter
+    ``render_mode`` (None, ``"ansi"`` — one text line per step — or ``"rgb_array"`` — a (384, 640,
+    3) uint8 frame of the slate, the response, the interest on the category map and the budget,
+    see ``driftrec.envs.render``), and keyword overrides of any scenario parameter
     (``num_candidates``, ``slate_size``, ``encoder``, ``choice_model``, ``drift_enabled``, ...).
 
     >>> import gymnasium as gym
@@ -107,7 +109,7 @@ class DriftRecEnv(gym.Env):
     * v0: initial version.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
     def __init__(
         self,
@@ -118,11 +120,12 @@ class DriftRecEnv(gym.Env):
         render_mode: str | None = None,
         **overrides: Any,
     ) -> None:
-        if render_mode not in (None, "ansi"):
-            raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
+        check_render_mode(render_mode, self.metadata["render_modes"])
+        fork_safe_threads()  # the workers of an async vector env are forked (vector_env.py)
         self.engine: Engine = build_engine(scenario, 1, catalog, user_pool, **overrides)
         self.config = self.engine.config
         self.render_mode = render_mode
+        self._frames = FrameRenderer(self.engine) if render_mode == "rgb_array" else None
         self.observation_space = observation_space(self.engine)
         self.action_space = action_space(self.engine)
         self._seed: int | None = None
@@ -146,13 +149,16 @@ class DriftRecEnv(gym.Env):
         """With a seed (or the first time): user 0 of that seed at global step 0; without: the
         next user of the slot, at the world's current step — as the vector env's autoreset."""
         seed = check_seed(seed)
+        check_options(options)
         super().reset(seed=seed)
         if seed is not None or self._seed is None:
-            self._seed = int(self.np_random.integers(2**31)) if seed is None else seed
+            self._seed = int(self.np_random.integers(2**63)) if seed is None else seed
             self.engine.reset(self._seed)
         else:
             self.engine.replace_users(torch.zeros(1, dtype=torch.int64), refresh=True)
         self._last = None
+        if self._frames is not None:
+            self._frames.reset()
         info = {k: v[0] for k, v in info_to_numpy(self.engine.candidate_info()).items()}
         return self._obs(), info
 
@@ -177,7 +183,7 @@ class DriftRecEnv(gym.Env):
         )
         info = {k: v[0] for k, v in info_to_numpy(result.info).items()}
         reward = float(result.reward[0])
-        self._last = (pool_ids[slate], info, reward, steps_before)
+        self._last = LastStep(pool_ids[slate], info, reward, steps_before)
         return (
             self._obs(),
             reward,
@@ -186,10 +192,18 @@ class DriftRecEnv(gym.Env):
             info,
         )
 
-    def render(self) -> str | None:
+    def render(self) -> str | np.ndarray | None:
+        if self._frames is not None:
+            return self._frames.frames([0], [self._last])[0]
         if self.render_mode != "ansi":
             return None
         if self._last is None:
             return "(no step yet)"
-        slate_ids, info, reward, step = self._last
+        slate_ids, info, reward, step = self._last[:4]
         return render_user_line(self.catalog, 0, step, slate_ids, info, reward)
+
+    def close(self) -> None:
+        """Release the ``rgb_array`` figure (a later ``render()`` draws a new one)."""
+        if self._frames is not None:
+            self._frames.close()
+        super().close()

@@ -1,40 +1,104 @@
 """``DriftRecVectorEnv``: the native batched Gymnasium environment (B users in one call).
 
-Autoreset mode ``SAME_STEP``: a user who leaves (terminated) or reaches ``max_steps``
-(truncated) is replaced by a new user in the same ``step`` call; the returned observation is the
-new user's first one, the departing user's last observation is ``info["final_obs"][i]`` (an
-object array of per-user dicts, None elsewhere) and ``info["_final_obs"]`` marks who left.
+Autoreset mode ``AutoresetMode.SAME_STEP`` (``env.autoreset_mode`` and
+``env.metadata["autoreset_mode"]``, as Gymnasium's own vector envs carry it): a user who leaves
+(terminated) or reaches ``max_steps`` (truncated) is replaced by a new user in the same ``step``
+call; the returned observation is the new user's first one, the departing user's last observation
+is ``info["final_obs"][i]`` (an object array of per-user dicts, None elsewhere) and
+``info["_final_obs"]`` marks who left. Not ``NEXT_STEP``: no step's action is ever ignored, so
+every action the agent sends reaches a user.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from gymnasium.error import Error as GymnasiumError
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from .builder import build_engine
 from .config import ScenarioConfig
 from .engine import Engine, StepResult
-from .render import render_user_line
+from .render import (
+    FrameRenderer,
+    LastStep,
+    check_render_mode,
+    render_user_line,
+    users_to_render,
+)
 from .spaces import action_space, observation_space
 from .users import UserPool
 from .validation import validate_slate
 
+# The process that imported this module: an env built in another one is in a forked child.
+_IMPORT_PID = os.getpid()
+
+
+class SeedError(GymnasiumError, ValueError, TypeError):
+    """A seed that is not None or a non-negative int: a ``gymnasium.error.Error``, as Gymnasium's
+    own seeding raises, and a ``ValueError``/``TypeError`` for callers that catch those."""
+
 
 def fresh_seed() -> int:
-    """A seed from OS entropy, for ``reset(seed=None)`` on a never-seeded env (no global RNG)."""
-    return int(np.random.SeedSequence().entropy % (2**31))
+    """A seed from OS entropy (128 bits; seeds of any size are distinct, see ``rng.seed_keys``),
+    for ``reset(seed=None)`` on a never-seeded env (no global RNG)."""
+    return int(np.random.SeedSequence().entropy)
 
 
 def check_seed(seed: Any) -> int | None:
+    """``seed`` as an int (None stays None): any non-negative int, of any size, is a seed of its
+    own. Raises ``SeedError`` before any state changes."""
     if seed is None:
         return None
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise TypeError(f"seed must be a non-negative int or None, got {seed!r}")
+    if isinstance(seed, (list, tuple, np.ndarray)):
+        raise SeedError(
+            f"seed must be None or one non-negative int, got a {type(seed).__name__} {seed!r}; "
+            "one seed seeds every user (user i's draws depend on the seed and i), so there are "
+            "no per-env seeds"
+        )
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise SeedError(
+            f"seed must be None or a non-negative int, got {seed!r} of type {type(seed).__name__}"
+        )
+    if seed < 0:
+        raise SeedError(f"seed must be a non-negative int (of any size), got {int(seed)}")
     return int(seed)
+
+
+def check_num_envs(num_envs: Any) -> None:
+    """The number of users B: a positive int (the engine's message would name ``num_users``)."""
+    if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)):
+        raise TypeError(f"num_envs must be a positive int (users B), got {num_envs!r}")
+    if num_envs < 1:
+        raise ValueError(f"num_envs must be a positive int (users B), got {num_envs}")
+
+
+def check_options(options: Any) -> None:
+    """``reset``'s ``options``: None or an empty dict (the envs take none; an option that would be
+    ignored silently is an error)."""
+    if options is not None and (not isinstance(options, dict) or options):
+        raise ValueError(
+            f"reset options must be None or an empty dict, got {options!r}; the driftrec envs "
+            "take no reset options (scenario parameters are keyword arguments of the constructor)"
+        )
+
+
+def fork_safe_threads() -> None:
+    """In a process forked from the one that imported driftrec, compute with one torch thread.
+
+    Why: torch's CPU thread pool is GNU OpenMP, which does not survive ``fork``. Once the parent
+    has run a parallel region (building one env is enough), the child's first parallel torch
+    operation waits forever at the OpenMP barrier for threads that do not exist there:
+    ``gym.make_vec(id, vectorization_mode="async")`` hung with the default (fork) start method.
+    One thread never enters the pool; in a vector of processes the processes are the
+    parallelism (torch's ``DataLoader`` workers make the same choice).
+    """
+    if os.getpid() != _IMPORT_PID and torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
 
 
 def info_to_numpy(info: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
@@ -45,19 +109,31 @@ class DriftRecVectorEnv(VectorEnv):
     """B simulated users stepped together; see ``DriftRecEnv`` for the observation, action,
     reward and info documentation (identical, with a leading B axis).
 
+    Autoreset (``autoreset_mode = AutoresetMode.SAME_STEP``): when user i leaves or is truncated
+    at a step, that same ``step`` returns ``terminated[i]`` or ``truncated[i]`` True, the slot's
+    *new* user's first observation in ``obs`` at row i, and the departing user's last observation
+    in ``info["final_obs"][i]`` (``info["_final_obs"][i]`` True); the next action for row i goes to
+    the new user. There is no reset step (Gymnasium's ``NEXT_STEP`` would return the last
+    observation and ignore the following action of that row).
+
     Args:
         num_envs: number of users B stepped in one call.
         scenario: ``"video"``, ``"news"``, ``"shopping"`` or a ``ScenarioConfig``.
         catalog: a ``Catalog``; default the built-in catalog of the scenario's domain encoded by
             the ``encoder`` override (default ``"minilm"``).
         user_pool: a ``UserPool`` of user types; default persona texts of the domain.
-        render_mode: None or ``"ansi"``.
+        render_mode: None, ``"ansi"`` (one text line per user) or ``"rgb_array"`` (one (384,
+            640, 3) uint8 frame per user, ``render()`` returns a tuple of them as Gymnasium's
+            vector envs do; drawing costs milliseconds per user, so ``render(max_users=n)``
+            draws the first n only).
         **overrides: scenario parameters (see ``driftrec.envs.scenarios``).
     """
 
+    autoreset_mode: ClassVar[AutoresetMode] = AutoresetMode.SAME_STEP
     metadata: ClassVar[dict[str, Any]] = {
         "autoreset_mode": AutoresetMode.SAME_STEP,
-        "render_modes": ["ansi"],
+        "render_modes": ["ansi", "rgb_array"],
+        "render_fps": 4,
     }
 
     def __init__(
@@ -70,12 +146,14 @@ class DriftRecVectorEnv(VectorEnv):
         render_mode: str | None = None,
         **overrides: Any,
     ) -> None:
-        if render_mode not in (None, "ansi"):
-            raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
+        check_render_mode(render_mode, self.metadata["render_modes"])
+        check_num_envs(num_envs)
+        fork_safe_threads()
         self.engine: Engine = build_engine(scenario, num_envs, catalog, user_pool, **overrides)
         self.config = self.engine.config
         self.num_envs = self.engine.num_users
         self.render_mode = render_mode
+        self._frames = FrameRenderer(self.engine) if render_mode == "rgb_array" else None
         self.single_observation_space = observation_space(self.engine)
         self.single_action_space = action_space(self.engine)
         self._observation_space: Any = None  # built on first access (see observation_space)
@@ -112,6 +190,7 @@ class DriftRecVectorEnv(VectorEnv):
         """``seed`` given (or first reset): every slot gets a generation-0 user at global step 0.
         ``seed=None`` later: every slot gets a new user; the world keeps its clock."""
         seed = check_seed(seed)
+        check_options(options)
         if seed is not None or self._seed is None:
             self._seed = fresh_seed() if seed is None else seed
             self.engine.reset(self._seed)
@@ -119,6 +198,8 @@ class DriftRecVectorEnv(VectorEnv):
             rows = torch.arange(self.num_envs, device=self.engine.device)
             self.engine.replace_users(rows, refresh=True)
         self._last = None
+        if self._frames is not None:
+            self._frames.reset()
         return self.engine.observation(), info_to_numpy(self.engine.candidate_info())
 
     def enable_oracle_info(self) -> None:
@@ -157,20 +238,44 @@ class DriftRecVectorEnv(VectorEnv):
             info,
         )
 
-    def render(self, max_users: int = 4) -> str | None:
-        """ANSI text: one line per user (first ``max_users``) for the last step."""
-        if self.render_mode != "ansi":
+    def render(self, max_users: int | None = None) -> str | tuple[np.ndarray, ...] | None:
+        """``ansi``: one text line per user (the first ``max_users``, default 4) for the last step;
+        ``rgb_array``: a tuple of frames, one per user (the first ``max_users``, default all)."""
+        if self.render_mode is None:
             return None
+        default = self.num_envs if self._frames is not None else 4
+        users = range(users_to_render(max_users, default, self.num_envs))
+        lasts = self._last_steps(len(users))
+        if self._frames is not None:
+            return self._frames.frames(users, lasts)
         if self._last is None:
             return "(no step yet)"
+        return "\n".join(
+            render_user_line(self.catalog, i, last.step, last.slate_ids, last.info, last.reward)
+            for i, last in zip(users, lasts)
+        )
+
+    def _last_steps(self, n: int) -> list[LastStep | None]:
+        """The first ``n`` users' share of the last step (None before the first step)."""
+        if self._last is None:
+            return [None] * n
         pool_ids, slate, result, reward = self._last
-        slate_ids = pool_ids[slate[:max_users]]
+        slate_ids = pool_ids[slate[:n]]
         info = info_to_numpy(result.info)
-        lines = []
-        for i in range(min(max_users, self.num_envs)):
-            row = {k: v[i] for k, v in info.items()}
-            step = int(self.engine.state.steps[i])
-            lines.append(
-                render_user_line(self.catalog, i, step, slate_ids[i], row, float(reward[i]))
-            )
-        return "\n".join(lines)
+        steps = self.engine.state.steps.cpu().numpy()[:n] - 1  # the index the slate was shown at
+        replaced = np.zeros(n, dtype=bool)
+        if result.final_rows is not None:  # a replaced user's index comes from its final obs
+            for j, row in enumerate(result.final_rows.tolist()):
+                if row < n:
+                    replaced[row] = True
+                    steps[row] = int(result.final_obs["step"][j][0]) - 1
+        return [
+            LastStep(slate_ids[i], {k: v[i] for k, v in info.items()}, float(reward[i]),
+                     int(steps[i]), bool(replaced[i]))
+            for i in range(n)
+        ]
+
+    def close_extras(self, **kwargs: Any) -> None:
+        """Release the ``rgb_array`` figure."""
+        if self._frames is not None:
+            self._frames.close()

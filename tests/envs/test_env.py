@@ -101,7 +101,9 @@ def test_constructor_rejects_bad_overrides(catalog):
         DriftRecEnv(catalog=catalog, num_candidate=5)
     with pytest.raises(ValueError, match=r"num_candidates N=500 exceeds the catalog size M=240"):
         DriftRecEnv(catalog=catalog, encoder="hashing", num_candidates=500)
-    with pytest.raises(ValueError, match=r"render_mode must be None or 'ansi', got 'human'"):
+    with pytest.raises(
+        ValueError, match=r"render_mode must be None or one of 'ansi', 'rgb_array', got 'human'"
+    ):
         DriftRecEnv(catalog=catalog, render_mode="human", **SMALL)
     with pytest.raises(ValueError, match=r"unknown scenario 'music'"):
         DriftRecEnv("music", catalog=catalog)
@@ -153,3 +155,40 @@ def test_env_docstring_example_runs():
 
     result = doctest.testmod(env_module, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 5 and result.failed == 0
+
+
+def _first_steps(env, seed: int) -> list[np.ndarray]:
+    obs, _ = env.reset(seed=seed)
+    out = [obs["candidate_ids"].copy(), obs["profile_embedding"].copy()]
+    for _ in range(3):
+        obs, reward, terminated, truncated, _ = env.step(np.array([0, 1, 2]))
+        out += [np.array([reward]), obs["candidate_ids"].copy()]
+        if terminated or truncated:
+            break
+    return out
+
+
+def test_seeds_beyond_32_bits_do_not_replay_seed_zero(catalog):
+    # Issue 29: reset(seed=2**32) and reset(seed=2**64) replayed seed 0 (keys masked to 32 bits).
+    env = gym.make("driftrec/Video-v0", catalog=catalog, **SMALL)
+    zero = _first_steps(env, 0)
+    for seed in (2**32, 2**64, 2**70):
+        run = _first_steps(env, seed)
+        assert not np.array_equal(run[0], zero[0]), seed
+        assert all(np.array_equal(a, b) for a, b in zip(_first_steps(env, seed), run))
+
+
+@pytest.mark.parametrize(
+    ("seed", "message"),
+    [
+        (-1, r"seed must be a non-negative int \(of any size\), got -1"),
+        (2.0, r"seed must be None or a non-negative int, got 2.0 of type float"),
+        ([3], r"got a list \[3\]; one seed seeds every user"),
+    ],
+)
+def test_bad_seed_through_gym_make_raises_gymnasium_error(catalog, seed, message):
+    env = gym.make("driftrec/Video-v0", catalog=catalog, **SMALL)
+    with pytest.raises(gym.error.Error, match=message):
+        env.reset(seed=seed)
+    with pytest.raises(ValueError, match=r"reset options must be None or an empty dict"):
+        env.reset(seed=0, options={"difficulty": 2})

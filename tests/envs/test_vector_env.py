@@ -114,3 +114,125 @@ def test_render_ansi_shows_one_line_per_user(catalog):
     env.step(env.action_space.sample())
     lines = env.render().splitlines()
     assert [line[:4] for line in lines] == ["[u0 ", "[u1 ", "[u2 "]
+
+
+def _seeded_run(env, seed: int, steps: int = 4) -> list[np.ndarray]:
+    """Candidate ids, profiles and rewards of a short seeded run with fixed slates."""
+    obs, _ = env.reset(seed=seed)
+    out = [obs["candidate_ids"][0].copy(), obs["profile_embedding"].copy()]
+    slate = np.tile(np.array([0, 1, 2]), (env.num_envs, 1))
+    for _ in range(steps):
+        obs, reward, *_ = env.step(slate)
+        out += [reward, obs["candidate_ids"][0].copy()]
+    return out
+
+
+def test_seeds_of_any_size_are_distinct_and_reproducible(catalog):
+    # Issue 29: seeds were masked to 32 bits, so 2**32 and 2**64 replayed seed 0.
+    env = DriftRecVectorEnv(4, catalog=catalog, **SMALL)
+    seeds = [0, 2**32, 2**64, 2**70, 2**70 + 2**32]
+    runs = {seed: _seeded_run(env, seed) for seed in seeds}
+    for i, a in enumerate(seeds):
+        for b in seeds[i + 1 :]:
+            assert not np.array_equal(runs[a][0], runs[b][0]), (a, b)  # candidate pools
+            assert not np.array_equal(runs[a][2], runs[b][2]), (a, b)  # first rewards
+    again = _seeded_run(DriftRecVectorEnv(4, catalog=catalog, **SMALL), 2**70)
+    assert all(np.array_equal(x, y) for x, y in zip(again, runs[2**70]))
+
+
+# Bad inputs to the vector env's edge (the register in issue 29's docs/reliability.md): the value,
+# the error type and the message it must carry. Every one leaves the env's state unchanged.
+BAD_SEEDS = [
+    (-1, r"seed must be a non-negative int \(of any size\), got -1"),
+    (-(2**70), r"non-negative int \(of any size\), got -1180591620717411303424"),
+    (np.int64(-3), r"non-negative int \(of any size\), got -3"),
+    (1.5, r"got 1.5 of type float"),
+    (float("nan"), r"got nan of type float"),
+    (float("inf"), r"got inf of type float"),
+    (np.float32(2.0), r"of type float32"),
+    ("3", r"got '3' of type str"),
+    (b"3", r"got b'3' of type bytes"),
+    (True, r"got True of type bool"),
+    (False, r"got False of type bool"),
+    (1j, r"got 1j of type complex"),
+    ([1, 2], r"got a list \[1, 2\]; one seed seeds every user .* no per-env seeds"),
+    ((1,), r"got a tuple \(1,\)"),
+    (np.array([1]), r"got a ndarray array\(\[1\]\)"),
+]
+
+
+@pytest.mark.parametrize(("seed", "message"), BAD_SEEDS)
+def test_bad_seed_raises_gymnasium_error_and_leaves_state_unchanged(catalog, seed, message):
+    env = DriftRecVectorEnv(3, catalog=catalog, **SMALL)
+    ref = DriftRecVectorEnv(3, catalog=catalog, **SMALL)
+    env.reset(seed=4)
+    ref.reset(seed=4)
+    slate = np.tile(np.array([2, 0, 1]), (3, 1))
+    env.step(slate)
+    ref.step(slate)
+    # A gymnasium.error.Error, as Gymnasium's own seeding raises for a negative seed.
+    with pytest.raises(gym.error.Error, match=message):
+        env.reset(seed=seed)
+    a, b = env.step(slate), ref.step(slate)
+    assert np.array_equal(a[1], b[1])
+    assert np.array_equal(a[0]["history_ids"], b[0]["history_ids"])
+
+
+def test_seed_errors_are_also_value_and_type_errors(catalog):
+    env = DriftRecVectorEnv(2, catalog=catalog, **SMALL)
+    with pytest.raises(ValueError, match="got -1"):
+        env.reset(seed=-1)
+    with pytest.raises(TypeError, match="got 1.5"):
+        env.reset(seed=1.5)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"x": 1}, r"reset options must be None or an empty dict, got \{'x': 1\}"),
+        ("fast", r"got 'fast'; the driftrec envs take no reset options"),
+    ],
+)
+def test_reset_options_that_would_be_ignored_are_an_error(catalog, options, message):
+    env = DriftRecVectorEnv(2, catalog=catalog, **SMALL)
+    with pytest.raises(ValueError, match=message):
+        env.reset(seed=0, options=options)
+    obs, _ = env.reset(seed=0, options={})
+    assert obs["step"].tolist() == [[0], [0]]
+
+
+@pytest.mark.parametrize(
+    ("num_envs", "error", "message"),
+    [
+        (0, ValueError, r"num_envs must be a positive int \(users B\), got 0"),
+        (-1, ValueError, r"got -1"),
+        (1.5, TypeError, r"got 1.5"),
+        (True, TypeError, r"got True"),
+        ("4", TypeError, r"got '4'"),
+        (None, TypeError, r"got None"),
+    ],
+)
+def test_bad_num_envs_is_named_in_the_error(catalog, num_envs, error, message):
+    with pytest.raises(error, match=message):
+        DriftRecVectorEnv(num_envs, catalog=catalog, **SMALL)
+
+
+@pytest.mark.parametrize(
+    ("slate", "error", "message"),
+    [
+        (np.array([0, 1, 2]), ValueError, r"slate has shape \(3,\); expected \(3, 3\)"),
+        (np.zeros((2, 3), dtype=int), ValueError, r"shape \(2, 3\); expected \(3, 3\)"),
+        (np.tile([0, 1, -1], (3, 1)), ValueError, r"positions \[-1\] out of range at user 0"),
+        (np.tile([0, 1, 2**40], (3, 1)), ValueError, r"positions \[1099511627776\] out of range"),
+        (np.full((3, 3), np.nan), TypeError, r"integer dtype .* got dtype float64"),
+        (np.ones((3, 3), dtype=bool), TypeError, r"got dtype bool"),
+        (None, TypeError, r"slate must be an integer array, got None"),
+        ("0,1,2", TypeError, r"slate must be an integer array, got '0,1,2'"),
+    ],
+)
+def test_more_bad_slates_are_named_in_the_error(catalog, slate, error, message):
+    env = DriftRecVectorEnv(3, catalog=catalog, **SMALL)
+    env.reset(seed=0)
+    with pytest.raises(error, match=message):
+        env.step(slate)
+    assert env.engine.state.steps.tolist() == [0, 0, 0]
