@@ -289,14 +289,13 @@ def check_names(kind: str, names: Sequence[str], valid: Sequence[str]) -> None:
 
 
 def check_device(device: str) -> None:
-    import torch
+    """``--device`` through the library's one device check, as a CLI error."""
+    from driftrec.encoders.device import check_device as check_torch_device
 
     try:
-        dev = torch.device(device)
-    except (RuntimeError, ValueError):
-        raise CLIError(f"invalid --device {device!r}; expected e.g. cpu, cuda, cuda:0") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise CLIError(f"--device {device!r} requested but CUDA is not available")
+        check_torch_device(device)
+    except (TypeError, ValueError) as exc:
+        raise CLIError(f"invalid --device {device!r}: {exc}") from None
 
 
 def check_encoder(spec: str) -> None:
@@ -553,4 +552,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Under ``python -m`` this file runs as ``__main__`` while the modules it calls import
+    # ``driftrec.benchmarks.cli``: two copies of ``CLIError``. Run the package's copy so the
+    # errors they raise are the ones caught above.
+    from driftrec.benchmarks.cli import main as package_main
+
+    sys.exit(package_main())

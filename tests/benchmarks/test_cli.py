@@ -311,3 +311,18 @@ def test_resume_of_a_folder_without_a_run_is_an_error(capsys, tmp_path: Path) ->
     _one_line_error(cli(capsys, "train", "--agent", "random", "--scenario", "video", "--steps", "3",
                         "--encoder", "hashing", "--out", str(tmp_path), "--resume"),
                     f"nothing to resume in {tmp_path}: no config.json")
+
+
+def test_python_dash_m_reports_library_errors_in_one_line(tmp_path: Path) -> None:
+    # Under ``python -m`` the CLI module runs as __main__; errors raised as the package's
+    # CLIError must still be caught (not a traceback from a second copy of the class).
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checkpoint.json").write_text("{not json", encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "driftrec.benchmarks.cli", "train", "--resume", "--out", str(run)],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("driftrec train: error:"), proc.stderr
