@@ -2,29 +2,42 @@
 
 With a conditional-logit user choice model over the slate A plus a null (no-click) option,
 
-    P(i | s, A) = exp(v(s, i)) / (exp(v_0(s)) + Σ_{j∈A} exp(v(s, j))),
+    P(i | s, A) = w_i / (w_0 + Σ_{j∈A} w_j),   w_i = exp(v(s, i)),  w_0 = exp(v_0(s)),
     Q(s, A)     = Σ_{i∈A} P(i | s, A) Q(s, i) + P(0 | s, A) Q_0(s),
 
 so only the item-level value ``Q(s, i)`` (the long-term value of the user consuming i) has to be
-learned, by TD on the consumed item:
+learned, by TD on the consumed item (or ``Q_0`` on a no-click), with a double-Q target:
 
-    Q(s, c) ← r + γ Q̄(s', A*'),   A*' = top-K of s' candidates by exp(v(s', j)) Q(s', j)
+    Q(s, c) ← r + γ Q̄(s', A*'),   A*' = argmax_A Q(s', A) under the online net,
 
-(Q-learning target with the paper's top-K slate optimisation; the target network Q̄ evaluates the
-slate chosen by the online net, as in double DQN). The no-click case trains ``Q_0(s)``.
-``v`` and ``v_0`` are learned by cross-entropy on which slate item (or none) was consumed.
+where Q̄ evaluates the online net's slate with the target network's item values (Polyak-averaged
+copy). ``v`` and ``v_0`` — the *learned* click model — are fitted by cross-entropy on which slate
+item (or none) the user consumed; they weight both the target and the slate choice.
 
-Network: one MLP trunk with two outputs (Q and v) on (user features, per-item features from
-``features.UserItemFeatures``, the item's logged rating/take-rate statistics from
-``returns.ItemStats``), plus a learned per-item bias for each output. Statistics and bias let Q
-learn what the text does not show (an item's hidden quality — which decides whether consuming
-it refills the user's budget in ``video``); v learns the item's appeal. Together they separate
-clickbait (high v, low Q) from quality (high Q), which is what a long-horizon ranker needs.
+Slate optimisation. Ie et al. rank by ``w_i Q(s, i)`` (their top-K heuristic). That is exact only
+when the null option has no value; here a user who does not click stays and goes on watching, so
+``Q_0`` is large and every item's Q shares that offset — ranking by ``w_i Q_i`` then ranks by click
+probability and fills the slate with clickbait (measured: see the issue-24 note). The default
+``slate_optimizer="exact"`` maximises the fractional objective exactly with Dinkelbach's method:
+for a guess λ of the best slate value, the slate maximising Σ_{i∈A} w_i (Q_i − λ) is a top-K by
+``w_i (Q_i − λ)``; setting λ to that slate's value and repeating increases λ monotonically and stops
+at the optimum in a few iterations (the fixed point λ* = max_A Q(s, A), Dinkelbach 1967).
+
+Features: the per-candidate rows of ``itemwise.CandidateFeatures`` — the same builder the
+item-wise PPO/A2C actor uses (projected embedding, similarities, popularity, category share,
+recent exposure, the item's *logged* rating and take rate, and session columns). The logged
+per-item statistics are what lets Q learn item quality, which the text does not show and which in
+``video`` decides whether a watch refills the user's budget. One MLP scores every candidate from
+its own row, so the network's size does not depend on N or on the catalog size; a second, on the
+session columns, gives the null item's ``(Q_0, v_0)``.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
+import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -33,12 +46,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .base import Agent, AgentConfig, Obs, top_k, torch_seeded, with_final_obs
-from .features import UserItemFeatures
+from .base import Agent, AgentConfig, EnvSpec, Obs, check_obs, top_k, torch_seeded
 from .replay import Replay, compact_obs, expand_obs
-from .returns import ItemStats
+from .returns import NStepReturns
 
 USER_FEATS = 5
+SLATE_OPTIMIZERS = ("exact", "topk")
 
 
 def user_features(obs: Obs, recent: int = 5) -> np.ndarray:
@@ -54,6 +67,15 @@ def user_features(obs: Obs, recent: int = 5) -> np.ndarray:
     return np.stack([np.log1p(step) / 4.0, eng, rating, fill, mask[:, 0]], axis=1)
 
 
+def candidate_features(spec: EnvSpec, proj_dim: int, window: int) -> Any:
+    """The per-candidate feature builder (``itemwise.CandidateFeatures``) and its column count
+    of session features. The one place SlateQ chooses its features; imported here, not at the
+    top, because ``itemwise`` imports ``user_features`` from this module."""
+    from .itemwise import SESSION_COLUMNS, CandidateFeatures
+
+    return CandidateFeatures(spec, proj_dim, window), len(SESSION_COLUMNS)
+
+
 def slate_value(
     q: torch.Tensor, v: torch.Tensor, q_null: torch.Tensor, v_null: torch.Tensor
 ) -> torch.Tensor:
@@ -63,60 +85,146 @@ def slate_value(
     return (torch.softmax(logits, dim=1) * values).sum(dim=1)
 
 
-class ItemNet(nn.Module):
-    """Item-level heads on one trunk: MLP(user ⊕ item features) → (Q, choice logit v), plus a
-    learned per-item bias for each; a user-only head gives the null item's (Q_0, v_0)."""
+def best_slates(q: torch.Tensor, v: torch.Tensor, q_null: torch.Tensor, v_null: torch.Tensor,
+                k: int, optimizer: str = "exact", max_iter: int = 20) -> torch.Tensor:
+    """Positions (B, k) of the slate maximising ``slate_value`` over the N candidates (B, N).
 
-    def __init__(self, in_dim: int, user_dim: int, num_items: int, hidden: int):
+    ``"topk"``: Ie et al.'s heuristic, top-k by exp(v)·Q. ``"exact"``: Dinkelbach's iteration
+    (module docstring) from λ = Q_0, the value of showing nothing clickable; it stops when no
+    user's slate changes. Ties resolve to the lower position (``base.top_k``).
+    """
+    if optimizer not in SLATE_OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {SLATE_OPTIMIZERS}, got {optimizer!r}")
+    if not 1 <= k <= q.shape[1]:
+        raise ValueError(f"slate size k={k} must be in [1, N={q.shape[1]}] (the candidates)")
+    shift = torch.maximum(v.max(dim=1).values, v_null)
+    w = torch.exp(v - shift[:, None])
+    if optimizer == "topk":
+        return torch.from_numpy(top_k((w * q).numpy(), k))
+    lam = q_null
+    slates = torch.from_numpy(top_k((w * (q - lam[:, None])).numpy(), k))
+    for _ in range(max_iter):
+        lam = slate_value(q.gather(1, slates), v.gather(1, slates), q_null, v_null)
+        nxt = torch.from_numpy(top_k((w * (q - lam[:, None])).numpy(), k))
+        if torch.equal(nxt, slates):
+            break
+        slates = nxt
+    return slates
+
+
+def _mlp(in_dim: int, hidden: int, out_dim: int, layers: int) -> nn.Sequential:
+    mods: list[nn.Module] = []
+    for i in range(layers):
+        mods += [nn.Linear(in_dim if i == 0 else hidden, hidden), nn.ReLU()]
+    return nn.Sequential(*mods, nn.Linear(hidden, out_dim))
+
+
+class ItemHead(nn.Module):
+    """One item-level quantity: an MLP maps each candidate's row (B, N, F) to a scalar, and a
+    smaller one maps the session columns (the last ``session_dim`` of every row) to the null
+    item's."""
+
+    def __init__(self, in_dim: int, session_dim: int, hidden: int):
         super().__init__()
-        self.mlp = nn.Sequential(
-            nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
-            nn.Linear(hidden, 2),
-        )
-        self.item_bias = nn.Embedding(num_items, 2)
-        nn.init.zeros_(self.item_bias.weight)
-        self.null = nn.Sequential(nn.Linear(user_dim, hidden), nn.ReLU(), nn.Linear(hidden, 2))
+        self.session_dim = session_dim
+        self.item = _mlp(in_dim, hidden, 1, layers=2)
+        self.null = _mlp(session_dim, hidden, 1, layers=1)
 
-    def forward(self, x: torch.Tensor, ids: torch.Tensor, user: torch.Tensor
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, N, F) → per-item (B, N), null item (B,)."""
+        return self.item(x)[..., 0], self.null(x[:, 0, -self.session_dim:])[:, 0]
+
+
+class ItemNet(nn.Module):
+    """The value Q and the choice logit v as separate heads (their losses differ in kind and
+    scale; separate parameters let Adam scale each on its own)."""
+
+    def __init__(self, in_dim: int, session_dim: int, hidden: int):
+        super().__init__()
+        self.q = ItemHead(in_dim, session_dim, hidden)
+        self.v = ItemHead(in_dim, session_dim, hidden)
+
+    def forward(self, x: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """x (B, N, in), ids (B, N), user (B, U) → q, v (B, N) and q_null, v_null (B,)."""
-        item = self.mlp(x) + self.item_bias(ids)
-        null = self.null(user)
-        return item[..., 0], item[..., 1], null[:, 0], null[:, 1]
+        """x (B, N, F) → q, v (B, N) and q_null, v_null (B,)."""
+        q, q_null = self.q(x)
+        v, v_null = self.v(x)
+        return q, v, q_null, v_null
 
 
 @dataclass(frozen=True)
 class SlateQConfig(AgentConfig):
-    """``gamma``: discount (long horizon); ``epsilon``: probability a user's slate is random while
-    training, ``epsilon_eval`` once ``explore`` is switched off; ``batch_size``/``updates_per_step``:
-    SGD on the replay each env step; ``target_tau``: Polyak rate of the target net;
-    ``warmup``: transitions stored before learning starts."""
+    """``gamma``: discount — video sessions last ~100 steps and a clickbait watch costs the user
+    minutes of budget many steps later, so the horizon 1/(1−γ) must be of that order;
+    ``epsilon``: probability a user's slate is random while ``fit`` trains (``epsilon_eval``
+    otherwise); ``batch_size``/``updates_per_step``: SGD on the replay per batched env step;
+    ``target_tau``: Polyak rate of the target net; ``warmup``: transitions stored before learning;
+    ``proj_dim``/``window``: the feature builder's embedding projection and slate memory;
+    ``slate_optimizer``: ``"exact"`` (Dinkelbach) or ``"topk"`` (Ie et al.'s heuristic)."""
 
-    gamma: float = 0.9
-    hidden: int = 32
-    proj_dim: int = 4
-    lr: float = 3e-3
-    batch_size: int = 128
-    updates_per_step: int = 4
-    buffer_size: int = 50_000
-    warmup: int = 512
+    gamma: float = 0.99
+    hidden: int = 64
+    proj_dim: int = 8
+    window: int = 5
+    n_step: int = 10
+    lr: float = 1e-3
+    batch_size: int = 256
+    updates_per_step: int = 2
+    buffer_size: int = 100_000
+    warmup: int = 1024
     target_tau: float = 0.01
     epsilon: float = 0.1
     epsilon_eval: float = 0.0
+    slate_optimizer: str = "exact"
 
     def __post_init__(self) -> None:
+        _check_types(self)
         if not 0 <= self.gamma < 1:
             raise ValueError(f"gamma must be in [0, 1), got {self.gamma}")
-        if min(self.hidden, self.proj_dim, self.batch_size, self.buffer_size) < 1:
-            raise ValueError("hidden, proj_dim, batch_size and buffer_size must be >= 1")
+        for name in ("hidden", "proj_dim", "window", "n_step", "batch_size", "buffer_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("updates_per_step", "warmup"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
         if not 0 < self.target_tau <= 1:
             raise ValueError(f"target_tau must be in (0, 1], got {self.target_tau}")
-        if not 0 <= self.epsilon <= 1 or not 0 <= self.epsilon_eval <= 1:
-            raise ValueError("epsilon and epsilon_eval must be in [0, 1]")
+        for name in ("epsilon", "epsilon_eval"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.slate_optimizer not in SLATE_OPTIMIZERS:
+            raise ValueError(f"slate_optimizer must be one of {SLATE_OPTIMIZERS}, got "
+                             f"{self.slate_optimizer!r}")
+
+
+def _check_types(config: SlateQConfig) -> None:
+    """Each field holds its declared kind (an int, a finite number, a str; bools are not
+    numbers), so a typo such as ``hidden=64.5`` or ``gamma="0.99"`` fails here, not in torch;
+    NumPy scalars are stored as Python numbers (checkpoints hold plain data)."""
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        kind = str(field.type)
+        if kind == "str":
+            ok, expected = isinstance(value, str), "a str"
+        elif kind == "int":
+            ok, expected = isinstance(value, numbers.Integral), "an int"
+        else:
+            ok, expected = isinstance(value, numbers.Real) and math.isfinite(value), \
+                "a finite number"
+        if not ok or isinstance(value, bool):
+            raise TypeError(f"{field.name}={value!r} ({type(value).__name__}); expected {expected}")
+        if kind in ("int", "float"):
+            object.__setattr__(config, field.name, {"int": int, "float": float}[kind](value))
 
 
 class SlateQAgent(Agent):
-    """SlateQ with a learned conditional-logit choice model, replay and a target network."""
+    """SlateQ with a learned conditional-logit choice model, replay and a target network.
+
+    Acts greedily (``epsilon_eval``) unless ``explore`` is on; ``fit`` switches it on while it
+    trains, so an agent that was loaded from a checkpoint or just trained is evaluated greedily.
+    """
 
     name = "slateq"
     Config = SlateQConfig
@@ -124,38 +232,28 @@ class SlateQAgent(Agent):
     def __init__(self, env: Any, seed: int | None = None, config: SlateQConfig | None = None):
         super().__init__(env, seed, config)
         cfg = self.config
-        self.features = UserItemFeatures(self.spec, cfg.proj_dim)
-        self.stats = ItemStats(self.spec.num_items)
+        self.features, session_dim = candidate_features(self.spec, cfg.proj_dim, cfg.window)
+        self.stats = self.features.stats  # the logged item statistics, saved with the agent
+        self._no_memory = _empty_memory(cfg.window)
         with torch_seeded(int(self.rng.integers(2**31))):
-            in_dim = self.features.dim + 2 + USER_FEATS
-            self.net = ItemNet(in_dim, USER_FEATS, self.spec.num_items, cfg.hidden)
+            self.net = ItemNet(self.features.dim, session_dim, cfg.hidden)
         self.target = copy.deepcopy(self.net).requires_grad_(False)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
         self.replay = Replay(cfg.buffer_size)
-        self.explore = True
+        self.nstep = NStepWindow(cfg.n_step, cfg.gamma)
+        self.explore = False
         self.reward_scale = torch.tensor(0.0)  # fixed from the first rewarded batch
 
     # ----- model evaluation ----------------------------------------------------------------
-    def _inputs(self, obs: Obs) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        user = torch.from_numpy(user_features(obs))
-        ids = np.asarray(obs["candidate_ids"])
-        items = torch.from_numpy(
-            np.concatenate([self.features.bandit(obs), self.stats.features(ids)], axis=-1))
-        x = torch.cat([items, user[:, None, :].expand(-1, items.shape[1], -1)], dim=-1)
-        return x, torch.from_numpy(np.array(obs["candidate_ids"], dtype=np.int64)), user
-
-    def _greedy_slates(
-        self, q: torch.Tensor, v: torch.Tensor
-    ) -> torch.Tensor:
-        """Top-K by exp(v) Q (Ie et al.'s top-K optimisation); per-row shift keeps exp finite."""
-        score = torch.exp(v - v.max(dim=1, keepdim=True).values) * q
-        return torch.from_numpy(top_k(score.numpy(), self.slate_size))
+    def _rows(self, obs: Obs) -> torch.Tensor:
+        """Per-candidate feature rows (B, N, F) of a batched observation."""
+        return torch.from_numpy(self.features(obs, self._no_memory))
 
     def _act(self, obs: Obs, info: dict[str, Any]) -> np.ndarray:
         with torch.no_grad():
-            x, ids, user = self._inputs(obs)
-            q, v, _, _ = self.net(x, ids, user)
-            slates = self._greedy_slates(q, v).numpy()
+            q, v, q_null, v_null = self.net(self._rows(obs))
+            slates = best_slates(q, v, q_null, v_null, self.slate_size,
+                                 self.config.slate_optimizer).numpy()
         eps = self.config.epsilon if self.explore else self.config.epsilon_eval
         if eps > 0:
             rand = top_k(self.rng.random(obs["candidate_ids"].shape), self.slate_size)
@@ -163,39 +261,43 @@ class SlateQAgent(Agent):
             slates[pick] = rand[pick]
         return slates
 
+    def choice_probabilities(self, obs: Mapping[str, Any], slates: Any) -> np.ndarray:
+        """The learned click model: P(i | s, A) for each slate position, then no click (B, K+1).
+
+        ``slates`` (B, K) are positions into each user's candidates, as ``act`` returns them."""
+        batched, _ = check_obs(obs, self.spec)
+        slates = np.asarray(slates, dtype=np.int64).reshape(len(batched["candidate_ids"]), -1)
+        if slates.shape[1] != self.slate_size:
+            raise ValueError(f"slates have shape {slates.shape}; expected (B, K={self.slate_size})")
+        with torch.no_grad():
+            _, v, _, v_null = self.net(self._rows(_shown_only(batched, slates)))
+            return torch.softmax(torch.cat([v, v_null[:, None]], dim=1), dim=1).numpy()
+
     # ----- learning ------------------------------------------------------------------------
     def fit(self, env: Any, steps: int, seed: int | None = None) -> dict[str, float]:
-        """Train with ε-exploration on ``env``; afterwards act greedily (``epsilon_eval``)."""
+        """Train with ε-exploration on ``env``; afterwards act greedily (``epsilon_eval``).
+
+        ``fit`` resets ``env``, so steps awaiting their n-step return from before are dropped."""
+        if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
+            raise ValueError(f"steps must be a positive int (batched env steps), got {steps!r}")
+        self.nstep = NStepWindow(self.config.n_step, self.config.gamma)
         self.explore = True
-        stats = super().fit(env, steps, seed)
-        self.explore = False
-        return stats
+        try:
+            return super().fit(env, steps, seed)
+        finally:
+            self.explore = False
 
     def _update(self, obs, action, reward, next_obs, terminated, truncated, info):
-        chosen = np.asarray(info.get("chosen", np.full(len(reward), -1)), dtype=np.int64)
-        shown = np.take_along_axis(np.asarray(obs["candidate_ids"]), action, axis=1)
-        rows = np.flatnonzero(chosen >= 0)
-        rating = np.asarray(info.get("rating", np.zeros(len(reward))), dtype=np.float64)
-        self.stats.observe(shown, shown[rows, chosen[rows]], rating.reshape(-1)[rows])
-        bootstrap = ~terminated
-        truncated_only = np.flatnonzero(truncated & ~terminated)
-        boot_obs = next_obs
-        if truncated_only.size:
-            if info.get("final_obs") is None:
-                bootstrap = bootstrap & ~truncated  # no last observation: do not bootstrap
-            else:
-                boot_obs = with_final_obs(next_obs, info, truncated_only)
+        _check_feedback(reward, info.get("chosen", ()), self.slate_size)  # before any change
+        self.features.observe(obs, action, info)  # raises without info['chosen'] / ['rating']
         if float(self.reward_scale) == 0.0 and (reward > 0).any():
             self.reward_scale = torch.tensor(float(np.mean(reward[reward > 0])))
-        self.replay.add(
-            **compact_obs(obs),
-            **compact_obs(boot_obs, "next_"),
-            action=action,
-            chosen=chosen,
-            reward=reward.astype(np.float32),
-            bootstrap=bootstrap,
-        )
-        if len(self.replay) < self.config.warmup:
+        step = {**compact_obs(obs), "action": action,
+                "chosen": np.asarray(info["chosen"], dtype=np.int64).reshape(-1)}
+        for row, ret, alive in self.nstep.push(step, reward, terminated | truncated):
+            self.replay.add(**row, **compact_obs(next_obs, "next_"),
+                            reward=ret.astype(np.float32), bootstrap=alive)
+        if len(self.replay) < max(self.config.warmup, 1):
             return {}
         stats: dict[str, float] = {}
         for _ in range(self.config.updates_per_step):
@@ -205,34 +307,26 @@ class SlateQAgent(Agent):
     def _sgd_step(self) -> dict[str, float]:
         cfg = self.config
         rows = self.replay.sample(cfg.batch_size, self.rng)
-        obs = expand_obs(rows, self.spec.item_embeddings)
+        obs = expand_obs(_shown_only(rows, rows["action"]), self.spec.item_embeddings)
         nxt = expand_obs(rows, self.spec.item_embeddings, "next_")
         chosen = torch.from_numpy(rows["chosen"])
-        scale = max(float(self.reward_scale), 1e-6)
-        reward = torch.from_numpy(rows["reward"]) / scale
+        reward = torch.from_numpy(rows["reward"]) / max(float(self.reward_scale), 1e-6)
         boot = torch.from_numpy(rows["bootstrap"].astype(np.float32))
 
-        # Only the K shown items of s are needed: build their features alone (N/K times cheaper).
-        shown = dict(obs)
-        shown["candidate_ids"] = np.take_along_axis(obs["candidate_ids"], rows["action"], axis=1)
-        shown["candidate_popularity"] = np.take_along_axis(
-            obs["candidate_popularity"], rows["action"], axis=1)
-        xs, ids_s, user = self._inputs(shown)
-        q, v, q_null, v_null = self.net(xs, ids_s, user)
+        q, v, q_null, v_null = self.net(self._rows(obs))  # the K shown items only
         consumed = chosen >= 0
-        q_taken = torch.where(
-            consumed, q.gather(1, chosen.clamp(min=0)[:, None]).squeeze(1), q_null
-        )
+        q_taken = torch.where(consumed, q.gather(1, chosen.clamp(min=0)[:, None]).squeeze(1),
+                              q_null)
         with torch.no_grad():
-            nx, nids, nuser = self._inputs(nxt)
-            nq, nv, _, nv_null = self.net(nx, nids, nuser)
-            slate = self._greedy_slates(nq, nv)
-            tq, _, tq_null, _ = self.target(nx, nids, nuser)
-            value = slate_value(
-                tq.gather(1, slate), nv.gather(1, slate), tq_null, nv_null
-            )
-            target = reward + cfg.gamma * boot * value
-        q_loss = nn.functional.smooth_l1_loss(q_taken, target)
+            x_next = self._rows(nxt)
+            nq, nv, nq_null, nv_null = self.net(x_next)
+            slate = best_slates(nq, nv, nq_null, nv_null, self.slate_size, cfg.slate_optimizer)
+            picked = x_next.gather(1, slate[..., None].expand(-1, -1, x_next.shape[-1]))
+            tq, _, tq_null, _ = self.target(picked)
+            value = slate_value(tq, nv.gather(1, slate), tq_null, nv_null)
+            # Values in units of the mean reward per step times the horizon: Q ~ O(1).
+            target = (1 - cfg.gamma) * reward + cfg.gamma**cfg.n_step * boot * value
+        q_loss = nn.functional.mse_loss(q_taken, target)
         logits = torch.cat([v, v_null[:, None]], dim=1)
         label = torch.where(consumed, chosen, torch.full_like(chosen, self.slate_size))
         choice_loss = nn.functional.cross_entropy(logits, label)
@@ -242,7 +336,8 @@ class SlateQAgent(Agent):
         with torch.no_grad():
             for p_t, p in zip(self.target.parameters(), self.net.parameters()):
                 p_t.lerp_(p, cfg.target_tau)
-        return {"q_loss": q_loss.item(), "choice_loss": choice_loss.item()}
+        return {"q_loss": q_loss.item(), "choice_loss": choice_loss.item(),
+                "q_mean": float(q_taken.detach().mean())}
 
     # ----- persistence ---------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -258,3 +353,60 @@ class SlateQAgent(Agent):
         self.target.load_state_dict(state["target"])
         self.reward_scale = state["reward_scale"].clone()
         self.stats.load({k[6:]: v.numpy() for k, v in state.items() if k.startswith("stats_")})
+
+
+def _check_feedback(reward: np.ndarray, chosen: Any, k: int) -> None:
+    """Rewards must be finite (one NaN would poison every Q-value through the targets) and
+    ``info['chosen']`` a slate position or −1."""
+    bad = np.flatnonzero(~np.isfinite(reward))
+    if bad.size:
+        raise ValueError(f"reward is not finite for users {bad[:5].tolist()} "
+                         f"({reward[bad[:5]].tolist()}); expected finite numbers")
+    chosen = np.asarray(chosen).reshape(-1)
+    bad = np.flatnonzero((chosen < -1) | (chosen >= k))
+    if bad.size:
+        raise ValueError(f"info['chosen'] is {chosen[bad[:5]].tolist()} for users "
+                         f"{bad[:5].tolist()}; expected a slate position in [0, K={k}) or -1")
+
+
+class NStepWindow:
+    """n-step TD samples from a stream of batched steps (B users per step).
+
+    ``push(step, reward, done)`` returns, for the step n steps back, ``(step, G, alive)``: its
+    discounted reward over the n steps ``G = Σ_{j<n} γ^j r_{t+j}`` (cut when the user leaves) and
+    whether the user is still there to bootstrap from — so the caller pairs it with this step's
+    ``next_obs``, which is s_{t+n}. A session's end (termination or the ``max_steps`` time limit)
+    is not bootstrapped: the step index is in the observation and the measured objective is the
+    return within one session.
+    """
+
+    def __init__(self, horizon: int, gamma: float):
+        self.returns = NStepReturns(horizon, gamma)
+        self.ended = NStepReturns(horizon, 1.0)  # counts the one end of session in the window
+
+    def push(self, step: dict[str, np.ndarray], reward: np.ndarray, done: np.ndarray
+             ) -> list[tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]]:
+        done = np.asarray(done, dtype=bool)
+        ready = self.returns.push(step, reward, done)
+        ended = self.ended.push({}, done.astype(np.float64), done)
+        return [(row, ret, ends == 0) for (row, ret), (_, ends) in zip(ready, ended, strict=True)]
+
+
+def _shown_only(obs: Obs, action: np.ndarray) -> Obs:
+    """``obs`` (full or ``compact_obs`` rows) with only the K shown candidates, in slate order:
+    the TD and choice losses need the shown items' features alone (N/K times cheaper)."""
+    out = dict(obs)
+    for key in ("candidate_ids", "candidate_embeddings", "candidate_categories",
+                "candidate_popularity"):
+        if key in obs:
+            idx = action if obs[key].ndim == 2 else action[..., None]
+            out[key] = np.take_along_axis(obs[key], idx, axis=1)
+    return out
+
+
+def _empty_memory(window: int) -> Any:
+    """A session memory that never records: its view is empty for every user (the memory
+    columns of the features read 0; replayed transitions could not restore it)."""
+    from .itemwise import SessionMemory
+
+    return SessionMemory(window)

@@ -31,7 +31,7 @@ import itertools
 import json
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -105,9 +105,10 @@ def parse_kwargs(text: str) -> dict[str, Any]:
 
 
 def learner_curve(scenario: str, name: str, seed: int, envs: tuple[Any, Any],
-                  checkpoints: list[int], centroids: np.ndarray, kwargs: dict[str, Any]
-                  ) -> list[dict[str, Any]]:
-    """Train ``name`` in chunks on the training env; evaluate a loaded copy at each checkpoint."""
+                  checkpoints: list[int], centroids: np.ndarray, kwargs: dict[str, Any],
+                  on_evaluated: Callable[[Any], None] | None = None) -> list[dict[str, Any]]:
+    """Train ``name`` in chunks on the training env; evaluate a loaded copy at each checkpoint
+    (``on_evaluated`` receives each evaluated copy, e.g. for diagnostics)."""
     from driftrec.agents import make_agent
 
     train_env, eval_env = envs
@@ -123,13 +124,16 @@ def learner_curve(scenario: str, name: str, seed: int, envs: tuple[Any, Any],
                 agent.fit(train_env, chunk, seed=seed + TRAIN_SEED_OFFSET if done == 0 else None)
             wall += time.perf_counter() - t0
             cpu += time.process_time() - c0
-            done = int(agent.model.num_timesteps)
+            model = getattr(agent, "model", None)  # SB3 counts its steps (whole rollouts)
+            done = int(model.num_timesteps) if model is not None else done + max(chunk, 0) * users
             path = Path(tmp) / f"{name}.pt"
             agent.save(path)
             evaluated = make_agent(name, eval_env, seed=seed, **kwargs)
             evaluated.load(path)
             result = evaluate_agent(evaluated, eval_env, steps=steps, seed=seed, learn=True,
                                     centroids=centroids)
+            if on_evaluated is not None:
+                on_evaluated(evaluated)
             points.append({"user_steps": done, "train_wall_s": round(wall, 1),
                            "train_cpu_s": round(cpu, 1),
                            "return_mean": result.metrics["return_mean"],

@@ -1,13 +1,16 @@
-"""SlateQ: the slate value decomposition on a hand example, and learning updates."""
+"""SlateQ: the slate value decomposition and the slate optimiser on hand examples, learning
+updates, and clear errors for bad arguments."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
+import pytest
 import torch
 from driftrec.agents import make_agent
-from driftrec.agents.slateq import slate_value
+from driftrec.agents.slateq import NStepWindow, best_slates, slate_value
 
 
 def test_slate_value_equals_choice_weighted_item_values_by_hand():
@@ -16,30 +19,76 @@ def test_slate_value_equals_choice_weighted_item_values_by_hand():
     q = torch.tensor([[4.0, 8.0]])
     v = torch.tensor([[math.log(2.0), 0.0]])
     value = slate_value(q, v, torch.tensor([2.0]), torch.tensor([0.0]))
-    assert value.item() == pytest_approx(4.5)
+    assert value.item() == pytest.approx(4.5, rel=1e-6)
 
 
-def pytest_approx(x: float):
-    import pytest
-
-    return pytest.approx(x, rel=1e-6)
-
-
-def test_greedy_slate_ranks_by_choice_score_times_value(spec):
-    agent = make_agent("slateq", spec, seed=0)
+def test_topk_optimizer_ranks_by_choice_weight_times_value():
     q = torch.tensor([[1.0, 5.0, 2.0, 0.5, 3.0]])
     v = torch.log(torch.tensor([[4.0, 0.5, 1.0, 8.0, 1.0]]))
     # exp(v) * q = [4, 2.5, 2, 4, 3] → top-3 positions 0, 3 (tie, lower first), 4.
-    assert agent._greedy_slates(q, v).tolist() == [[0, 3, 4]]
+    slates = best_slates(q, v, torch.tensor([0.0]), torch.tensor([-20.0]), 3, "topk")
+    assert slates.tolist() == [[0, 3, 4]]
+
+
+def test_exact_optimizer_prefers_value_over_clicks_when_not_clicking_keeps_the_user():
+    # Null: w0 = 1, Q0 = 10. Clickbait: w = 8, Q = 9; quality: w = 1, Q = 20; K = 1.
+    # top-k by w·Q: 72 > 20 → clickbait, Q(s, A) = (8·9 + 1·10) / 9 = 9.11;
+    # the quality item gives (1·20 + 1·10) / 2 = 15, the best slate.
+    q, v = torch.tensor([[9.0, 20.0]]), torch.log(torch.tensor([[8.0, 1.0]]))
+    q0, v0 = torch.tensor([10.0]), torch.tensor([0.0])
+    assert best_slates(q, v, q0, v0, 1, "topk").tolist() == [[0]]
+    assert best_slates(q, v, q0, v0, 1, "exact").tolist() == [[1]]
+
+
+def test_exact_optimizer_matches_brute_force_over_every_slate():
+    gen = torch.Generator().manual_seed(0)
+    n, k, batch = 7, 3, 200
+    q = torch.randn(batch, n, generator=gen) * 3
+    v = torch.randn(batch, n, generator=gen) * 2
+    q0, v0 = torch.randn(batch, generator=gen) * 3, torch.randn(batch, generator=gen)
+    found = slate_value(*_gather(q, v, best_slates(q, v, q0, v0, k, "exact")), q0, v0)
+    every = torch.stack([slate_value(q[:, list(s)], v[:, list(s)], q0, v0)
+                         for s in itertools.combinations(range(n), k)], dim=1)
+    torch.testing.assert_close(found, every.max(dim=1).values)
+
+
+def _gather(q, v, slates):
+    return q.gather(1, slates), v.gather(1, slates)
+
+
+def test_n_step_window_discounts_and_stops_at_the_end_of_a_session():
+    # n = 2, γ = 0.5; user 1 leaves at step 1 (its slot then holds a new user).
+    window = NStepWindow(2, 0.5)
+    assert window.push({"t": np.array([0, 0])}, np.array([1.0, 2.0]), np.array([False, False])) == []
+    (row, ret, alive), = window.push({"t": np.array([1, 1])}, np.array([4.0, 8.0]),
+                                     np.array([False, True]))
+    # Step 0: 1 + 0.5·4 = 3 and 2 + 0.5·8 = 6; user 1 left in the window: no bootstrap.
+    assert row["t"].tolist() == [0, 0] and ret.tolist() == [3.0, 6.0]
+    assert alive.tolist() == [True, False]
+    (row, ret, alive), = window.push({"t": np.array([2, 2])}, np.array([16.0, 32.0]),
+                                     np.array([False, False]))
+    # Step 1: 4 + 0.5·16 = 12; user 1's return stops at its last step (8), the new user's 32
+    # is not added.
+    assert row["t"].tolist() == [1, 1] and ret.tolist() == [12.0, 8.0]
+    assert alive.tolist() == [True, False]
 
 
 def test_update_changes_the_q_and_choice_network(spec, make_obs, make_info):
-    agent = make_agent("slateq", spec, seed=0, warmup=8, batch_size=8)
+    agent = make_agent("slateq", spec, seed=0, warmup=8, batch_size=8, n_step=1)
     before = [p.detach().clone() for p in agent.net.parameters()]
     for step in range(3):
         obs, nxt, info = make_obs(batch=4, seed=step), make_obs(batch=4, seed=step + 10), make_info()
         action = agent.act(obs, info)
         stats = agent.update(obs, action, np.array([1.0, 0.0, 2.0, 0.0]), nxt,
                              np.zeros(4, bool), np.zeros(4, bool), info)
-    assert set(stats) == {"q_loss", "choice_loss"}
+    assert set(stats) == {"q_loss", "choice_loss", "q_mean"}
     assert any(not torch.equal(a, b) for a, b in zip(before, agent.net.parameters()))
+
+
+def test_network_size_does_not_depend_on_the_catalog_or_candidates(spec):
+    agent = make_agent("slateq", spec, seed=0)
+    # Item-wise: the first layer reads one candidate's F = 8 + 9 + 6 = 23 feature columns.
+    assert agent.net.q.item[0].in_features == 23
+    assert sum(p.numel() for p in agent.net.parameters()) == 2 * (23 * 64 + 64 + 64 * 64 + 64
+                                                                  + 64 + 1 + 6 * 64 + 64 + 64 + 1)
+
