@@ -229,6 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     seeds = [int(s) for s in _names(args.seeds)]
     checkpoints = parse_checkpoints(args.checkpoints, args.users)
     kwargs = parse_kwargs(args.agent_kwargs)
+    source = provenance()  # the code as it was when the run started
     t_start = time.perf_counter()
     summary: dict[str, Any] = {}
     raw: dict[str, Any] = {}
@@ -257,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    "reference_train_steps": {r: TRAIN_STEPS.get(r, 0) for r in refs},
                    "train_seed_offset": TRAIN_SEED_OFFSET,
                    "ci": "95% t-interval pooled over (seed, user); seed_return_ci95 over seeds"},
-        "provenance": provenance(),
+        "provenance": source,
         "seconds": round(time.perf_counter() - t_start, 1),
         "summary": summary,
         "checks": check_targets(summary),
