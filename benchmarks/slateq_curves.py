@@ -10,7 +10,8 @@ judged on training CPU seconds with one torch thread.
 
 Ablations (``--ablations``) run the same curve with one design choice reverted, to show what each
 one is worth: the top-K slate heuristic of Ie et al. instead of the exact optimiser, γ = 0.9,
-one-step TD targets, today's (pre-issue-24) settings together.
+one-step TD targets, gradient steps while evaluating (on the evaluation cohort's few transitions),
+and all of these together — the settings before issue 24 (on today's features and network).
 
 Diagnostics for the last checkpoint of the first seed (``choice_calibration``): the learned click
 model's predicted no-click probability against the observed no-click rate on the evaluation
@@ -57,7 +58,8 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "topk": {"slate_optimizer": "topk"},
     "gamma0.9": {"gamma": 0.9},
     "one_step": {"n_step": 1},
-    "before": {"slate_optimizer": "topk", "gamma": 0.9, "n_step": 1},
+    "online_sgd": {"online_updates": True},
+    "before": {"slate_optimizer": "topk", "gamma": 0.9, "n_step": 1, "online_updates": True},
 }
 
 
