@@ -20,7 +20,9 @@ Results go to ``benchmarks/results/learning_curves.json`` (atomic write) with th
 configuration, package versions and git commit.
 
     python -m driftrec.benchmarks.learning_curves                        # video, PPO and A2C
-    python -m driftrec.benchmarks.learning_curves --scenarios video,news,shopping
+    python -m driftrec.benchmarks.learning_curves --scenarios news,shopping \
+        --checkpoints 0,4096,20480,51200,102400,204800 \
+        --out benchmarks/results/learning_curves_news_shopping.json
     python -m driftrec.benchmarks.learning_curves --quick                # smoke run
 """
 
