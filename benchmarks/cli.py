@@ -174,7 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="total training steps (batched env steps)")
     train.add_argument("--users", type=_positive_int, default=64, metavar="B",
                        help="users per batch (default 64)")
-    train.add_argument("--seed", type=_non_negative_int, default=0)
+    seeding = train.add_mutually_exclusive_group()
+    seeding.add_argument("--seed", type=_non_negative_int, default=0,
+                         help="seed of the one run (default 0)")
+    seeding.add_argument("--seeds", type=_non_negative_int, nargs="+", metavar="K",
+                         help="train one run per seed, each into --out/seed-K/ (a normal train "
+                              "run folder; --resume continues each); `driftrec plot OUT` "
+                              "draws them with a band over seeds")
     train.add_argument("--log-every", type=_positive_int, default=10, metavar="N",
                        help="steps between CSV log rows (default 10)")
     train.add_argument("--checkpoint-every", type=_positive_int, default=100, metavar="N",
@@ -190,8 +196,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     plot = sub.add_parser("plot", help="reward curves of one or more results folders",
                           description="Draw the reward curves of one or more bench results "
-                                      "folders on one figure.")
+                                      "folders on one figure, or the learning curves of "
+                                      "`driftrec train` folders (--seeds folders get a band "
+                                      "over seeds).")
     plot.add_argument("runs", nargs="+", metavar="RUN_DIR")
+    plot.add_argument("--references", metavar="FILE", default=None,
+                      help="with train folders: a learning-curves JSON (e.g. benchmarks/results/"
+                           "learning_curves.json) whose random, popular, best-bandit and oracle "
+                           "returns are drawn as horizontal lines")
     plot.add_argument("--out", metavar="FILE", default=None,
                       help="PNG to write (default: reward_curves.png in the first RUN_DIR when "
                            "one run is given, else ./driftrec-plot.png)")
@@ -455,30 +467,116 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     check_names("agent", [args.agent], list(agent_names()))
     check_encoder(args.encoder)
     check_device(args.device)
+    if args.seeds is not None:
+        _check_distinct_seeds(args.seeds)
     out_dir = prepare_out_dir(args.out, f"train-{args.agent}-{args.scenario}", args.overwrite,
                               resume=args.resume)
-    return training.train_command(args, out_dir, argv)
+    if args.seeds is None:
+        return training.train_command(args, out_dir, argv)
+    return _train_seeds(args, out_dir, argv)
+
+
+def _check_distinct_seeds(seeds: Sequence[int]) -> None:
+    repeated = sorted({s for s in seeds if list(seeds).count(s) > 1})
+    if repeated:
+        raise CLIError(f"--seeds {' '.join(map(str, seeds))}: seed(s) "
+                       f"{', '.join(map(str, repeated))} repeated; expected distinct seeds")
+
+
+def _train_seeds(args: argparse.Namespace, out_dir: Path, argv: Sequence[str]) -> int:
+    """``--seeds``: the single-seed run once per seed, into ``out_dir/seed-K/``.
+
+    With ``--resume``, a seed folder holding a run continues it; a seed the interrupted command
+    never reached (no folder, or no config.json yet) starts from step 0. Stops at the first
+    interrupted seed so that Ctrl-C stops the whole command."""
+    from . import training
+    from .runfolder import CONFIG_FILE, check_inside
+
+    runs = []
+    for seed in args.seeds:
+        sub = check_inside(out_dir, out_dir / f"seed-{seed}")
+        resume = args.resume and (sub / CONFIG_FILE).exists()
+        seed_args = argparse.Namespace(**{**vars(args), "seed": seed, "seeds": None,
+                                          "resume": resume})
+        if resume:
+            training.check_resume(seed_args, sub)
+        runs.append((seed, sub, resume, seed_args))
+    for seed, sub, resume, seed_args in runs:
+        # a seed the interrupted command never started may have left an empty or partial folder
+        fresh_ok = args.overwrite or (args.resume and not resume)
+        seed_dir = prepare_out_dir(str(sub), "", fresh_ok, resume=resume)
+        print(f"driftrec train: seed {seed} → {seed_dir}", file=sys.stderr)
+        code = training.train_command(seed_args, seed_dir, argv)
+        if code != 0:
+            return code
+    return 0
 
 
 def cmd_plot(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from . import plots, report
+    from .training import is_train_folder
 
+    train = [is_train_folder(Path(run)) for run in args.runs]
+    if any(train):
+        if not all(train):
+            bench = [r for r, t in zip(args.runs, train) if not t]
+            raise CLIError(f"{', '.join(map(repr, bench))}: not train run folders while "
+                           "other RUN_DIRs are; expected all bench or all train folders")
+        return _plot_train(args)
+    if args.references:
+        raise CLIError("--references only applies to train run folders")
     loaded = []
     for run in args.runs:
         try:
             loaded.append((Path(run).resolve().name or run, report.load_results(run)))
         except (FileNotFoundError, ValueError) as exc:
             raise CLIError(str(exc)) from None
+    out = _plot_out(args, "reward_curves.png")
+    try:
+        plots.plot_reward_curves(loaded, out)
+    except OSError as exc:
+        raise CLIError(f"cannot write {str(out)!r}: {exc.strerror or exc}") from None
+    print(out)
+    return 0
+
+
+def _plot_out(args: argparse.Namespace, name: str) -> Path:
+    """``--out``, else ``name`` in the one RUN_DIR, else ./driftrec-plot.png; must be a PNG."""
     if args.out:
         out = Path(args.out)
     elif len(args.runs) == 1:
-        out = Path(args.runs[0]) / "reward_curves.png"
+        out = Path(args.runs[0]) / name
     else:
         out = Path("driftrec-plot.png")
     if out.suffix.lower() != ".png":
         raise CLIError(f"--out {str(out)!r}: expected a .png file name")
+    return out
+
+
+def _plot_train(args: argparse.Namespace) -> int:
+    """Learning curves of train folders, with the ``--references`` lines of their scenario."""
+    from . import plots
+    from .training import load_train_curves
+
+    out = _plot_out(args, "learning_curves.png")
+    runs = []
+    for run in args.runs:
+        try:
+            runs.append((Path(run).resolve().name or run, load_train_curves(Path(run))))
+        except ValueError as exc:
+            raise CLIError(str(exc)) from None
+    scenarios = sorted({c.scenario for _, curves in runs for c in curves})
+    references = None
+    if args.references:
+        if len(scenarios) > 1:
+            raise CLIError(f"--references with runs of several scenarios {scenarios}; expected "
+                           "runs of one scenario")
+        try:
+            references = plots.load_references(args.references, scenarios[0])
+        except ValueError as exc:
+            raise CLIError(str(exc)) from None
     try:
-        plots.plot_reward_curves(loaded, out)
+        plots.plot_train_curves(runs, out, references)
     except OSError as exc:
         raise CLIError(f"cannot write {str(out)!r}: {exc.strerror or exc}") from None
     print(out)

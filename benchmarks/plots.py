@@ -181,3 +181,81 @@ def plot_learning_curve(steps: Sequence[float], values: Sequence[float], path: s
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return _save(fig, path)
+
+
+#: Reference agents a ``--references`` file may hold → the label drawn; the best of the bandits
+#: is drawn as one line.
+_BANDITS = ("linucb", "thompson", "epsilon_greedy", "ucb")
+
+
+def load_references(path: str | Path, scenario: str) -> dict[str, float]:
+    """Reference returns for ``scenario`` from a learning-curves JSON (``summary → scenario →
+    references → name → return_mean``, as ``benchmarks/results/learning_curves.json``):
+    random, popular, the best bandit and the oracle, those the file has."""
+    import json
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"--references {str(path)!r}: cannot read it as JSON ({exc}); expected "
+                         "a learning-curves results file") from None
+    summary = data.get("summary") if isinstance(data, dict) else None
+    refs = (summary or {}).get(scenario, {}).get("references") if isinstance(summary, dict) \
+        else None
+    found = isinstance(refs, dict)
+    if not found:
+        have = sorted(summary) if isinstance(summary, dict) else []
+        raise ValueError(f"--references {str(path)!r} has no summary.{scenario}.references; "
+                         f"expected a learning-curves results file (scenarios there: {have})")
+    means = {k: float(v["return_mean"]) for k, v in refs.items()
+             if isinstance(v, dict) and _is_finite(v.get("return_mean"))}
+    out = {k: means[k] for k in ("random", "popular") if k in means}
+    bandits = {k: v for k, v in means.items() if k in _BANDITS}
+    if bandits:
+        best = max(bandits, key=bandits.__getitem__)
+        out[f"best bandit ({best})"] = bandits[best]
+    oracles = {k: v for k, v in means.items() if "oracle" in k}
+    if oracles:
+        best = max(oracles, key=oracles.__getitem__)
+        out[best.replace("_", " ")] = oracles[best]
+    return out
+
+
+def _is_finite(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and bool(np.isfinite(x))
+
+
+def plot_train_curves(runs: Sequence[tuple[str, Sequence[Any]]], path: str | Path,
+                      references: dict[str, float] | None = None) -> Path:
+    """Learning curves of ``driftrec train`` folders: left, the training reward per user-step
+    against training user-steps (mean over seeds, 95% t-band over seeds); right, the held-out
+    evaluation return of each folder (mean ± 95% t-interval over seeds) with the references as
+    horizontal lines. The two panels have different units, which is why they are apart: train
+    logs no periodic held-out return, only its training window means and one final evaluation."""
+    fig, (ax, ax_eval) = plt.subplots(1, 2, figsize=(11, 3.9),
+                                      gridspec_kw={"width_ratios": [2, 1]})
+    for i, (label, curves) in enumerate(runs):
+        grid = min((c.user_steps for c in curves), key=len)
+        mean, half = curve_band([np.interp(grid, c.user_steps, c.reward) for c in curves])
+        name = f"{label} ({curves[0].agent}, {len(curves)} seed{'s' * (len(curves) > 1)})"
+        (line,) = ax.plot(grid, mean, lw=1.6, label=name)
+        ax.fill_between(grid, mean - half, mean + half, color=line.get_color(), alpha=0.2)
+        finals = [c.eval_return for c in curves if c.eval_return is not None]
+        if finals:
+            m, h = curve_band([[v] for v in finals])
+            ax_eval.errorbar([i], m, yerr=h, fmt="o", color=line.get_color(), capsize=4)
+    ax.set_xlabel("training user-steps (batched steps × users)")
+    ax.set_ylabel("training reward per user-step (log.csv)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    for j, (ref, value) in enumerate((references or {}).items()):
+        ax_eval.axhline(value, ls="--", lw=1, color=f"C{(j + len(runs)) % 10}", label=ref)
+    ax_eval.set_xticks(range(len(runs)), [label for label, _ in runs], fontsize=7)
+    ax_eval.set_xlim(-0.7, len(runs) - 0.3)
+    ax_eval.set_ylabel("held-out return per user (eval.json)")
+    ax_eval.grid(alpha=0.3)
+    if references:
+        ax_eval.legend(fontsize=7, title="references (full sessions)", title_fontsize=7)
+    scenarios = sorted({c.scenario for _, curves in runs for c in curves})
+    fig.suptitle(f"{', '.join(scenarios)}: mean over seeds, 95% t-band over seeds", fontsize=9)
+    return _save(fig, path)

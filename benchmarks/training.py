@@ -325,7 +325,14 @@ def _owns_loop(agent: Any) -> bool:
     return type(agent).fit is not Agent.fit
 
 
-def _resume_start(args: argparse.Namespace, out_dir: Path, settings: dict[str, Any]) -> _Start:
+def check_resume(args: argparse.Namespace, out_dir: Path) -> None:
+    """Every check ``--resume`` makes on ``out_dir``, nothing written: lets ``--seeds`` refuse a
+    bad resume of any seed before the first seed trains."""
+    _resume_start(args, out_dir, _settings(args), quiet=True)
+
+
+def _resume_start(args: argparse.Namespace, out_dir: Path, settings: dict[str, Any],
+                  quiet: bool = False) -> _Start:
     """Where ``--resume`` continues, every file of the run folder checked before any is touched.
 
     A pointer of another run (an ``--overwrite`` rerun that stopped before its first checkpoint)
@@ -337,8 +344,9 @@ def _resume_start(args: argparse.Namespace, out_dir: Path, settings: dict[str, A
     ckpt = read_pointer(out_dir)
     if ckpt is None or ckpt.run_id != run_id:
         why = "no checkpoint.json" if ckpt is None else "checkpoint.json is an earlier run's"
-        print(f"resuming {args.agent} on {args.scenario} in {out_dir} from step 0 ({why}: the "
-              "run stopped before its first checkpoint)", file=sys.stderr)
+        if not quiet:
+            print(f"resuming {args.agent} on {args.scenario} in {out_dir} from step 0 ({why}: "
+                  "the run stopped before its first checkpoint)", file=sys.stderr)
         return _Start(run_id=run_id or new_run_id())
     if not (out_dir / ckpt.file).is_file():
         raise _cli_error(f"--resume: checkpoint file {ckpt.file!r} named by {out_dir / POINTER} "
@@ -500,3 +508,57 @@ def _train_chunks(agent: Any, env: Any, args: argparse.Namespace, log: TrainLog,
         if flag.requested:
             return step, True
     return step, False
+
+
+@dataclass
+class TrainCurve:
+    """One seed's training log as ``driftrec plot`` draws it: the training reward per user-step
+    (window means of log.csv's ``reward``) against training user-steps (step × users), and the
+    held-out evaluation return of eval.json when the run finished."""
+
+    seed: int
+    user_steps: np.ndarray
+    reward: np.ndarray
+    eval_return: float | None
+    agent: str
+    scenario: str
+
+
+def is_train_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds a ``driftrec train`` run or ``--seeds`` sub-folders of runs."""
+    return (folder / "log.csv").is_file() or any(
+        (p / "log.csv").is_file() for p in folder.glob("seed-*"))
+
+
+def load_train_curves(folder: Path) -> list[TrainCurve]:
+    """The seed runs of a ``driftrec train`` folder (its ``seed-*`` sub-folders, else the folder
+    itself); a run of another agent or scenario than the first is an error, since their curves
+    would be averaged together."""
+    from .runfolder import read_config, read_json_object
+
+    subs = sorted((p for p in folder.glob("seed-*") if (p / "log.csv").is_file()),
+                  key=lambda p: p.name)
+    curves = []
+    for sub in subs or [folder]:
+        if not (sub / "config.json").is_file():
+            raise ValueError(f"no config.json in {sub}; expected a `driftrec train` run folder")
+        settings, _ = read_config(sub, "settings", "train")
+        _, rows = read_log(sub / "log.csv", math.inf)
+        if not rows:
+            raise ValueError(f"{sub / 'log.csv'} has no rows; expected the log of a train run "
+                             "that reached its first --log-every step")
+        users = int(settings.get("users", 1))
+        eval_file = sub / "eval.json"
+        eval_return = None
+        if eval_file.is_file():
+            eval_return = read_json_object(eval_file, "eval.json").get(
+                "metrics", {}).get("return_mean")
+        curves.append(TrainCurve(
+            int(settings.get("seed", 0)), np.array([r["step"] * users for r in rows]),
+            np.array([r.get("reward", np.nan) for r in rows]), eval_return,
+            str(settings.get("agent")), str(settings.get("scenario"))))
+    mixed = {(c.agent, c.scenario) for c in curves}
+    if len(mixed) > 1:
+        raise ValueError(f"{folder}: seed runs of different agents/scenarios {sorted(mixed)}; "
+                         "expected one agent on one scenario per folder")
+    return curves
