@@ -200,8 +200,8 @@ def load_references(path: str | Path, scenario: str) -> dict[str, float]:
         raise ValueError(f"--references {str(path)!r}: cannot read it as JSON ({exc}); expected "
                          "a learning-curves results file") from None
     summary = data.get("summary") if isinstance(data, dict) else None
-    refs = (summary or {}).get(scenario, {}).get("references") if isinstance(summary, dict) \
-        else None
+    entry = summary.get(scenario) if isinstance(summary, dict) else None
+    refs = entry.get("references") if isinstance(entry, dict) else None
     found = isinstance(refs, dict)
     if not found:
         have = sorted(summary) if isinstance(summary, dict) else []

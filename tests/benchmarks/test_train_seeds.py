@@ -112,6 +112,7 @@ def _bad_folder(tmp_path: Path, seeds_run: Path, kind: str) -> Path:
     """A train folder broken in one way."""
     out = tmp_path / kind
     shutil.copytree(seeds_run, out)
+    _write(out / "refs-list.json", json.dumps({"summary": {"video": [1, 2]}}))
     if kind == "no-config":
         (out / "seed-0" / "config.json").unlink()
     elif kind == "empty-log":
@@ -162,6 +163,7 @@ _PLOT_ERRORS = [
     ("ok", ["--references", "{out}/seed-0/log.csv"], "cannot read it as JSON"),
     ("ok", ["--references", "{out}/seed-0/eval.json"], "has no summary.video.references"),
     ("ok", ["{out}/../"], "not train run folders while other RUN_DIRs are"),
+    ("ok", ["--references", "{out}/refs-list.json"], "has no summary.video.references"),
 ]
 
 
