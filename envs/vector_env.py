@@ -69,12 +69,16 @@ def check_seed(seed: Any) -> int | None:
     return int(seed)
 
 
+MAX_NUM_ENVS = 2**31 - 1
+
+
 def check_num_envs(num_envs: Any) -> None:
     """The number of users B: a positive int (the engine's message would name ``num_users``)."""
     if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)):
         raise TypeError(f"num_envs must be a positive int (users B), got {num_envs!r}")
-    if num_envs < 1:
-        raise ValueError(f"num_envs must be a positive int (users B), got {num_envs}")
+    if not 1 <= num_envs <= MAX_NUM_ENVS:
+        raise ValueError(f"num_envs must be a positive int (users B) of at most {MAX_NUM_ENVS:,} "
+                         f"(2**31 - 1, torch's largest index), got {num_envs}")
 
 
 def check_options(options: Any) -> None:

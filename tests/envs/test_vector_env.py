@@ -204,7 +204,9 @@ def test_reset_options_that_would_be_ignored_are_an_error(catalog, options, mess
 @pytest.mark.parametrize(
     ("num_envs", "error", "message"),
     [
-        (0, ValueError, r"num_envs must be a positive int \(users B\), got 0"),
+        (0, ValueError, (r"num_envs must be a positive int \(users B\) of at most 2,147,483,647 "
+                        r"\(2\*\*31 - 1, torch's largest index\), got 0")),
+        (2**70, ValueError, r"got 1180591620717411303424"),
         (-1, ValueError, r"got -1"),
         (1.5, TypeError, r"got 1.5"),
         (True, TypeError, r"got True"),
