@@ -11,13 +11,15 @@ learned, by TD on the consumed item (or ``Q_0`` on a no-click), with a double-Q 
     Q(s, c) ← r + γ Q̄(s', A*'),   A*' = argmax_A Q(s', A) under the online net,
 
 where Q̄ evaluates the online net's slate with the target network's item values (Polyak-averaged
-copy). ``v`` and ``v_0`` — the *learned* click model — are fitted by cross-entropy on which slate
+copy); ``n_step`` > 1 uses n-step targets instead. Values are kept in units of (1 − γ) × the mean
+reward, so Q is O(1) whatever γ; the end of a session (leaving or the ``max_steps`` limit, which
+the observed step index foretells) is not bootstrapped. ``v`` and ``v_0`` — the *learned* click model — are fitted by cross-entropy on which slate
 item (or none) the user consumed; they weight both the target and the slate choice.
 
 Slate optimisation. Ie et al. rank by ``w_i Q(s, i)`` (their top-K heuristic). That is exact only
 when the null option has no value; here a user who does not click stays and goes on watching, so
 ``Q_0`` is large and every item's Q shares that offset — ranking by ``w_i Q_i`` then ranks by click
-probability and fills the slate with clickbait (measured: see the issue-24 note). The default
+probability and fills the slate with clickbait (measured below). The default
 ``slate_optimizer="exact"`` maximises the fractional objective exactly with Dinkelbach's method:
 for a guess λ of the best slate value, the slate maximising Σ_{i∈A} w_i (Q_i − λ) is a top-K by
 ``w_i (Q_i − λ)``; setting λ to that slate's value and repeating increases λ monotonically and stops
@@ -29,7 +31,18 @@ recent exposure, the item's *logged* rating and take rate, and session columns).
 per-item statistics are what lets Q learn item quality, which the text does not show and which in
 ``video`` decides whether a watch refills the user's budget. One MLP scores every candidate from
 its own row, so the network's size does not depend on N or on the catalog size; a second, on the
-session columns, gives the null item's ``(Q_0, v_0)``.
+session columns, gives the null item's ``(Q_0, v_0)``. (The builder's per-user memory columns
+read 0: a replayed transition could not restore that memory.)
+
+Why the version before issue 24 reached ~190 watch minutes on ``video`` (random ~110, ``quality``
+~1,250), measured at 20k training user-steps: not its click model — predicted no-click 0.061 vs
+0.069 observed, choice log-likelihood −2.31 vs −2.40 for a uniform guess — and not its features
+(it had the logged item statistics) or its fit (mean Q of the consumed item 5.41 against a
+discounted return of 5.40). Its slates were wrong: 24% clickbait (10% of the catalog), mean true
+quality 0.61 where the 10 best candidates averaged 0.86. Three causes, each measured by an ablation
+in ``benchmarks/slateq_curves.py`` (``benchmarks/results/slateq_ablations.json``): the top-K
+heuristic (above), γ = 0.9 (a 10-step horizon in ~100-step sessions), and gradient steps while
+being evaluated (on a fresh cohort's few transitions, which undid what training had learned).
 """
 
 from __future__ import annotations
@@ -160,6 +173,8 @@ class ItemNet(nn.Module):
 class SlateQConfig(AgentConfig):
     """``gamma``: discount — video sessions last ~100 steps and a clickbait watch costs the user
     minutes of budget many steps later, so the horizon 1/(1−γ) must be of that order;
+    ``n_step``: TD target over n steps (1: SlateQ's; 10 learned faster at first but ended lower —
+    n-step returns of replayed ε-greedy behaviour undervalue the greedy policy);
     ``epsilon``: probability a user's slate is random while ``fit`` trains (``epsilon_eval``
     otherwise); ``batch_size``/``updates_per_step``: SGD on the replay per batched env step;
     ``target_tau``: Polyak rate of the target net; ``warmup``: transitions stored before learning;
@@ -172,7 +187,7 @@ class SlateQConfig(AgentConfig):
     hidden: int = 64
     proj_dim: int = 8
     window: int = 5
-    n_step: int = 10
+    n_step: int = 1
     lr: float = 1e-3
     batch_size: int = 256
     updates_per_step: int = 2

@@ -148,14 +148,15 @@ def _session_return(agent, env) -> float:
 
 
 def test_slateq_beats_random_by_a_clear_margin(tiny_env):
-    """SB3's test_identity style: 120 training steps (7,680 user-steps, a few seconds) on other
-    users; on the seed-0 cohort the session return must be 25% above random's."""
+    """SB3's test_identity style: 200 training steps (12,800 user-steps, a few seconds) on other
+    users; on the seed-0 cohort the session return must be 25% above random's (measured: 192
+    against 116; seeds 1 and 2 give 190 and 251)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # reductions in one order: the same result on every machine
     try:
         random_return = _session_return(make_agent("random", tiny_env, seed=0), tiny_env)
         agent = make_agent("slateq", tiny_env, seed=0, warmup=512)
-        agent.fit(tiny_env, 120, seed=1)
+        agent.fit(tiny_env, 200, seed=1)
         assert _session_return(agent, tiny_env) > 1.25 * random_return
     finally:
         torch.set_num_threads(threads)
