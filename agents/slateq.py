@@ -80,13 +80,13 @@ def user_features(obs: Obs, recent: int = 5) -> np.ndarray:
     return np.stack([np.log1p(step) / 4.0, eng, rating, fill, mask[:, 0]], axis=1)
 
 
-def candidate_features(spec: EnvSpec, proj_dim: int, window: int) -> Any:
+def candidate_features(spec: EnvSpec, proj_dim: int) -> Any:
     """The per-candidate feature builder (``itemwise.CandidateFeatures``) and its column count
     of session features. The one place SlateQ chooses its features; imported here, not at the
     top, because ``itemwise`` imports ``user_features`` from this module."""
     from .itemwise import SESSION_COLUMNS, CandidateFeatures
 
-    return CandidateFeatures(spec, proj_dim, window), len(SESSION_COLUMNS)
+    return CandidateFeatures(spec, proj_dim), len(SESSION_COLUMNS)
 
 
 def slate_value(
@@ -178,7 +178,7 @@ class SlateQConfig(AgentConfig):
     ``epsilon``: probability a user's slate is random while ``fit`` trains (``epsilon_eval``
     otherwise); ``batch_size``/``updates_per_step``: SGD on the replay per batched env step;
     ``target_tau``: Polyak rate of the target net; ``warmup``: transitions stored before learning;
-    ``proj_dim``/``window``: the feature builder's embedding projection and slate memory;
+    ``proj_dim``: dims of the feature builder's embedding projection;
     ``slate_optimizer``: ``"exact"`` (Dinkelbach) or ``"topk"`` (Ie et al.'s heuristic);
     ``online_updates``: take gradient steps in ``update`` outside ``fit`` too (a custom
     act/update loop, or a deployed agent that keeps training; see ``SlateQAgent``)."""
@@ -186,7 +186,6 @@ class SlateQConfig(AgentConfig):
     gamma: float = 0.99
     hidden: int = 64
     proj_dim: int = 8
-    window: int = 5
     n_step: int = 1
     lr: float = 1e-3
     batch_size: int = 256
@@ -203,7 +202,7 @@ class SlateQConfig(AgentConfig):
         _check_types(self)
         if not 0 <= self.gamma < 1:
             raise ValueError(f"gamma must be in [0, 1), got {self.gamma}")
-        for name in ("hidden", "proj_dim", "window", "n_step", "batch_size", "buffer_size"):
+        for name in ("hidden", "proj_dim", "n_step", "batch_size", "buffer_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("updates_per_step", "warmup"):
@@ -260,9 +259,9 @@ class SlateQAgent(Agent):
     def __init__(self, env: Any, seed: int | None = None, config: SlateQConfig | None = None):
         super().__init__(env, seed, config)
         cfg = self.config
-        self.features, session_dim = candidate_features(self.spec, cfg.proj_dim, cfg.window)
+        self.features, session_dim = candidate_features(self.spec, cfg.proj_dim)
         self.stats = self.features.stats  # the logged item statistics, saved with the agent
-        self._no_memory = _empty_memory(cfg.window)
+        self._no_memory = _empty_memory(self.features.window)
         with torch_seeded(int(self.rng.integers(2**31))):
             self.net = ItemNet(self.features.dim, session_dim, cfg.hidden)
         self.target = copy.deepcopy(self.net).requires_grad_(False)
