@@ -38,11 +38,12 @@ Why the version before issue 24 reached ~190 watch minutes on ``video`` (random 
 ~1,250), measured at 20k training user-steps: not its click model — predicted no-click 0.061 vs
 0.069 observed, choice log-likelihood −2.31 vs −2.40 for a uniform guess — and not its features
 (it had the logged item statistics) or its fit (mean Q of the consumed item 5.41 against a
-discounted return of 5.40). Its slates were wrong: 24% clickbait (10% of the catalog), mean true
-quality 0.61 where the 10 best candidates averaged 0.86. Three causes, each measured by an ablation
-in ``benchmarks/slateq_curves.py`` (``benchmarks/results/slateq_ablations.json``): the top-K
-heuristic (above), γ = 0.9 (a 10-step horizon in ~100-step sessions), and gradient steps while
-being evaluated (on a fresh cohort's few transitions, which undid what training had learned).
+discounted return of 5.40). Its slates were wrong: 24% clickbait (11% of the catalog), mean true
+quality 0.61 where the 10 best candidates averaged 0.86. Ablations at 61k user-steps, 2 seeds
+(``benchmarks/results/slateq_ablations.json``; this design: 1,635): the top-K heuristic alone
+drops it to 335 (17% clickbait shown) — the main cause; gradient steps while being evaluated, on
+a fresh cohort's few transitions, to 1,370; γ = 0.9 to 1,514 (650 vs 1,034 at 20k); all three
+together to 288. ``compare_agents`` also trained it for only 5k user-steps (228 at 5k here).
 """
 
 from __future__ import annotations
@@ -173,8 +174,9 @@ class ItemNet(nn.Module):
 class SlateQConfig(AgentConfig):
     """``gamma``: discount — video sessions last ~100 steps and a clickbait watch costs the user
     minutes of budget many steps later, so the horizon 1/(1−γ) must be of that order;
-    ``n_step``: TD target over n steps (1: SlateQ's; 10 learned faster at first but ended lower —
-    n-step returns of replayed ε-greedy behaviour undervalue the greedy policy);
+    ``n_step``: TD target over n steps (1: SlateQ's; 10 gave 1,149 vs 1,034 at 20k user-steps but
+    1,244 vs 1,635 at 61k — n-step returns of replayed ε-greedy behaviour undervalue the greedy
+    policy);
     ``epsilon``: probability a user's slate is random while ``fit`` trains (``epsilon_eval``
     otherwise); ``batch_size``/``updates_per_step``: SGD on the replay per batched env step;
     ``target_tau``: Polyak rate of the target net; ``warmup``: transitions stored before learning;
@@ -250,7 +252,7 @@ class SlateQAgent(Agent):
     features read, as the item-wise PPO/A2C agents do — unless ``online_updates`` is set: on
     ``video``, gradient steps from the few thousand transitions of a fresh evaluation cohort (the
     replay is not saved, so a loaded agent starts with an empty one) cut a trained agent's return
-    from 1,044 to 936 (20k training user-steps) and from 1,037 to 797 (61k), one seed each.
+    from 1,635 to 1,370 (61k training user-steps, 2 seeds).
     """
 
     name = "slateq"
