@@ -144,3 +144,16 @@ def masked_max(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     masked = np.where(mask, values, -np.inf)
     best = masked.max(axis=-1) if masked.shape[-1] else np.zeros(masked.shape[:-1], np.float32)
     return np.where(np.isfinite(best), best, 0.0).astype(np.float32)
+
+
+def user_features(obs: Obs, recent: int = 5) -> np.ndarray:
+    """Public signals of the user's state (B, 5): time in session, recent engagement and rating,
+    history fill, whether the last step added a consumption (recency of satisfaction)."""
+    mask = obs["history_mask"][:, :recent].astype(np.float32)
+    resp = obs["history_responses"][:, :recent].astype(np.float32)
+    count = np.maximum(mask.sum(axis=1), 1.0)
+    eng = (resp[..., 0] * mask).sum(axis=1) / count
+    rating = (resp[..., 1] * mask).sum(axis=1) / count
+    step = obs["step"].reshape(-1).astype(np.float32)
+    fill = obs["history_mask"].astype(np.float32).mean(axis=1)
+    return np.stack([np.log1p(step) / 4.0, eng, rating, fill, mask[:, 0]], axis=1)

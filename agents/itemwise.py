@@ -41,9 +41,8 @@ from typing import Any
 import numpy as np
 
 from .base import EnvSpec, Obs
-from .features import UserItemFeatures, masked_max
+from .features import UserItemFeatures, masked_max, user_features
 from .returns import ItemStats
-from .slateq import user_features
 
 #: Names of the columns after the projected embedding, in order (tests and docs read them).
 ITEM_COLUMNS = ("sim_history", "sim_profile", "sim_recent", "popularity", "category_share",

@@ -52,7 +52,7 @@ import torch
 from stable_baselines3.common.vec_env import VecEnv
 
 from .base import Agent, AgentConfig, Obs, check_obs, top_k, with_final_obs
-from .features import batch_dot, history_embedding
+from .features import batch_dot, history_embedding, user_features
 from .itemwise import CandidateFeatures, SessionMemory
 from .itemwise_policy import ItemwisePolicy
 from .transformer import mmr_rerank
@@ -180,8 +180,6 @@ def state_vector(obs: Obs, table: np.ndarray, recent: int = 3) -> np.ndarray:
     """Compact user state for DQN (B, 8): session time, recent engagement/rating, history fill,
     and how the candidates relate to the user (mean/max similarity to history, to the last
     consumed items, and to the profile)."""
-    from .slateq import user_features
-
     user, has = history_embedding(obs, table)
     cand = np.asarray(obs["candidate_embeddings"], dtype=np.float32)
     sim = batch_dot(user, cand)

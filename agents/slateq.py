@@ -61,32 +61,16 @@ import torch
 from torch import nn
 
 from .base import Agent, AgentConfig, EnvSpec, Obs, check_obs, top_k, torch_seeded
+from .itemwise import SESSION_COLUMNS, CandidateFeatures, SessionMemory
 from .replay import Replay, compact_obs, expand_obs
 from .returns import NStepReturns
 
-USER_FEATS = 5
 SLATE_OPTIMIZERS = ("exact", "topk")
-
-
-def user_features(obs: Obs, recent: int = 5) -> np.ndarray:
-    """Public signals of the user's state (B, 5): time in session, recent engagement and rating,
-    history fill, whether the last step added a consumption (recency of satisfaction)."""
-    mask = obs["history_mask"][:, :recent].astype(np.float32)
-    resp = obs["history_responses"][:, :recent].astype(np.float32)
-    count = np.maximum(mask.sum(axis=1), 1.0)
-    eng = (resp[..., 0] * mask).sum(axis=1) / count
-    rating = (resp[..., 1] * mask).sum(axis=1) / count
-    step = obs["step"].reshape(-1).astype(np.float32)
-    fill = obs["history_mask"].astype(np.float32).mean(axis=1)
-    return np.stack([np.log1p(step) / 4.0, eng, rating, fill, mask[:, 0]], axis=1)
 
 
 def candidate_features(spec: EnvSpec, proj_dim: int) -> Any:
     """The per-candidate feature builder (``itemwise.CandidateFeatures``) and its column count
-    of session features. The one place SlateQ chooses its features; imported here, not at the
-    top, because ``itemwise`` imports ``user_features`` from this module."""
-    from .itemwise import SESSION_COLUMNS, CandidateFeatures
-
+    of session features: the one place SlateQ chooses its features."""
     return CandidateFeatures(spec, proj_dim), len(SESSION_COLUMNS)
 
 
@@ -438,6 +422,4 @@ def _shown_only(obs: Obs, action: np.ndarray) -> Obs:
 def _empty_memory(window: int) -> Any:
     """A session memory that never records: its view is empty for every user (the memory
     columns of the features read 0; replayed transitions could not restore it)."""
-    from .itemwise import SessionMemory
-
     return SessionMemory(window)

@@ -51,30 +51,46 @@ REFERENCES = ("random", "popular", "quality", "linucb", "thompson", "oracle_budg
 CHECKPOINTS = (0, 4096, 20480, 51200, 102400, 204800, 409600)
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def curve_parser(description: str, checkpoints: Sequence[int], out: Path,
+                 kwargs_help: str) -> argparse.ArgumentParser:
+    """The options every learning-curve benchmark shares (this one and ``slateq_curves``)."""
+    p = argparse.ArgumentParser(description=description)
     p.add_argument("--scenarios", default="video")
-    p.add_argument("--agents", default=",".join(LEARNERS))
     p.add_argument("--references", default=",".join(REFERENCES))
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--users", type=int, default=64, help="users per env (B)")
-    p.add_argument("--checkpoints", default=",".join(map(str, CHECKPOINTS)),
+    p.add_argument("--checkpoints", default=",".join(map(str, checkpoints)),
                    help="training user-steps at which to evaluate (increasing)")
     p.add_argument("--encoder", default="minilm")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (1: on a shared 2-core machine a second one only spins)")
-    p.add_argument("--agent-kwargs", default="",
-                   help='config overrides for the learners, JSON: \'{"n_steps": 64}\'')
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    p.add_argument("--agent-kwargs", default="", help=kwargs_help)
+    p.add_argument("--out", type=Path, default=out)
+    return p
+
+
+def add_quick(p: argparse.ArgumentParser, checkpoints: str) -> None:
     p.add_argument("--quick", action="store_true",
-                   help="smoke run: 1 seed, 16 users, checkpoints 0,512,2048, no references")
-    args = p.parse_args(argv)
+                   help=f"smoke run: 1 seed, 16 users, checkpoints {checkpoints}, no references")
+    p.set_defaults(quick_checkpoints=checkpoints)
+
+
+def apply_quick(args: argparse.Namespace) -> argparse.Namespace:
     if args.quick:
-        args.seeds, args.users, args.checkpoints, args.references = "0", 16, "0,512,2048", ""
+        args.seeds, args.users, args.references = "0", 16, ""
+        args.checkpoints = args.quick_checkpoints
     return args
 
 
-def _names(text: str) -> list[str]:
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = curve_parser(__doc__.splitlines()[0], CHECKPOINTS, DEFAULT_OUT,
+                     'config overrides for the learners, JSON: \'{"n_steps": 64}\'')
+    p.add_argument("--agents", default=",".join(LEARNERS))
+    add_quick(p, "0,512,2048")
+    return apply_quick(p.parse_args(argv))
+
+
+def names(text: str) -> list[str]:
     return [t for t in (s.strip() for s in text.split(",")) if t]
 
 
@@ -82,7 +98,7 @@ def parse_checkpoints(text: str, users: int) -> list[int]:
     """Increasing user-step counts (0: the untrained policy); training runs in batched steps of
     ``users`` user-steps, so a checkpoint is reached at the next multiple of ``users``."""
     try:
-        points = [int(t) for t in _names(text)]
+        points = [int(t) for t in names(text)]
     except ValueError:
         raise ValueError(f"checkpoints {text!r} must be comma-separated integers (user-steps), "
                          f"e.g. '0,4096,20480'") from None
@@ -227,8 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    scenarios, learners, refs = _names(args.scenarios), _names(args.agents), _names(args.references)
-    seeds = [int(s) for s in _names(args.seeds)]
+    scenarios, learners, refs = names(args.scenarios), names(args.agents), names(args.references)
+    seeds = [int(s) for s in names(args.seeds)]
     checkpoints = parse_checkpoints(args.checkpoints, args.users)
     kwargs = parse_kwargs(args.agent_kwargs)
     source = provenance()  # the code as it was when the run started

@@ -42,9 +42,12 @@ from driftrec.encoders.io import atomic_write_json
 
 from .compare_agents import provenance
 from .learning_curves import (
-    REFERENCES,
+    add_quick,
+    apply_quick,
     check_targets,
+    curve_parser,
     learner_curve,
+    names,
     parse_checkpoints,
     parse_kwargs,
     reference_rows,
@@ -65,32 +68,15 @@ ABLATIONS: dict[str, dict[str, Any]] = {
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--scenarios", default="video")
-    p.add_argument("--references", default=",".join(REFERENCES))
+    p = curve_parser(__doc__.splitlines()[0], CHECKPOINTS, DEFAULT_OUT,
+                     'SlateQ config overrides, JSON: \'{"gamma": 0.98}\'')
     p.add_argument("--ablations", default="", help=f"any of {','.join(ABLATIONS)}")
-    p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--users", type=int, default=64, help="users per env (B)")
-    p.add_argument("--checkpoints", default=",".join(map(str, CHECKPOINTS)),
-                   help="training user-steps at which to evaluate (increasing)")
-    p.add_argument("--encoder", default="minilm")
-    p.add_argument("--threads", type=int, default=1, help="torch threads")
-    p.add_argument("--agent-kwargs", default="",
-                   help='SlateQ config overrides, JSON: \'{"gamma": 0.98}\'')
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    p.add_argument("--quick", action="store_true",
-                   help="smoke run: 1 seed, 16 users, checkpoints 512,2048, no references")
-    args = p.parse_args(argv)
-    if args.quick:
-        args.seeds, args.users, args.checkpoints, args.references = "0", 16, "512,2048", ""
-    unknown = sorted(set(_names(args.ablations)) - set(ABLATIONS))
+    add_quick(p, "512,2048")
+    args = apply_quick(p.parse_args(argv))
+    unknown = sorted(set(names(args.ablations)) - set(ABLATIONS))
     if unknown:
         p.error(f"unknown ablation(s) {unknown}; expected any of {sorted(ABLATIONS)}")
     return args
-
-
-def _names(text: str) -> list[str]:
-    return [t for t in (s.strip() for s in text.split(",")) if t]
 
 
 def choice_calibration(agent: Any, env: Any, seed: int) -> dict[str, float]:
@@ -157,12 +143,12 @@ def check_scenarios(summary: dict[str, Any]) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    scenarios, refs = _names(args.scenarios), _names(args.references)
-    seeds = [int(s) for s in _names(args.seeds)]
+    scenarios, refs = names(args.scenarios), names(args.references)
+    seeds = [int(s) for s in names(args.seeds)]
     checkpoints = parse_checkpoints(args.checkpoints, args.users)
     kwargs = parse_kwargs(args.agent_kwargs)
     variants = {"slateq": kwargs} | {
-        f"slateq[{name}]": {**kwargs, **ABLATIONS[name]} for name in _names(args.ablations)}
+        f"slateq[{name}]": {**kwargs, **ABLATIONS[name]} for name in names(args.ablations)}
     t_start = time.perf_counter()
     summary: dict[str, Any] = {}
     raw: dict[str, Any] = {}
