@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 from driftrec.encoders import TextEncoder, load_encoder
+from driftrec.encoders.cache import CachedEncoder
 
 from .datasets._io import iter_csv, iter_lines
 
@@ -165,7 +166,7 @@ class Catalog:
                 ``popularity``. Defaults: category ``"uncategorized"``, quality 0.5, appeal =
                 quality, cost 1, popularity uniform, id = the record's position.
             encoder: a ``TextEncoder`` or a ``load_encoder`` spec; ``None`` means ``"minilm"``.
-            cache_dir: embedding cache folder; only with a spec ``encoder``.
+            cache_dir: embedding cache folder (with an encoder object too: its model, this cache).
             domain: a label kept on the catalog.
             categories: fixes the category order (category ids); by default categories are
                 numbered in order of first appearance. A record outside the list is an error.
@@ -315,7 +316,7 @@ def load_catalog(
     Args:
         domain: one of ``driftrec.envs.builtin.DOMAINS``.
         encoder: a ``TextEncoder`` or a ``load_encoder`` spec; ``None`` means ``"minilm"``.
-        cache_dir: embedding cache folder; only with a spec ``encoder``.
+        cache_dir: embedding cache folder (with an encoder object too: its model, this cache).
         seed: generator seed; the default 0 is *the* built-in catalog every benchmark uses.
         num_items: number of items (default: the domain's standard size).
     """
@@ -365,25 +366,23 @@ def require_catalog(catalog: Any) -> Catalog:
 def resolve_encoder(encoder: EncoderLike, cache_dir: str | Path | None = None) -> TextEncoder:
     """A ready encoder from an encoder object, a spec string/path, or ``None`` (``"minilm"``).
 
-    ``cache_dir`` only applies to specs: an encoder object already carries its own cache, so
-    passing both is an error rather than a cache folder that is silently not used.
+    With an encoder object and a ``cache_dir``, the object's model is used through the cache in
+    ``cache_dir`` (a ``CachedEncoder`` is re-wrapped around its inner model, so the folder asked
+    for is the one written, never silently another).
     """
     if encoder is None:
         encoder = "minilm"
     if isinstance(encoder, (str, Path)):
         return load_encoder(encoder, cache_dir=cache_dir)
-    if cache_dir is not None:
-        raise ValueError(
-            f"cache_dir={str(cache_dir)!r} only applies when encoder is a spec string; the given "
-            f"{type(encoder).__name__} already has its cache (set it with "
-            "load_encoder(spec, cache_dir=...))"
-        )
     if not (hasattr(encoder, "encode") and hasattr(encoder, "dim") and hasattr(encoder, "name")):
         raise TypeError(
             f"encoder must be a TextEncoder (name, dim, encode) or a spec string such as "
             f"'minilm' or 'hashing', got {type(encoder).__name__}"
         )
-    return encoder
+    if cache_dir is None:
+        return encoder
+    return CachedEncoder(encoder.inner if isinstance(encoder, CachedEncoder) else encoder,
+                         cache_dir=cache_dir)
 
 
 def item_text(title: str, description: str, tags: Sequence[str]) -> str:

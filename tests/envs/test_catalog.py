@@ -271,9 +271,20 @@ def test_from_records_rejects_category_outside_given_list() -> None:
         Catalog.from_records(RECORDS, encoder="hashing", categories=["fitness", "science"])
 
 
-def test_cache_dir_with_an_encoder_object_is_an_error(tmp_path: Path, hashing_encoder) -> None:
-    with pytest.raises(ValueError, match=r"cache_dir=.* only applies when encoder is a spec"):
-        Catalog.from_records(RECORDS, encoder=hashing_encoder, cache_dir=tmp_path)
+@pytest.mark.parametrize("cached", [False, True])
+def test_load_catalog_with_an_encoder_object_uses_the_given_cache_dir(
+    tmp_path: Path, cached: bool
+) -> None:
+    """DESIGN §9: load_catalog(domain, encoder=<object>, cache_dir=DIR) works and writes DIR."""
+    from driftrec.encoders import load_encoder
+    from driftrec.envs import load_catalog
+
+    encoder = load_encoder("hashing", cache=cached, cache_dir=tmp_path / "elsewhere")
+    catalog = load_catalog("news", encoder=encoder, cache_dir=tmp_path / "mine", num_items=40)
+    reference = load_catalog("news", encoder="hashing", cache_dir=tmp_path / "ref", num_items=40)
+    np.testing.assert_array_equal(catalog.embeddings, reference.embeddings)
+    assert any((tmp_path / "mine").rglob("*")), "the cache_dir asked for holds the embeddings"
+    assert not (tmp_path / "elsewhere").exists() or not any((tmp_path / "elsewhere").rglob("*"))
 
 
 def test_from_records_rejects_non_encoder() -> None:
