@@ -197,9 +197,11 @@ class OracleConfig(AgentConfig):
 class OracleMyopicAgent(Agent):
     """Oracle-myopic — READS HIDDEN STATE: top-K immediate expected reward from ``info``.
 
-    An upper reference for one-step ranking, not a deployable recommender. ``info`` describes the
-    candidates of the observation it came with: pass the reset/step info to ``act(obs, info)``,
-    or let the agent use the info it last received in ``update`` (which describes ``next_obs``).
+    An upper reference for one-step ranking, not a deployable recommender. The documented call
+    ``act(obs)`` works: a driftrec env's ground truth is read from the env the agent was made
+    with, after checking that ``obs`` shows that env's current candidates (a stale or foreign
+    observation is an error, never a silently wrong ranking). ``act(obs, info)`` with the
+    reset/step info, or the info last received in ``update``, serve for other envs.
     """
 
     name = "oracle"
@@ -209,13 +211,17 @@ class OracleMyopicAgent(Agent):
     def __init__(self, env: Any, seed: int | None = None, config: OracleConfig | None = None):
         super().__init__(env, seed, config)
         self._cached: np.ndarray | None = None
+        unwrapped = getattr(env, "unwrapped", env)
+        self._engine = getattr(unwrapped, "engine", None)
         # A driftrec env computes candidate_values only when asked (ScenarioConfig.oracle_info).
-        enable = getattr(getattr(env, "unwrapped", env), "enable_oracle_info", None)
+        enable = getattr(unwrapped, "enable_oracle_info", None)
         if self.config.key == "candidate_values" and callable(enable):
             enable()
 
     def _act(self, obs: Obs, info: dict[str, Any]) -> np.ndarray:
         values = info.get(self.config.key) if info else None
+        if values is None:
+            values = self._values_from_env(obs)
         if values is None:
             values = self._cached
         if values is None:
@@ -231,6 +237,24 @@ class OracleMyopicAgent(Agent):
                 f"(B, N) = {obs['candidate_ids'].shape}"
             )
         return top_k(values, self.slate_size)
+
+    def _values_from_env(self, obs: Obs) -> np.ndarray | None:
+        """The env's ground truth for its current candidates, if ``obs`` shows them."""
+        engine = self._engine
+        if engine is None or not callable(getattr(engine, "candidate_info", None)):
+            return None
+        truth = engine.candidate_info()
+        current = np.asarray(engine.observation()["candidate_ids"])
+        if self.config.key not in truth or current.shape != obs["candidate_ids"].shape:
+            return None
+        if not np.array_equal(current, obs["candidate_ids"]):
+            raise ValueError(
+                "oracle-myopic: obs['candidate_ids'] are not the candidates the env it was made "
+                "with shows now (a stale or foreign observation); pass act(obs, info) with the "
+                "info that came with this observation"
+            )
+        value = truth[self.config.key]
+        return np.asarray(value.cpu() if hasattr(value, "cpu") else value, dtype=np.float64)
 
     def _update(self, obs, action, reward, next_obs, terminated, truncated, info):
         if self.config.key in info:
