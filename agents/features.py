@@ -19,6 +19,9 @@ comparable — differences in results come from the learner, not from feature en
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 from .base import EnvSpec, Obs
@@ -157,3 +160,18 @@ def user_features(obs: Obs, recent: int = 5) -> np.ndarray:
     step = obs["step"].reshape(-1).astype(np.float32)
     fill = obs["history_mask"].astype(np.float32).mean(axis=1)
     return np.stack([np.log1p(step) / 4.0, eng, rating, fill, mask[:, 0]], axis=1)
+
+
+def log_feedback(stats: Any, obs: Obs, slates: np.ndarray, info: Mapping[str, Any],
+                 who: str) -> None:
+    """Log one batched transition into ``stats`` (``returns.ItemStats``): the shown items, the
+    consumed one (``info['chosen']`` slate position, −1 none) and its rating. ``who`` names the
+    caller in the error for an ``info`` without that feedback."""
+    if "chosen" not in info or "rating" not in info:
+        raise ValueError(f"{who} logs feedback from info['chosen'] and info['rating']; got "
+                         f"info keys {sorted(info)}")
+    chosen = np.asarray(info["chosen"], dtype=np.int64).reshape(-1)
+    shown = np.take_along_axis(np.asarray(obs["candidate_ids"]), slates, axis=1)
+    rows = np.flatnonzero(chosen >= 0)
+    rating = np.asarray(info["rating"], dtype=np.float64).reshape(-1)
+    stats.observe(shown, shown[rows, chosen[rows]], rating[rows])

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from .base import EnvSpec, Obs
-from .features import UserItemFeatures, masked_max, user_features
+from .features import UserItemFeatures, log_feedback, masked_max, user_features
 from .returns import ItemStats
 
 #: Names of the columns after the projected embedding, in order (tests and docs read them).
@@ -194,15 +194,7 @@ class CandidateFeatures:
     def observe(self, obs: Obs, slates: np.ndarray, info: Mapping[str, Any]) -> None:
         """Log one batched transition into the item statistics: shown items, the consumed one
         (``info['chosen']`` slate position, −1 none) and its rating."""
-        if "chosen" not in info or "rating" not in info:
-            raise ValueError(
-                f"the item-wise agent logs feedback from info['chosen'] and info['rating']; got "
-                f"info keys {sorted(info)}")
-        chosen = np.asarray(info["chosen"], dtype=np.int64).reshape(-1)
-        shown = np.take_along_axis(np.asarray(obs["candidate_ids"]), slates, axis=1)
-        rows = np.flatnonzero(chosen >= 0)
-        rating = np.asarray(info["rating"], dtype=np.float64).reshape(-1)
-        self.stats.observe(shown, shown[rows, chosen[rows]], rating[rows])
+        log_feedback(self.stats, obs, slates, info, "the item-wise agent")
 
 
 def _count_in(ids: np.ndarray, pool: np.ndarray) -> np.ndarray:

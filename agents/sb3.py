@@ -12,19 +12,10 @@ env's logic: the adapter only maps observations and actions at the boundary —
   Rewards reach SB3 divided by a fixed scale (the mean positive reward of the first rewarded
   batch) so that value targets are O(1) in every scenario (minutes, clicks or revenue).
 - DQN: a slate is combinatorial (N!/(N−K)! actions), far beyond a Q-network's output layer, so DQN
-  chooses per user-step one of a few *ranking rules* that span the trade-offs the scenarios pose:
-
-  0. ``similar``   — cosine to the decayed history mean (exploit current interest);
-  1. ``profile``   — cosine to the public profile (the user's long-term interests);
-  2. ``popular``   — the public popularity prior (safe, non-personal);
-  3. ``fresh``     — similar to the profile but far from the last consumed items (counter boredom
-     and satiation in the region just consumed);
-  4. ``diverse``   — MMR over history similarity (a varied slate hedges an uncertain interest).
-
-  Its observation is a compact user-state vector (``features.state_vector``): which rule is best
-  depends on the user's state (how bored, how engaged, how far into the session), not on
-  candidate identities — and a Box of B·N·d floats per transition would make the replay buffer
-  gigabytes.
+  chooses per user-step one of a few *ranking rules* (``rules.RULES``: similarity, profile,
+  popularity, freshness, diversity, and two on the item's logged rating) from a compact user-state
+  vector (``rules.RankingRules.state``). It logs item statistics from every transition it sees,
+  as the item-wise agents do; they are agent state, saved with it.
 
 SB3 seeds and draws from the *global* random generators; every SB3 call here runs inside
 ``isolated_global_rng`` (saved, seeded from the agent's own generator, restored), so the agent is
@@ -51,13 +42,11 @@ import numpy as np
 import torch
 from stable_baselines3.common.vec_env import VecEnv
 
-from .base import Agent, AgentConfig, Obs, check_obs, top_k, with_final_obs
-from .features import batch_dot, history_embedding, user_features
+from .base import Agent, AgentConfig, Obs, check_obs, with_final_obs
 from .itemwise import CandidateFeatures, SessionMemory
 from .itemwise_policy import ItemwisePolicy
-from .transformer import mmr_rerank
+from .rules import RULES, STATE_DIM, RankingRules
 
-RULES = ("similar", "profile", "popular", "fresh", "diverse")
 StepHook = Callable[[Obs, np.ndarray, np.ndarray, dict], np.ndarray]
 ObsFn = Callable[..., np.ndarray]  # (obs, rows=None) -> SB3 observation batch
 
@@ -171,51 +160,6 @@ def final_rows(next_obs: Obs, info: Mapping[str, Any], rows: np.ndarray) -> Obs:
 def _as_numpy(obs: Mapping[str, Any]) -> Obs:
     return {k: (v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v))
             for k, v in obs.items()}
-
-
-# ----- DQN: state vector and ranking rules ---------------------------------------------------
-
-
-def state_vector(obs: Obs, table: np.ndarray, recent: int = 3) -> np.ndarray:
-    """Compact user state for DQN (B, 8): session time, recent engagement/rating, history fill,
-    and how the candidates relate to the user (mean/max similarity to history, to the last
-    consumed items, and to the profile)."""
-    user, has = history_embedding(obs, table)
-    cand = np.asarray(obs["candidate_embeddings"], dtype=np.float32)
-    sim = batch_dot(user, cand)
-    last = table[np.clip(obs["history_ids"][:, 0], 0, None)]
-    last_sim = np.where(has[:, None], batch_dot(last, cand), 0.0)
-    prof = batch_dot(obs["profile_embedding"].astype(np.float32), cand)
-    return np.concatenate(
-        [user_features(obs)[:, :4], np.stack([sim.mean(1), sim.max(1), last_sim.max(1),
-                                              prof.max(1)], axis=1)], axis=1
-    ).astype(np.float32)
-
-
-def rule_slates(obs: Obs, rules: np.ndarray, table: np.ndarray, k: int) -> np.ndarray:
-    """Apply ranking rule ``rules[b]`` (index into ``RULES``) to user b's candidates → (B, K)."""
-    rules = np.asarray(rules, dtype=np.int64).reshape(-1)
-    cand = np.asarray(obs["candidate_embeddings"], dtype=np.float32)
-    user, has = history_embedding(obs, table)
-    sim = batch_dot(user, cand)
-    prof = batch_dot(obs["profile_embedding"].astype(np.float32), cand)
-    last = table[np.clip(obs["history_ids"][:, 0], 0, None)]
-    last_sim = np.where(has[:, None], batch_dot(last, cand), 0.0)
-    scores = {
-        0: sim,
-        1: prof,
-        2: obs["candidate_popularity"].astype(np.float32),
-        3: prof - np.maximum(last_sim, 0.0),
-    }
-    out = np.empty((len(rules), k), dtype=np.int64)
-    for rule, score in scores.items():  # a loop over the few rules, never over users
-        rows = rules == rule
-        if rows.any():
-            out[rows] = top_k(score[rows], k)
-    rows = rules == 4
-    if rows.any():
-        out[rows] = mmr_rerank(sim[rows], cand[rows], k, 0.5)
-    return out
 
 
 # ----- agents -------------------------------------------------------------------------------
@@ -517,21 +461,37 @@ class A2CAgent(ItemwiseAgent):
 
 
 class DQNAgent(SB3Agent):
-    """DQN choosing one of ``RULES`` per user-step from a compact state vector."""
+    """DQN choosing one of ``rules.RULES`` per user-step from a compact state vector."""
 
     name = "dqn"
     Config = DQNConfig
 
+    def _setup(self) -> None:
+        self.rules = RankingRules(self.spec)
+
     def _adapter(self, env: Any, seed: int | None) -> DriftRecVecEnv:
-        table = self.spec.item_embeddings
         k = self.slate_size
-        space = gym.spaces.Box(-np.inf, np.inf, shape=(8,), dtype=np.float32)
+        space = gym.spaces.Box(-np.inf, np.inf, shape=(STATE_DIM,), dtype=np.float32)
         return DriftRecVecEnv(
             env,
-            lambda obs, rows=None: state_vector(check_obs(obs, self.spec)[0], table),
-            lambda obs, rules: rule_slates(check_obs(obs, self.spec)[0], rules, table, k),
-            space, gym.spaces.Discrete(len(RULES)), seed,
+            lambda obs, rows=None: self.rules.state(check_obs(obs, self.spec)[0]),
+            lambda obs, rules: self.rules.slates(check_obs(obs, self.spec)[0], rules, k),
+            space, gym.spaces.Discrete(len(RULES)), seed, on_step=self._on_step,
         )
+
+    def _on_step(self, obs: Obs, slates: np.ndarray, reward: np.ndarray, info: dict
+                 ) -> np.ndarray:
+        self.rules.observe(obs, slates, info)
+        return reward
+
+    def _act(self, obs: Obs, info: dict[str, Any]) -> np.ndarray:
+        with isolated_global_rng(int(self.rng.integers(2**31))):
+            actions, _ = self.model.predict(self.rules.state(obs), deterministic=True)
+        return self.rules.slates(obs, actions, self.slate_size)
+
+    def _update(self, obs, action, reward, next_obs, terminated, truncated, info):
+        self.rules.observe(obs, action, info)
+        return {}
 
     def _build(self, vec: DriftRecVecEnv) -> Any:
         from stable_baselines3 import DQN
@@ -545,3 +505,12 @@ class DQNAgent(SB3Agent):
                    exploration_final_eps=c.exploration_final_eps,
                    policy_kwargs={"net_arch": list(c.net_arch)}, seed=self._sb3_seed,
                    device="cpu", verbose=0)
+
+    def state_dict(self) -> dict[str, Any]:
+        logged = {f"stats_{k}": torch.from_numpy(np.array(v, copy=True))
+                  for k, v in self.rules.stats.state().items()}
+        return {"policy": self.model.policy.state_dict(), **logged}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.model.policy.load_state_dict(state["policy"])
+        self.rules.stats.load(_prefixed(state, "stats_"))

@@ -238,6 +238,14 @@ def check_targets(summary: dict[str, Any]) -> dict[str, Any]:
     return checks
 
 
+def write_results(out: Path, result: dict[str, Any]) -> None:
+    """Write ``result`` atomically to ``out`` and print its checks, one line each."""
+    atomic_write_json(out, result)
+    for name, check in result["checks"].items():
+        print(f"  [{'ok' if check['holds'] else 'FAIL'}] {name}: {check['detail']}")
+    print(f"{result['seconds']:.0f}s wall, {result.get('cpu_seconds', '?')} CPU-s; results: {out}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     import torch
@@ -284,10 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                for p in run] for run in runs] for name, runs in per.items()}
                  for scn, per in raw.items()},
     }
-    atomic_write_json(args.out, result)
-    for name, check in result["checks"].items():
-        print(f"  [{'ok' if check['holds'] else 'FAIL'}] {name}: {check['detail']}")
-    print(f"{result['seconds']:.0f}s; results: {args.out}")
+    write_results(args.out, result)
     return 0
 
 

@@ -38,7 +38,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from driftrec.encoders.io import atomic_write_json
 
 from .compare_agents import provenance
 from .learning_curves import (
@@ -52,6 +51,7 @@ from .learning_curves import (
     parse_kwargs,
     reference_rows,
     summarise_curve,
+    write_results,
 )
 from .runner import TRAIN_SEED_OFFSET, make_vector_env, scenario_geometry
 
@@ -189,10 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                for p in run] for run in runs] for name, runs in per.items()}
                  for scn, per in raw.items()},
     }
-    atomic_write_json(args.out, result)
-    for name, check in checks.items():
-        print(f"  [{'ok' if check['holds'] else 'FAIL'}] {name}: {check['detail']}")
-    print(f"{result['seconds']:.0f}s; results: {args.out}")
+    write_results(args.out, result)
     return 0
 
 
