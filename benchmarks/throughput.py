@@ -19,9 +19,7 @@ of reach whatever the rest of the step costs. The engine computes it through one
 has it (``envs/gemm.py``); the column ``mm`` times the same product by ``torch.mm`` (MKL on x86
 builds, whose sgemm runs its AVX2 path on AMD CPUs). The target
 (DESIGN.md §8) is a ratio ≤ 2 at B=4096, N=100, K=10, d=384 on 2 CPU cores (``--threads``: torch
-threads, default 1, the same for the step and the gather). The target configuration is also
-measured with candidate pools that last 10 and 50 steps (``pool_lifetime``: the (B·N·d) product
-once per pool instead of every step), reported under ``pool_lifetime``.
+threads, default 1, the same for the step and the gather).
 
 Catalogs are synthetic (random unit embeddings, so d is free; M = 5,000 items, 20 categories), so
 this measures the engine, not an encoder. Results go to ``benchmarks/results/throughput.json``
@@ -56,7 +54,6 @@ FULL = {"B": (1, 64, 1024, 4096), "N": (20, 100, 1000), "K": (2, 10), "d": (64, 
 QUICK = {"B": (1, 64, 4096), "N": (100,), "K": (10,), "d": (64, 384)}
 TARGET = {"B": 4096, "N": 100, "K": 10, "d": 384}
 TARGET_REPEATS = 11  # at least this many repeats for the target configuration
-LONGER_LIFETIMES = (10, 50)  # extra measurements of the target configuration
 
 
 def synthetic_catalog(num_items: int, dim: int, seed: int = 0) -> Any:
@@ -196,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     grid = QUICK if args.quick else FULL
     repeats = args.repeats or (3 if args.quick else 5)
-    rows, longer = [], []
+    rows = []
     print(format_table([]), flush=True)
     for d in grid["d"]:
         catalog = synthetic_catalog(args.items, d)
@@ -206,11 +203,6 @@ def main(argv: list[str] | None = None) -> int:
             row = measure(b, n, k, d, catalog, repeats=reps)
             rows.append(row)
             print(format_table([row]).splitlines()[-1], flush=True)
-            if target:
-                for lifetime in LONGER_LIFETIMES:
-                    extra = measure(b, n, k, d, catalog, repeats=reps, pool_lifetime=lifetime)
-                    longer.append(extra)
-                    print(format_table([extra]).splitlines()[-1], flush=True)
     rows.sort(key=lambda r: (r["B"], r["N"], r["K"], r["d"]))
     target = next((r for r in rows if _is_target(r)), None)
     result = {
@@ -246,11 +238,10 @@ def main(argv: list[str] | None = None) -> int:
             "met": None if target is None else target["ratio"] <= 2.0,
         },
         "results": rows,
-        "pool_lifetime": longer,
     }
     atomic_write_json(args.output, result)
     print()
-    print(format_table(rows + longer))
+    print(format_table(rows))
     if target is not None:
         speedup = target["user_steps_per_s"] / RECSIM_STEPS_PER_S
         print(
@@ -261,12 +252,6 @@ def main(argv: list[str] | None = None) -> int:
             f"{RECSIM_STEPS_PER_S:.0f} steps/s; the similarity product alone = "
             f"{target['product_ratio']:.2f}x the gather (by torch.mm: "
             f"{target['blas_product_ratio']:.2f}x)"
-        )
-    for row in longer:
-        print(
-            f"  with a pool lasting {row['pool_lifetime']} steps: step/gather = "
-            f"{row['ratio']:.2f} (repeats {row['ratio_min']:.2f}-{row['ratio_max']:.2f}); "
-            f"{row['user_steps_per_s']:,.0f} user-steps/s; product {row['product_ratio']:.2f}"
         )
     print(f"wrote {args.output}")
     return 0

@@ -299,9 +299,9 @@ class ScenarioConfig:
     ``reward``: ``"engagement"`` (minutes watched/read), ``"clicks"``, ``"revenue"`` (purchases ×
     price), ``"rating"`` (rating of the consumed item, 0 if none) or ``"mixed"``: the
     ``reward_weights`` (engagement, clicks, revenue, rating) combination.
-    ``pool_lifetime``: global steps one candidate pool lasts (a "day" of candidates shared by
-    the batch; 1 = new candidates every step). While a pool lasts, the similarities of every user
-    to it are updated in O(B·N) per step instead of recomputed in O(B·N·d) (see ``engine``).
+    ``pool_lifetime``: kept so that configs naming it still load; it must be 1 (every global
+    step draws a new candidate pool). Pools lasting several steps were removed: no preset used
+    them and their incremental updates doubled the engine's code (``docs/performance.md``).
     ``oracle_info``: also report ``info["candidate_values"]``, every candidate's immediate
     expected reward (what the oracle-myopic reference ranks by): (B, N) work per step that no
     other consumer needs, so it is off unless asked for (the oracle agent asks for it).
@@ -354,6 +354,11 @@ class ScenarioConfig:
         _positive_int(o, "history_length", self.history_length)
         _positive_int(o, "max_steps", self.max_steps)
         _positive_int(o, "pool_lifetime", self.pool_lifetime)
+        if self.pool_lifetime != 1:
+            raise ValueError(
+                f"{o}.pool_lifetime={self.pool_lifetime} is no longer supported; expected 1 (a "
+                "new candidate pool every step: pools that last several steps were removed)"
+            )
         _flag(o, "oracle_info", self.oracle_info)
         if not isinstance(self.encoder, str) or not self.encoder:
             raise TypeError(

@@ -1,6 +1,9 @@
 """The batched user engine: B users stepped in one call, shared by the single and vector envs.
 
-One step, for every user b at once (shapes in brackets):
+It computes what ``envs/model/reference.py`` defines (and is tested against it step by step:
+``tests/envs/test_reference_step.py``), in a representation that touches (B, d) memory as
+few times as possible, since at large B that memory traffic is what a step costs. One step, for
+every user b at once (shapes in brackets):
 
 1. the similarities of every user to the current pool are already known from the end of the
    previous step: ``sims`` = [u_stored; s_stored] (2B, d) @ [E_pool; c].T, computed as one product
@@ -18,25 +21,18 @@ One step, for every user b at once (shapes in brackets):
    cos(u, u_0) follow in closed form from inner products the step already has (exact
    renormalisation at least every ``RENORM_EVERY`` steps); budget, satisfaction, churn
    (``budget.py``); history;
-4. users who left are replaced in place (autoreset) with a new user key; the world advances one
-   global step.
-
-A candidate pool lasts ``pool_lifetime`` global steps. While it lasts (``_pool_lasts``), every
-update of step 3 is a combination of the pool's columns, so the engine applies it to ``sims``
-through the columns' Gram matrix — O(B·N) per step — and records it as coefficients
-(``state.pending``) instead of touching the (B, d) rows; when the pool changes, the coefficients
-are applied with one product and the similarities to the new pool recomputed with another
-(O(B·N·d), once per pool).
+4. the world advances: a new candidate pool and its similarity product (``_draw_pool``,
+   ``_refresh``); users who left are replaced in place (autoreset) with a new user key.
 
 All randomness is counter-based (``rng.py``), so a user's trajectory depends only on the seed,
-its slot, its generation and its actions. Validation happens at the env edge; nothing here is
-mutated before the inputs have been checked.
+its slot, its generation and its actions, and products keep their rows independent of the row
+count (``gemm.py``): a user's numbers are the same to the bit whatever B. Validation happens at
+the env edge; nothing here is mutated before the inputs have been checked.
 
-The public methods run under ``torch.inference_mode``: nothing here is differentiated, and
-skipping autograd's bookkeeping takes 10–16% off a step of 1–1024 users, whose cost is mostly
-per-operation overhead (``docs/internals.md``). The state's tensors are therefore inference
-tensors: to edit one in place from outside (a test, an experiment), do it inside
-``torch.inference_mode()``.
+The public methods run under ``torch.inference_mode``: nothing here is differentiated, and a step
+of few users is mostly per-operation overhead, which autograd's bookkeeping would add to
+(``docs/performance.md``). The state's tensors are therefore inference tensors: to edit one in
+place from outside (a test, an experiment), do it inside ``torch.inference_mode()``.
 """
 
 from __future__ import annotations
@@ -53,21 +49,18 @@ from .budget import churn, update_budget, update_satisfaction
 from .choice import choose, examination, position_effect
 from .config import ScenarioConfig
 from .drift import drift_strength
-from .exogenous import category_centroids, principal_basis, trending_category
+from .exogenous import trending_category
 from .gemm import MIN_GEMM_ROWS, rows_stable_mm, similarity_product
+from .model.params import catalog_bases, resolve_user_model
+from .model.reference import reward as scenario_reward
 from .response import completion_logit, purchase_logit, rating_mean, respond
 from .state import UserState, WorldState
 from .users import UserPool, draw_new_users, persona_pool, synthetic_pool
 
-# Exact renormalisation of a user's stored interest at least every this many of its steps bounds
-# the float error of the closed-form norm update: user by user on its own step count, or, when a
-# pool lasts between POOL_RENORM_MIN_LIFETIME and RENORM_EVERY steps, for every drifted user at
-# once when the pool ends (its rows are materialised then anyway; one pass instead of a gather
-# and scatter every step).
+# Exact renormalisation of a user's stored interest at least every this many of its own steps
+# bounds the float error of the closed-form norm update (keyed by the user's step count, so it
+# does not depend on B).
 RENORM_EVERY = 64
-POOL_RENORM_MIN_LIFETIME = 8
-# Rank of the subspace of initial-interest noise (users.draw_new_users).
-NOISE_RANK = 32
 # <e, u_0> of a consumed item comes from tables over the catalog — <persona, e> (P, M) and
 # <noise basis, e> (M, NOISE_RANK) — instead of a (B, d) dot product per step, unless the persona
 # table would hold more entries than this (then the dot product with the stored u_0).
@@ -134,12 +127,8 @@ class Engine:
                 f"num_candidates N={config.num_candidates} exceeds the catalog size M={m}"
             )
         self.config = config
-        model = config.user_model
-        if model.response.price_reference <= 0:
-            median = float(np.median(np.asarray(catalog.cost, dtype=np.float64)))
-            response = replace(model.response, price_reference=max(median, 1e-6))
-            model = replace(model, response=response)
-        self.model = model  # config.user_model with the catalog-dependent defaults resolved
+        # config.user_model with the catalog-dependent defaults resolved
+        self.model = resolve_user_model(config.user_model, catalog.cost)
         self.catalog = catalog
         self.num_users = int(num_users)
         self.device = torch.device(config.device)
@@ -176,12 +165,10 @@ class Engine:
         self.pool_profiles = t(self._agent_profiles(pool, agent_encoder), torch.float32)
 
         ex = self.model.exogenous
-        self.centroids = category_centroids(self.embeddings, self.category_ids, self.num_categories)
-        walk = ex.enabled and ex.walk_std > 0
-        # One SVD for both bases: each is the top rows of the same principal directions.
-        directions = principal_basis(self.embeddings, max(NOISE_RANK, ex.rank if walk else 0))
-        self.noise_basis = directions[:NOISE_RANK].contiguous()
-        self.basis = directions[: ex.rank].contiguous() if walk else None
+        self.centroids, self.noise_basis, self.basis = catalog_bases(
+            self.embeddings, self.category_ids, self.num_categories, self.model
+        )
+        walk = self.basis is not None
         self.rank = 0 if self.basis is None else int(self.basis.shape[0])
         self.trend = ex.enabled and ex.trend_strength > 0
         # Tables for the closed-form interest norm: <e_j, U_r>, <e_j, c>, <U_r, c>.
@@ -249,11 +236,8 @@ class Engine:
         # At least MIN_GEMM_ROWS rows: the BLAS takes another code path for tiny matrices, which
         # would make B = 1 round differently from B = 64 (see gemm.py).
         n_rows = max(2 * b, MIN_GEMM_ROWS)
-        n_cols = self.config.num_candidates + int(self.trend)
         self.state = UserState(
             storage=torch.zeros(n_rows, d + self.rank, **f32),
-            pending=torch.zeros(n_rows, n_cols, **f32),
-            columns=torch.empty(0, d, **f32),
             walk_basis=self.basis if self.basis is not None else torch.empty(0, d, **f32),
             interest_basis=torch.zeros(b, self.rank, **f32),
             initial_interest=torch.zeros(b, d, **f32),
@@ -286,36 +270,23 @@ class Engine:
         )
         self.world = WorldState(
             seed=int(seed), global_step=0, pool_ids=torch.empty(0, dtype=torch.int64),
-            columns=torch.empty(0), product_columns=torch.empty(0), gram=torch.empty(0),
-            exogenous_sims=torch.empty(0),
-            trend_category=-1,
+            columns=torch.empty(0), product_columns=torch.empty(0), trend_category=-1,
             sims=torch.empty(0), utilities=torch.empty(0),  # both set by _refresh below
         )  # fmt: skip
         # One step's exogenous increments (walk z·n, trend τ·n), padded like the walk.
         walk_rows = self.state.walk.shape[0]
         self._walk_coef = torch.zeros(walk_rows, self.rank + int(self.trend), **f32)
-        # The consumed items' embeddings of a step that draws a new pool, gathered into memory
-        # the process already holds: a fresh (B, d) tensor every step costs more in page faults
-        # than the copy itself (measured: 2.4 ms against 0.2 ms at B=4096, d=384).
+        # The consumed items' embeddings, gathered into memory the process already holds: a
+        # fresh (B, d) tensor every step costs more in page faults than the copy itself
+        # (docs/performance.md).
         self._consumed = torch.empty(b, d, **f32)
-        # Tables of each pool for incremental steps (``_lasting`` only; filled by _refresh): the
-        # personas' and the noise basis' <., columns> for arriving users.
-        self._persona_sims = torch.empty(0, n_cols, **f32)
-        self._noise_sims = torch.empty(0, n_cols, **f32)
-        self._arange = torch.arange(b, device=dev)
-        self._init_rows(self._arange, incremental=False)
+        self._init_rows(torch.arange(b, device=dev))
         self._draw_pool()
         self._refresh()
 
-    @property
-    def _lasting(self) -> bool:
-        """Whether a pool can last more than one step (then similarities update incrementally)."""
-        return self.config.pool_lifetime > 1
-
-    def _init_rows(self, rows: torch.Tensor, *, incremental: bool) -> None:
-        """Fresh users in slots ``rows`` (keys already set). Exposed tensors are replaced.
-        ``incremental``: the current pool continues, so their similarities are set here;
-        otherwise the next full product computes them."""
+    def _init_rows(self, rows: torch.Tensor) -> None:
+        """Fresh users in slots ``rows`` (keys already set); the next product computes their
+        similarities. Exposed tensors are replaced."""
         s, b = self.state, self.num_users
         new = draw_new_users(
             self.seed_keys.draws,
@@ -326,19 +297,7 @@ class Engine:
         )
         s.rows.index_copy_(0, rows, new.interest)
         s.rows.index_fill_(0, rows + b, 0.0)
-        s.pending.index_fill_(0, rows, 0.0)
-        s.pending.index_fill_(0, rows + b, 0.0)
         s.walk.index_fill_(0, rows, 0.0)
-        if incremental:
-            # <u, columns> from the personas' and the noise basis' inner products with the
-            # pool's columns (tables of _refresh): (n, k)·(k, C) instead of (n, d)·(d, C).
-            new_sims = self._persona_sims.index_select(0, new.persona)
-            if new.noise is not None:
-                new_sims.add_(rows_stable_mm(new.noise, self._noise_sims))
-            new_sims.div_(new.norm)
-            sims = self.world.sims
-            sims.index_copy_(0, rows, new_sims)
-            sims.index_fill_(0, rows + b, 0.0)
         s.initial_interest.index_copy_(0, rows, new.interest)
         if new.noise is not None:
             s.initial_noise.index_copy_(0, rows, new.noise)
@@ -375,12 +334,9 @@ class Engine:
         s.done = replaced(s.done, False)
 
     @torch.inference_mode()
-    def replace_users(
-        self, rows: torch.Tensor, *, refresh: bool = False, incremental: bool = False
-    ) -> None:
+    def replace_users(self, rows: torch.Tensor, *, refresh: bool = False) -> None:
         """New users (next generation) in slots ``rows``. ``refresh``: called outside ``step``
-        (e.g. the single env's reset), bring the similarities up to date now; ``incremental``:
-        called inside a step whose pool continues (see ``_init_rows``)."""
+        (e.g. the single env's reset), bring the similarities up to date now."""
         s = self.state
         gen = s.generation.clone()
         gen[rows] += 1
@@ -388,41 +344,20 @@ class Engine:
         keys = s.keys.clone()
         keys[rows] = rng.user_keys(self.seed_keys.users, rows, gen[rows])
         s.keys = keys
+        self._init_rows(rows)
         if refresh:
-            # A pool that continues takes the same arrival path as inside an incremental step,
-            # so a user's numbers do not depend on whether it arrived in a step or at a reset.
-            incremental = self._pool_lasts(self.world.global_step)
-        self._init_rows(rows, incremental=incremental)
-        if refresh and incremental:
-            self._utilities()
-        elif refresh:
             self._refresh()
 
     # ----------------------------------------------------------------------------- world
-    def _pool_lasts(self, global_step: int) -> bool:
-        """Whether the GEMM columns at ``global_step`` are those of ``global_step - 1``: same
-        candidate pool (``pool_lifetime``) and same trending topic (a function of the seed and
-        the step, not of the state, so it can be asked before or after the world advanced)."""
-        if global_step % self.config.pool_lifetime == 0:
-            return False
-        if not self.trend:
-            return True
-        seed, period = self.seed_keys.world, self.model.exogenous.trend_period
-        return trending_category(
-            seed, global_step, self.num_categories, period
-        ) == trending_category(seed, global_step - 1, self.num_categories, period)
-
     def _draw_pool(self) -> None:
-        """The N candidates of the current pool epoch (hash of seed and global step //
-        ``pool_lifetime``), the GEMM columns and their Gram matrix."""
+        """The N candidates of the current global step (``reference.candidate_pool``) and the
+        product's columns: [E_pool; c_trend], with <columns, U_r> appended for the walk."""
         w = self.world
-        epoch = w.global_step // self.config.pool_lifetime
-        gen = rng.generator(self.seed_keys.world, rng.STREAM_POOL, epoch)
+        gen = rng.generator(self.seed_keys.world, rng.STREAM_POOL, w.global_step)
         m = self.embeddings.shape[0]
         ids = torch.randperm(m, generator=gen)[: self.config.num_candidates].to(self.device)
         w.pool_ids = ids
         parts = [self.embeddings.index_select(0, ids)]
-        directions = [self.basis] if self.basis is not None else []
         w.trend_category = -1
         if self.trend:
             ex = self.model.exogenous
@@ -430,31 +365,17 @@ class Engine:
                 self.seed_keys.world, w.global_step, self.num_categories, ex.trend_period
             )
             parts.append(self.centroids[w.trend_category].unsqueeze(0))
-            directions.append(parts[-1])
         w.columns = torch.cat(parts) if len(parts) > 1 else parts[0]
-        # <[U_r; c_trend], columns>: how the walk and the trend move the similarities.
-        if directions:
-            w.exogenous_sims = torch.cat(directions) @ w.columns.T
-        else:
-            w.exogenous_sims = torch.empty(0, device=self.device)
         # The product's right operand: [columns | <columns, U_r>] against [rows | walk].
         w.product_columns = (
-            torch.cat([w.columns, w.exogenous_sims[: self.rank].T], dim=1)
-            if self.rank
-            else w.columns
+            torch.cat([w.columns, w.columns @ self.basis.T], dim=1) if self.rank else w.columns
         )
-        # Only a pool that lasts updates similarities incrementally (through the Gram matrix).
-        w.gram = w.columns @ w.columns.T if self._lasting else torch.empty(0, device=self.device)
         self._pool_quality = self.quality[ids]
         self._pool_appeal = self.appeal[ids]
         self._pool_appeal_term = self._pool_appeal * self.model.choice.appeal_weight
         self._pool_cost = self.cost[ids]
-        self._expose_pool()
-
-    def _expose_pool(self) -> None:
-        """The candidate arrays of observations: new arrays every step (Gymnasium requires that
-        observations of different calls share no memory), never mutated afterwards."""
-        ids = self.world.pool_ids
+        # The candidate arrays of observations: new arrays every step (Gymnasium requires that
+        # observations of different calls share no memory), never mutated afterwards.
         self._pool_obs = {
             "candidate_ids": ids.cpu().numpy().copy(),
             "candidate_embeddings": self._items_agent_t.index_select(0, ids).cpu().numpy(),
@@ -467,23 +388,10 @@ class Engine:
         b, n, g = self.num_users, self.config.num_candidates, self.world.sims
         return g[:b, :n], g[b : 2 * b, :n]
 
-    def _flush(self) -> None:
-        """Apply the coefficients accumulated while the pool lasted to the rows (one GEMM)."""
-        s = self.state
-        if s.columns.numel():
-            s.rows.addmm_(s.pending, s.columns)
-            s.pending.zero_()
-            s.columns = torch.empty(0, self.dim, device=self.device)
-
     def _refresh(self) -> None:
         """Similarities to the current pool (one GEMM), utilities and the oracle values."""
-        w = self.world
-        self._flush()
         # [rows | walk] @ [columns | <columns, U_r>].T: u_stored = rows + walk @ U_r included.
-        w.sims = similarity_product(*self.similarity_operands())
-        if self._lasting:
-            self._persona_sims = rows_stable_mm(self.pool_interests, w.columns.T)
-            self._noise_sims = rows_stable_mm(self.noise_basis, w.columns.T)
+        self.world.sims = similarity_product(*self.similarity_operands())
         self._utilities()
 
     def similarity_operands(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -591,9 +499,6 @@ class Engine:
         b = slate.shape[0]
         n_cand, r = self.config.num_candidates, self.rank
         seed = self.seed_keys.draws
-        # While the pool lasts, every similarity is updated with the same increments as the rows
-        # (through the Gram matrix of the columns): O(B·N) instead of the O(B·N·d) product.
-        incremental = self._pool_lasts(w.global_step + 1)
         util = w.utilities
         slate_util = util.gather(1, slate) + self.position_effect
 
@@ -618,7 +523,7 @@ class Engine:
             uni[:, nc : nc + 3], m.response,
         )  # fmt: skip
         n_clicks = clicks.sum(dim=1).to(torch.float32)
-        reward = self._reward(resp.engagement, n_clicks, resp.revenue, resp.rating)
+        reward = scenario_reward(self.config, resp.engagement, n_clicks, resp.revenue, resp.rating)
 
         # Dynamics in the stored representation (state.py): u_stored += n (a e + z U_r + τ c),
         # s_stored += rate / scale' · e; the new norm and <u, u_0> follow in closed form.
@@ -627,13 +532,8 @@ class Engine:
         ex = m.exogenous
         moved = consumed & (a != 0) if m.drift.enabled else torch.zeros_like(consumed)
         sq = 1.0 + a * a + 2.0 * a * match
-        if incremental:
-            g = w.gram.index_select(0, pos)  # (B, C) <e, columns>
-            if s.columns.numel() == 0:
-                s.columns = w.columns
-        else:
-            e = torch.index_select(w.columns, 0, pos, out=self._consumed)  # (B, d)
-        e_u0 = self._item_dot_initial(item, None if incremental else e)
+        e = torch.index_select(w.columns, 0, pos, out=self._consumed)  # (B, d)
+        e_u0 = self._item_dot_initial(item, e)
         dot = s.interest_dot_initial + n * a * e_u0
         if r or self.trend:
             walk = self._walk_coef
@@ -660,13 +560,9 @@ class Engine:
             if r:
                 s.interest_basis = s.interest_basis + basis_step * n.unsqueeze(1)
                 s.walk.add_(walk[:, :r])
-            # At least MIN_GEMM_ROWS rows (zero rows add exactly 0): B-invariant rounding.
-            rows = walk.shape[0]
-            if incremental:
-                if self.trend:
-                    s.pending[:rows, n_cand:].add_(walk[:, r:])
-                w.sims[:rows].addmm_(walk, w.exogenous_sims)
-            elif self.trend:
+            if self.trend:
+                # At least MIN_GEMM_ROWS rows (zero rows add exactly 0): B-invariant rounding.
+                rows = walk.shape[0]
                 s.rows[:rows].addmm_(walk[:, r:], w.columns[n_cand:])
             moved = torch.ones_like(consumed)
         # The consumed item's embedding enters u_stored with weight n·a and s_stored with
@@ -679,14 +575,7 @@ class Engine:
             s.satiation_scale = scale
         blocks = len(weights)
         weight = torch.stack(weights)  # (blocks, B, 1)
-        if incremental:
-            s.pending[: blocks * b].view(blocks, b, -1).scatter_add_(
-                2, pos1.unsqueeze(0).expand(blocks, b, 1), weight
-            )
-            w.sims[: blocks * b].view(blocks, b, -1).addcmul_(g.unsqueeze(0), weight)
-        else:
-            s.rows[: blocks * b].view(blocks, b, -1).addcmul_(e.unsqueeze(0), weight)
-            self._flush()  # earlier steps of this pool, before its columns go
+        s.rows[: blocks * b].view(blocks, b, -1).addcmul_(e.unsqueeze(0), weight)
         s.interest_norm = n * torch.sqrt(torch.clamp_min(sq, 1e-12))
         s.interest_dot_initial = dot
         s.dirty = s.dirty | moved
@@ -708,7 +597,7 @@ class Engine:
             s.history_responses,
         )
         s.budget, s.satisfaction, s.steps = budget, satisfaction, steps
-        self._maintain(steps, incremental=incremental)
+        self._maintain(steps)
 
         best = util.amax(dim=1) + self.position_effect[0]
         info = {
@@ -733,21 +622,15 @@ class Engine:
         done = terminated | truncated
         final_rows = final_obs = None
         w.global_step += 1
-        if incremental:
-            self._expose_pool()
-        else:
-            self._draw_pool()
+        self._draw_pool()
         if autoreset:
             if bool(done.any()):
                 final_rows = done.nonzero().squeeze(1)
                 final_obs = self.observation(final_rows)
-                self.replace_users(final_rows, incremental=incremental)
+                self.replace_users(final_rows)
         else:
             s.done = done
-        if incremental:
-            self._utilities()
-        else:
-            self._refresh()
+        self._refresh()
         info.update(self.candidate_info())
         return StepResult(reward, terminated, truncated, info, final_rows, final_obs)
 
@@ -764,39 +647,27 @@ class Engine:
             e = self.embeddings.index_select(0, item)
         return torch.linalg.vecdot(e, s.initial_interest)
 
-    def _maintain(self, steps: torch.Tensor, *, incremental: bool) -> None:
+    def _maintain(self, steps: torch.Tensor) -> None:
         """Exact renormalisation of drifted interests (see RENORM_EVERY), and folding of small
-        satiation scales. Row-local and keyed by the global or the user's own step, so it does
-        not depend on B."""
+        satiation scales. Row-local and keyed by the user's own step, so it does not depend on
+        B."""
         s, b = self.state, self.num_users
-        if POOL_RENORM_MIN_LIFETIME <= self.config.pool_lifetime <= RENORM_EVERY:
-            if not incremental:  # the pool ends: its coefficients are in the rows already
-                self._renormalise_in_place()
-        else:
-            due = s.dirty & (steps % RENORM_EVERY == 0)
-            if bool(due.any()):
-                self._renormalise_users(due.nonzero().squeeze(1), incremental=incremental)
+        due = s.dirty & (steps % RENORM_EVERY == 0)
+        if bool(due.any()):
+            self._renormalise_users(due.nonzero().squeeze(1))
         small = s.satiation_scale < MIN_SATIATION_SCALE
         if bool(small.any()):
             idx = small.nonzero().squeeze(1)
             factor = s.satiation_scale[idx].unsqueeze(1)
             s.rows.index_copy_(0, idx + b, s.rows.index_select(0, idx + b) * factor)
-            if incremental:
-                sims, pending = self.world.sims, s.pending
-                sims.index_copy_(0, idx + b, sims.index_select(0, idx + b) * factor)
-                pending.index_copy_(0, idx + b, pending.index_select(0, idx + b) * factor)
             s.satiation_scale.index_fill_(0, idx, 1.0)
 
-    def _renormalise_users(self, idx: torch.Tensor, *, incremental: bool) -> None:
-        """Exact renormalisation of the interests of users ``idx`` (a few per step: gathered).
-        ``incremental``: the pool lasts, so their pending coefficients are applied first and
-        their similarities rescaled instead of recomputed."""
+    def _renormalise_users(self, idx: torch.Tensor) -> None:
+        """Exact renormalisation of the interests of users ``idx`` (a few per step: gathered),
+        with the walk's coefficients folded into their rows."""
         s = self.state
         u = s.rows.index_select(0, idx)
-        if incremental:  # apply the pending coefficients of these rows
-            u = u + rows_stable_mm(s.pending.index_select(0, idx), s.columns)
-            s.pending.index_fill_(0, idx, 0.0)
-        if self.rank:  # fold the walk into the rows
+        if self.rank:
             u = u + rows_stable_mm(s.walk.index_select(0, idx), self.basis)
             s.walk.index_fill_(0, idx, 0.0)
         norm = torch.linalg.vector_norm(u, dim=1, keepdim=True)
@@ -804,58 +675,10 @@ class Engine:
         s.rows.index_copy_(0, idx, u)
         if self.rank:
             s.interest_basis.index_copy_(0, idx, rows_stable_mm(u, self.basis.T))
-        if incremental:
-            sims = self.world.sims
-            sims.index_copy_(0, idx, sims.index_select(0, idx) / norm)
         dot = torch.linalg.vecdot(u, s.initial_interest.index_select(0, idx))
         s.interest_dot_initial.index_copy_(0, idx, dot)
         s.interest_norm.index_fill_(0, idx, 1.0)
         s.dirty.index_fill_(0, idx, False)
-
-    def _renormalise_in_place(self) -> None:
-        """Exact renormalisation of every drifted interest when a pool ends, on the rows in place.
-
-        Nearly every user is due then, so gathering their rows into (n, d) temporaries, as the
-        per-user path does, would allocate several fresh (B, d) tensors once per pool: on a
-        virtual machine their page faults cost more than the arithmetic (measured at B=4096,
-        d=384: about 7,000 faults per pool end; at pools of 10 steps the mean step fell from 18.3
-        to 16.5 ms without them). Row-local: users that did not move are divided by exactly 1
-        and keep their closed-form values.
-        """
-        s, b = self.state, self.num_users
-        if self.rank:  # fold the walk into the rows (padded rows add exact zeros)
-            s.rows[: s.walk.shape[0]].addmm_(s.walk, self.basis)
-            s.walk.zero_()
-        u, dirty = s.rows[:b], s.dirty
-        norm = torch.where(dirty, torch.linalg.vector_norm(u, dim=1), 1.0)
-        u.div_(norm.unsqueeze(1))
-        if self.rank:
-            s.interest_basis = torch.where(
-                dirty.unsqueeze(1), rows_stable_mm(u, self.basis.T), s.interest_basis
-            )
-        dot = torch.bmm(u.unsqueeze(1), s.initial_interest.unsqueeze(2)).view(b)
-        s.interest_dot_initial = torch.where(dirty, dot, s.interest_dot_initial)
-        s.interest_norm = torch.where(dirty, 1.0, s.interest_norm)
-        s.dirty = torch.zeros_like(dirty)
-
-    def _reward(
-        self,
-        engagement: torch.Tensor,
-        clicks: torch.Tensor,
-        revenue: torch.Tensor,
-        rating: torch.Tensor,
-    ) -> torch.Tensor:
-        kind = self.config.reward
-        if kind == "engagement":
-            return engagement
-        if kind == "clicks":
-            return clicks
-        if kind == "revenue":
-            return revenue
-        if kind == "rating":
-            return rating
-        we, wc, wr, wt = self.config.reward_weights
-        return we * engagement + wc * clicks + wr * revenue + wt * rating
 
     # ----------------------------------------------------------------------------- observe
     @torch.inference_mode()

@@ -1,10 +1,12 @@
-"""The simulator's state as data: ``UserState`` (per-user tensors over B users) and ``WorldState``
-(what the whole batch shares: seed, global step, today's candidate pool and the similarities of
-every user to that pool).
+"""The batched engine's state as data: ``UserState`` (per-user tensors over B users) and
+``WorldState`` (what the whole batch shares: seed, global step, today's candidate pool and the
+similarities of every user to that pool).
 
-Representation (why it is not simply ``u``, ``s``): the two (B, d) blocks live as rows of one
-matrix ``rows`` = [u_stored; s_stored] so that a single matrix product with [E_pool; c_trend]
-gives every inner product a step needs. To avoid extra passes over (B, d) memory,
+The true quantities, and how each step changes them, are defined by ``envs/model/reference.py``
+(``ReferenceState``). Why the engine does not simply store u and s: the two (B, d) blocks live as
+rows of one matrix ``rows`` = [u_stored; s_stored] so that a single matrix product with
+[E_pool; c_trend] gives every inner product a step needs, and to avoid extra passes over (B, d)
+memory (what a step at large B costs),
 
 - the interest is stored unnormalised: ``u = u_stored / interest_norm``, where the norm is updated
   in closed form from those inner products and recomputed exactly every few steps;
@@ -16,11 +18,7 @@ gives every inner product a step needs. To avoid extra passes over (B, d) memory
   [rows | walk] (max(2B, 8), d + r), and the right operand is [columns | <columns, U_r>], so the
   one product that scores a new pool includes the walk (an inner dimension of d + r instead of a
   second (B, r)·(r, C) product and pass over the similarities); <u_stored, U_r> (what the
-  closed-form norm needs) is kept in closed form (``interest_basis``);
-- while a candidate pool lasts, every other update to the rows is a combination of the pool's
-  columns (the consumed item, the trend), so it is accumulated as coefficients ``pending`` (B, C)
-  and applied with one matrix product when the pool changes: the true rows are
-  ``rows + pending @ columns (+ walk @ U_r)``. No step touches (B, d) memory then.
+  closed-form norm needs) is kept in closed form (``interest_basis``).
 
 Convention that makes zero-copy observations safe: tensors that observations expose
 (``history_*``, ``steps``) are *replaced*, never mutated in place.
@@ -42,8 +40,6 @@ class UserState:
     # (max(2B, 8), d + r) = [rows | walk]: the left operand of the similarity product; ``rows``
     # and ``walk`` (properties) are views of it.
     storage: torch.Tensor
-    pending: torch.Tensor  # (max(2B, 8), C) coefficients over `columns` not yet added to rows
-    columns: torch.Tensor  # (C, d) the pool's columns that `pending` refers to
     walk_basis: torch.Tensor  # (r, d) U_r, orthonormal rows (constant; (0, d) without a walk)
     interest_basis: torch.Tensor  # (B, r) <u_stored, U_r>, in closed form
     initial_interest: torch.Tensor  # (B, d) u at arrival, for drift = cos(u_t, u_0)
@@ -76,7 +72,7 @@ class UserState:
 
     @property
     def rows(self) -> torch.Tensor:
-        """(max(2B, 8), d) view: [0, B) u_stored, [B, 2B) s_stored, up to ``pending``."""
+        """(max(2B, 8), d) view: [0, B) u_stored, [B, 2B) s_stored (rows past 2B are zero)."""
         return self.storage[:, : self.walk_basis.shape[1]]
 
     @property
@@ -99,10 +95,8 @@ class UserState:
         return self._stored()[b : 2 * b] * self.satiation_scale.unsqueeze(1)
 
     def _stored(self) -> torch.Tensor:
-        """[u_stored; s_stored] with the pending and walk coefficients applied (a new tensor)."""
+        """[u_stored; s_stored] with the walk's coefficients applied (a new tensor)."""
         rows = self.rows.clone()
-        if self.columns.numel():
-            rows.addmm_(self.pending, self.columns)
         if self.walk_basis.numel():
             n = self.walk.shape[0]
             rows[:n].addmm_(self.walk, self.walk_basis)
@@ -115,15 +109,14 @@ class UserState:
 
 @dataclass
 class WorldState:
-    """Shared by the batch: the seed, the global step and today's candidate pool."""
+    """Shared by the batch: the seed, the global step and today's candidate pool (a new one
+    every global step)."""
 
     seed: int
     global_step: int
     pool_ids: torch.Tensor  # (N,) int64 catalog indices, distinct
     columns: torch.Tensor  # (C, d) = (N + t, d): [E_pool; c_trend]
     product_columns: torch.Tensor  # (C, d + r) [columns | columns @ U_r.T] (the product's)
-    gram: torch.Tensor  # (C, C) columns @ columns.T (incremental similarities)
-    exogenous_sims: torch.Tensor  # (r + t, C) [U_r; c_trend] @ columns.T
     trend_category: int  # -1 when there is no trend
-    sims: torch.Tensor  # (max(2B, 8), C) = [u_stored; s_stored] @ columns.T (kept up to date)
+    sims: torch.Tensor  # (max(2B, 8), C) = [u_stored; s_stored] @ columns.T at the pool's start
     utilities: torch.Tensor  # (B, N) v without position effect

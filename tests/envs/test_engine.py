@@ -48,11 +48,8 @@ def test_seeded_rollouts_of_50_steps_are_identical(catalog, scenario):
             assert np.array_equal(i1[key], i2[key])
 
 
-# 7: users renormalised on their own step count; 9: all at once, in place, when a pool ends.
-@pytest.mark.parametrize("pool_lifetime", [1, 7, 9])
-def test_user_trajectory_is_identical_under_4_and_64_users(catalog, pool_lifetime):
+def test_user_trajectory_is_identical_under_4_and_64_users(catalog):
     kw = {
-        "pool_lifetime": pool_lifetime,
         "catalog": catalog,
         "encoder": "hashing",
         "num_candidates": 30,
@@ -74,17 +71,11 @@ def test_user_trajectory_is_identical_under_4_and_64_users(catalog, pool_lifetim
     assert resets >= 8
 
 
-# Pools of 6: sessions truncated at 12 steps end exactly when a pool ends; of 7: inside a pool.
-# news: its trend (period 10) changes the columns inside a pool of 7, when 10-step sessions end.
-# Pools of 8: interests renormalised in place when a pool ends (also when 16-step sessions end).
-@pytest.mark.parametrize(
-    ("scenario", "pool_lifetime", "max_steps"),
-    [("video", 1, 12), ("video", 6, 12), ("video", 7, 12), ("news", 7, 10), ("video", 8, 16)],
-)
-def test_single_env_equals_vector_env_with_one_user(catalog, scenario, pool_lifetime, max_steps):
+# news: its trend (period 10) changes when its 10-step sessions end.
+@pytest.mark.parametrize(("scenario", "max_steps"), [("video", 12), ("news", 10), ("shopping", 7)])
+def test_single_env_equals_vector_env_with_one_user(catalog, scenario, max_steps):
     kw = {
         "scenario": scenario,
-        "pool_lifetime": pool_lifetime,
         "catalog": catalog,
         "encoder": "hashing",
         "num_candidates": 30,
@@ -160,23 +151,18 @@ def test_interest_stays_unit_norm(catalog):
     assert torch.allclose(norms, torch.ones(8), atol=1e-5)
 
 
-@pytest.mark.parametrize("pool_lifetime", [1, 40])
 @pytest.mark.parametrize("scenario", ["video", "news", "shopping"])
-def test_similarities_kept_up_to_date_while_the_pool_lasts_equal_the_exact_product(
-    catalog, scenario, pool_lifetime
-):
-    """The O(B·N) incremental update (through the Gram matrix) tracks rows @ columns.T through
-    drift, satiation, walk, trend, renormalisation, satiation folding and autoresets; so does
-    the per-pool product plus the walk's coefficients (pool_lifetime=1)."""
+def test_similarities_of_the_stored_representation_equal_the_exact_product(catalog, scenario):
+    """The per-pool product of the stored rows plus the walk's coefficients equals the true
+    <u, e_j>, <s, e_j> through drift, satiation, walk, trend, renormalisation, satiation folding
+    and autoresets."""
     env = driftrec.envs.DriftRecVectorEnv(
-        16, scenario, catalog=catalog, encoder="hashing", pool_lifetime=pool_lifetime,
-        max_steps=15,
-    )  # fmt: skip
+        16, scenario, catalog=catalog, encoder="hashing", max_steps=15
+    )
     env.reset(seed=3)
     eng = env.engine
-    pools, incremental_steps, walk_carried = set(), 0, 0
+    pools, walk_carried = set(), 0
     for t in range(80):
-        incremental_steps += eng._pool_lasts(eng.world.global_step + 1)
         env.step(env.action_space.sample())
         pools.add(tuple(eng.world.pool_ids.tolist()))
         # In true units: <u, .> with u unit, <s, .> with s = scale · s_stored.
@@ -189,8 +175,7 @@ def test_similarities_kept_up_to_date_while_the_pool_lasts_equal_the_exact_produ
         basis_dots = st.interest_basis / st.interest_norm.unsqueeze(1)
         assert torch.allclose(basis_dots, st.interest @ eng.basis.T, atol=2e-5), (scenario, t)
         walk_carried += bool(st.walk.abs().sum() > 0)  # as coefficients, not in the rows
-    assert len(pools) >= 2 and walk_carried >= 60
-    assert incremental_steps >= 60 if pool_lifetime > 1 else incremental_steps == 0
+    assert len(pools) == 80 and walk_carried >= 60
 
 
 def test_rows_and_walk_are_views_of_the_product_operand_also_in_a_clone(catalog):
@@ -214,47 +199,26 @@ def test_rows_and_walk_are_views_of_the_product_operand_also_in_a_clone(catalog)
     assert torch.equal(st.storage[:8, d:], eng.state.walk + 1.0)
 
 
-def test_a_pool_lasts_pool_lifetime_steps(catalog):
-    env = driftrec.envs.DriftRecVectorEnv(2, catalog=catalog, encoder="hashing", pool_lifetime=5)
+def test_every_step_draws_a_new_pool_and_a_lasting_pool_is_a_clear_error(catalog):
+    env = driftrec.envs.DriftRecVectorEnv(2, catalog=catalog, encoder="hashing")
     obs, _ = env.reset(seed=0)
     ids = [obs["candidate_ids"][0].copy()]
-    for _ in range(10):
-        obs = env.step(env.action_space.sample())[0]
-        ids.append(obs["candidate_ids"][0].copy())
-    same = [np.array_equal(ids[t], ids[t - 1]) for t in range(1, 11)]
-    assert same == [t % 5 != 0 for t in range(1, 11)]
+    for _ in range(5):
+        ids.append(env.step(env.action_space.sample())[0]["candidate_ids"][0].copy())
+    assert not any(np.array_equal(ids[t], ids[t - 1]) for t in range(1, 6))
+    with pytest.raises(ValueError, match=r"pool_lifetime=5 is no longer supported; expected 1"):
+        driftrec.envs.DriftRecVectorEnv(2, catalog=catalog, encoder="hashing", pool_lifetime=5)
 
 
-def test_whether_a_pool_lasts_depends_only_on_the_step(catalog):
-    """Asked before a step (inside it) or after (a reset): the same answer, also when the trend
-    changes the columns inside a pool — so arrivals take the same path in both envs."""
-    env = driftrec.envs.DriftRecVectorEnv(
-        2, "news", catalog=catalog, encoder="hashing", pool_lifetime=7, trend_period=3
-    )
-    env.reset(seed=0)
-    eng = env.engine
-    answers = []
-    for _ in range(30):
-        g = eng.world.global_step + 1
-        before = eng._pool_lasts(g)
-        env.step(env.action_space.sample())
-        assert eng._pool_lasts(g) == before
-        answers.append(before)
-    assert not all(answers) and any(answers)  # pools and trend periods both end
-
-
-@pytest.mark.parametrize("pool_lifetime", [1, 40])
 @pytest.mark.parametrize("tables", [True, False])
-def test_drift_info_equals_cosine_to_the_initial_interest(
-    catalog, monkeypatch, tables, pool_lifetime
-):
+def test_drift_info_equals_cosine_to_the_initial_interest(catalog, monkeypatch, tables):
     """<e, u_0> of a consumed item from the catalog tables (or, for a catalog × user pool too
     large for them, the dot product with the stored u_0) keeps <u, u_0> exact: info["drift"] is
     cos(u_t, u_0) of the hidden state, through drift, walk, trend and autoresets."""
     if not tables:
         monkeypatch.setattr(driftrec.envs.engine, "MAX_PERSONA_TABLE", 0)
     env = driftrec.envs.DriftRecVectorEnv(
-        16, "video", catalog=catalog, encoder="hashing", pool_lifetime=pool_lifetime, max_steps=12
+        16, "video", catalog=catalog, encoder="hashing", max_steps=12
     )
     env.reset(seed=5)
     eng = env.engine

@@ -12,10 +12,9 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 SMALL = {"encoder": "hashing", "num_candidates": 20, "slate_size": 3}
 
 
-@pytest.mark.parametrize("pool_lifetime", [1, 3])
 @pytest.mark.parametrize("env_id", sorted(ENV_IDS.values()))
-def test_gymnasium_check_env_passes(catalog, env_id, pool_lifetime):
-    env = gym.make(env_id, catalog=catalog, pool_lifetime=pool_lifetime, **SMALL)
+def test_gymnasium_check_env_passes(catalog, env_id):
+    env = gym.make(env_id, catalog=catalog, **SMALL)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # any checker warning fails the test
         check_env(env.unwrapped)
