@@ -192,6 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true",
                        help="continue the run in --out (same flags) from its checkpoint, or "
                             "from step 0 if it was stopped before its first one")
+    train.add_argument("--engine", choices=("builtin", "rllib"), default="builtin",
+                       help="who runs the training loop: driftrec's own (default) or Ray RLlib "
+                            "(--agent ppo; needs `pip install driftrec[rllib]`)")
+    train.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+                       help="with --engine rllib: env runners, each stepping --users / N users "
+                            "of the native vector env (default 1)")
     _add_common(train, out_help="run folder (default runs/<timestamp>-train-AGENT-SCENARIO/)")
 
     plot = sub.add_parser("plot", help="reward curves of one or more results folders",
@@ -460,7 +466,7 @@ def _bench_dataset(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from . import training
+    from . import rllib_training
 
     all_scenarios = scenario_names()
     check_names("scenario", [args.scenario], list(all_scenarios))
@@ -469,11 +475,19 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     check_device(args.device)
     if args.seeds is not None:
         _check_distinct_seeds(args.seeds)
+    rllib_training.check_args(args)
     out_dir = prepare_out_dir(args.out, f"train-{args.agent}-{args.scenario}", args.overwrite,
                               resume=args.resume)
     if args.seeds is None:
-        return training.train_command(args, out_dir, argv)
+        return _train_function(args)(args, out_dir, argv)
     return _train_seeds(args, out_dir, argv)
+
+
+def _train_function(args: argparse.Namespace) -> Any:
+    """The ``--engine``'s train command: ``training`` or ``rllib_training``."""
+    from . import rllib_training, training
+
+    return (rllib_training if args.engine == "rllib" else training).train_command
 
 
 def _check_distinct_seeds(seeds: Sequence[int]) -> None:
@@ -506,7 +520,7 @@ def _train_seeds(args: argparse.Namespace, out_dir: Path, argv: Sequence[str]) -
         fresh_ok = args.overwrite or (args.resume and not resume)
         seed_dir = prepare_out_dir(str(sub), "", fresh_ok, resume=resume)
         print(f"driftrec train: seed {seed} → {seed_dir}", file=sys.stderr)
-        code = training.train_command(seed_args, seed_dir, argv)
+        code = _train_function(args)(seed_args, seed_dir, argv)
         if code != 0:
             return code
     return 0
