@@ -19,48 +19,24 @@ comparable — differences in results come from the learner, not from feature en
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import numpy as np
+from driftrec.envs.candidate_features import (  # the env's Rank ids build rows from them too
+    history_embedding,
+    log_feedback,
+    masked_max,
+    user_features,
+)
+from driftrec.envs.candidate_features import normalise as _normalise
 
 from .base import EnvSpec, Obs
 
-
-def history_embedding(
-    obs: Obs,
-    table: np.ndarray,
-    decay: float = 0.8,
-    response_weight: float = 0.0,
-    profile_fallback: bool = True,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Decayed mean of the history's item embeddings, unit norm: returns ((B, d), has_history (B,)).
-
-    ``response_weight`` > 0 weights each item by ``1 + response_weight * engagement`` — items the
-    user engaged with say more about their interest than items they abandoned.
-    """
-    ids = obs["history_ids"]
-    mask = obs["history_mask"].astype(np.float32) * (ids >= 0)
-    emb = table[np.clip(ids, 0, None)]  # (B, H, d)
-    ages = np.arange(ids.shape[1], dtype=np.float32)
-    weights = mask * (decay**ages)[None, :]
-    if response_weight:
-        weights = weights * (1.0 + response_weight * obs["history_responses"][..., 0])
-    user = np.matmul(weights[:, None, :].astype(np.float32), emb)[:, 0]
-    has = mask.sum(axis=1) > 0
-    if profile_fallback:
-        user = np.where(has[:, None], user, obs["profile_embedding"])
-    return _normalise(user), has
+__all__ = ["Projection", "UserItemFeatures", "batch_dot", "history_embedding", "log_feedback",
+           "masked_max", "user_features"]
 
 
 def batch_dot(user: np.ndarray, cand: np.ndarray) -> np.ndarray:
     """<user_b, cand_bn> for user (B, d), cand (B, N, d) → (B, N), through BLAS matmul."""
     return np.matmul(cand, user[:, :, None].astype(cand.dtype, copy=False))[..., 0]
-
-
-def _normalise(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    norm = np.linalg.norm(x, axis=axis, keepdims=True)
-    return (x / np.maximum(norm, 1e-8)).astype(np.float32)
 
 
 class Projection:
@@ -140,38 +116,3 @@ class UserItemFeatures:
         hist = self.table[np.clip(ids, 0, None)]  # (B, r, d)
         sims = np.matmul(cand, hist.transpose(0, 2, 1))  # (B, N, r)
         return masked_max(sims, mask[:, None, :])
-
-
-def masked_max(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Max of ``values`` over the last axis where ``mask`` (broadcast) holds; 0 where none does."""
-    masked = np.where(mask, values, -np.inf)
-    best = masked.max(axis=-1) if masked.shape[-1] else np.zeros(masked.shape[:-1], np.float32)
-    return np.where(np.isfinite(best), best, 0.0).astype(np.float32)
-
-
-def user_features(obs: Obs, recent: int = 5) -> np.ndarray:
-    """Public signals of the user's state (B, 5): time in session, recent engagement and rating,
-    history fill, whether the last step added a consumption (recency of satisfaction)."""
-    mask = obs["history_mask"][:, :recent].astype(np.float32)
-    resp = obs["history_responses"][:, :recent].astype(np.float32)
-    count = np.maximum(mask.sum(axis=1), 1.0)
-    eng = (resp[..., 0] * mask).sum(axis=1) / count
-    rating = (resp[..., 1] * mask).sum(axis=1) / count
-    step = obs["step"].reshape(-1).astype(np.float32)
-    fill = obs["history_mask"].astype(np.float32).mean(axis=1)
-    return np.stack([np.log1p(step) / 4.0, eng, rating, fill, mask[:, 0]], axis=1)
-
-
-def log_feedback(stats: Any, obs: Obs, slates: np.ndarray, info: Mapping[str, Any],
-                 who: str) -> None:
-    """Log one batched transition into ``stats`` (``returns.ItemStats``): the shown items, the
-    consumed one (``info['chosen']`` slate position, −1 none) and its rating. ``who`` names the
-    caller in the error for an ``info`` without that feedback."""
-    if "chosen" not in info or "rating" not in info:
-        raise ValueError(f"{who} logs feedback from info['chosen'] and info['rating']; got "
-                         f"info keys {sorted(info)}")
-    chosen = np.asarray(info["chosen"], dtype=np.int64).reshape(-1)
-    shown = np.take_along_axis(np.asarray(obs["candidate_ids"]), slates, axis=1)
-    rows = np.flatnonzero(chosen >= 0)
-    rating = np.asarray(info["rating"], dtype=np.float64).reshape(-1)
-    stats.observe(shown, shown[rows, chosen[rows]], rating[rows])

@@ -10,7 +10,8 @@ turns a bandit or supervised ranker into a (short-horizon) long-term-value learn
 bootstrapping. The label of step t is known n steps later, so each payload (e.g. the features of
 the shown items) waits in a queue of at most n entries; everything is vectorised over users.
 
-``ItemStats``: what a recommender logs per catalog item — impressions, consumptions, rating sum —
+``ItemStats`` (defined in ``driftrec.envs.candidate_features``, shared with the Rank ids): what a
+recommender logs per catalog item — impressions, consumptions, rating sum —
 as shrunk estimates. Item quality is not in the text (a linear probe of the embeddings explains
 ~0% of its variance in the built-in catalogs), so per-item feedback is the only way to learn it.
 """
@@ -21,6 +22,9 @@ from collections import deque
 from typing import Any
 
 import numpy as np
+from driftrec.envs.candidate_features import ItemStats  # shared with the env's Rank ids
+
+__all__ = ["ItemStats", "NStepReturns"]
 
 
 class NStepReturns:
@@ -50,38 +54,3 @@ class NStepReturns:
             entry = self.pending.popleft()
             out.append((entry["payload"], entry["ret"]))
         return out
-
-
-class ItemStats:
-    """Per-item logged feedback and shrunk estimates (prior: the global means)."""
-
-    def __init__(self, num_items: int, prior_count: float = 2.0):
-        self.shown = np.zeros(num_items)
-        self.consumed = np.zeros(num_items)
-        self.rating_sum = np.zeros(num_items)
-        self.prior_count = prior_count
-
-    def observe(self, shown_ids: np.ndarray, consumed_ids: np.ndarray, ratings: np.ndarray
-                ) -> None:
-        np.add.at(self.shown, shown_ids.reshape(-1), 1.0)
-        np.add.at(self.consumed, consumed_ids, 1.0)
-        np.add.at(self.rating_sum, consumed_ids, ratings)
-
-    def features(self, ids: np.ndarray) -> np.ndarray:
-        """(..., 2): shrunk mean rating minus the global mean (rating points), and the shrunk
-        take rate per impression relative to the global rate minus 1 — centred, O(1) scale, so
-        gradient learners pick them up as fast as the linear bandits do."""
-        c = self.prior_count
-        n_c = self.consumed.sum()
-        mean_rating = self.rating_sum.sum() / n_c if n_c else 3.0
-        rate = max(n_c / max(self.shown.sum(), 1.0), 1e-6)
-        rating = (self.rating_sum[ids] + c * mean_rating) / (self.consumed[ids] + c) - mean_rating
-        take = (self.consumed[ids] + c * rate) / (self.shown[ids] + c) / rate - 1.0
-        return np.stack([rating, take], axis=-1).astype(np.float32)
-
-    def state(self) -> dict[str, np.ndarray]:
-        return {"shown": self.shown, "consumed": self.consumed, "rating_sum": self.rating_sum}
-
-    def load(self, state: dict[str, Any]) -> None:
-        for key in ("shown", "consumed", "rating_sum"):
-            setattr(self, key, np.asarray(state[key], dtype=np.float64).copy())

@@ -1,7 +1,9 @@
 """driftrec.envs: catalogs, personas, the batched user engine, scenarios and Gymnasium envs.
 
 Importing this module registers ``driftrec/Video-v0``, ``driftrec/News-v0`` and
-``driftrec/Shopping-v0`` (single env entry point and native vector entry point).
+``driftrec/Shopping-v0`` (single env entry point and native vector entry point), and their Rank
+ids ``driftrec/VideoRank-v0``, ``driftrec/NewsRank-v0``, ``driftrec/ShoppingRank-v0`` (a score
+per candidate, a compact per-candidate feature table; see ``driftrec.envs.rank``).
 """
 
 from __future__ import annotations
@@ -35,17 +37,28 @@ ENV_IDS = {
     "shopping": "driftrec/Shopping-v0",
 }
 
-for _scenario, _env_id in ENV_IDS.items():
-    if _env_id not in registry:
-        register(
-            id=_env_id,
-            entry_point="driftrec.envs.env:DriftRecEnv",
-            vector_entry_point="driftrec.envs.vector_env:DriftRecVectorEnv",
-            kwargs={"scenario": _scenario},
-        )
+RANK_ENV_IDS = {
+    "video": "driftrec/VideoRank-v0",
+    "news": "driftrec/NewsRank-v0",
+    "shopping": "driftrec/ShoppingRank-v0",
+}
+
+for _ids, _entry, _vector_entry in (
+    (ENV_IDS, "driftrec.envs.env:DriftRecEnv", "driftrec.envs.vector_env:DriftRecVectorEnv"),
+    (RANK_ENV_IDS, "driftrec.envs.rank:make_rank_env", "driftrec.envs.rank:make_rank_vector_env"),
+):
+    for _scenario, _env_id in _ids.items():
+        if _env_id not in registry:
+            register(
+                id=_env_id,
+                entry_point=_entry,
+                vector_entry_point=_vector_entry,
+                kwargs={"scenario": _scenario},
+            )
 
 __all__ = [
     "ENV_IDS",
+    "RANK_ENV_IDS",
     "SCENARIOS",
     "BudgetConfig",
     "Catalog",

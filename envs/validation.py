@@ -11,6 +11,14 @@ from typing import Any
 import numpy as np
 import torch
 
+#: Why a sampled slate repeats a position, and what to use instead (envs/rank.py).
+RANK_HINT = (
+    "Policies that sample each position independently (SB3's and TorchRL's defaults) repeat "
+    "positions; use the score-per-candidate ids instead (driftrec/VideoRank-v0, "
+    "driftrec/NewsRank-v0, driftrec/ShoppingRank-v0: a Box(N) score per candidate, the top K "
+    "shown) or wrap the env in driftrec.envs.ScoreAction"
+)
+
 
 def validate_slate(action: Any, num_users: int | None, k: int, n: int) -> np.ndarray:
     """Return the action as an int64 (B, K) array (or (K,) when ``num_users`` is None).
@@ -51,7 +59,7 @@ def validate_slate(action: Any, num_users: int | None, k: int, n: int) -> np.nda
             where = "" if num_users is None else f" at user {user}"
             raise ValueError(
                 f"slate has duplicate positions {[values[0], values[0]]}{where}; expected K={k} "
-                f"distinct positions in [0, {n})"
+                f"distinct positions in [0, {n}). {RANK_HINT}"
             )
     return np.ascontiguousarray(arr, dtype=np.int64)
 
