@@ -186,9 +186,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--checkpoint-every", type=_positive_int, default=100, metavar="N",
                        help="steps between checkpoints (default 100)")
     train.add_argument("--eval-users", type=_positive_int, default=64, metavar="B",
-                       help="held-out users for the final evaluation (default 64)")
+                       help="held-out users of each evaluation (default 64)")
     train.add_argument("--eval-steps", type=_positive_int, default=50, metavar="T",
-                       help="steps of the final evaluation (default 50)")
+                       help="steps of each evaluation (default 50)")
+    train.add_argument("--eval-every", type=_positive_int, default=None, metavar="USER_STEPS",
+                       help="evaluate a copy of the agent on held-out users (seed --seed; "
+                            "training users are seeded apart) at step 0 and every USER_STEPS "
+                            "training user-steps, into eval.csv; `driftrec plot` then draws "
+                            "held-out return against training user-steps")
     train.add_argument("--resume", action="store_true",
                        help="continue the run in --out (same flags) from its checkpoint, or "
                             "from step 0 if it was stopped before its first one")

@@ -227,11 +227,47 @@ def _is_finite(x: Any) -> bool:
 
 def plot_train_curves(runs: Sequence[tuple[str, Sequence[Any]]], path: str | Path,
                       references: dict[str, float] | None = None) -> Path:
+    """Learning curves of ``driftrec train`` folders: the held-out return against training
+    user-steps when every seed has eval.csv (``--eval-every``, ``plot_heldout_curves``), else the
+    training reward (``plot_training_reward``)."""
+    if all(len(c.eval_returns) for _, curves in runs for c in curves):
+        return plot_heldout_curves(runs, path, references)
+    return plot_training_reward(runs, path, references)
+
+
+def plot_heldout_curves(runs: Sequence[tuple[str, Sequence[Any]]], path: str | Path,
+                        references: dict[str, float] | None = None) -> Path:
+    """Held-out return per user (eval.csv) against training user-steps: mean over seeds with a
+    95% t-band over seeds, one line per folder, the references as horizontal lines — return and
+    references in the same units, so on one axis."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for label, curves in runs:
+        grid = min((c.eval_user_steps for c in curves), key=len)
+        mean, half = curve_band([np.interp(grid, c.eval_user_steps, c.eval_returns)
+                                 for c in curves])
+        name = f"{label} ({curves[0].agent}, {len(curves)} seed{'s' * (len(curves) > 1)})"
+        (line,) = ax.plot(grid, mean, lw=1.6, marker="o", ms=3, label=name)
+        ax.fill_between(grid, mean - half, mean + half, color=line.get_color(), alpha=0.2)
+    for j, (ref, value) in enumerate((references or {}).items()):
+        ax.axhline(value, ls="--", lw=1, color=f"C{(j + len(runs)) % 10}", label=ref)
+    ax.set_xlabel("training user-steps (batched steps × users)")
+    ax.set_ylabel("held-out return per user (eval.csv)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    scenarios = sorted({c.scenario for _, curves in runs for c in curves})
+    fig.suptitle(f"{', '.join(scenarios)}: held-out users, mean over seeds, 95% t-band over "
+                 "seeds", fontsize=9)
+    return _save(fig, path)
+
+
+def plot_training_reward(runs: Sequence[tuple[str, Sequence[Any]]], path: str | Path,
+                         references: dict[str, float] | None = None) -> Path:
     """Learning curves of ``driftrec train`` folders: left, the training reward per user-step
     against training user-steps (mean over seeds, 95% t-band over seeds); right, the held-out
     evaluation return of each folder (mean ± 95% t-interval over seeds) with the references as
-    horizontal lines. The two panels have different units, which is why they are apart: train
-    logs no periodic held-out return, only its training window means and one final evaluation."""
+    horizontal lines. The two panels have different units, which is why they are apart: without
+    ``--eval-every`` train logs no periodic held-out return, only its training window means and
+    one final evaluation."""
     fig, (ax, ax_eval) = plt.subplots(1, 2, figsize=(11, 3.9),
                                       gridspec_kw={"width_ratios": [2, 1]})
     for i, (label, curves) in enumerate(runs):

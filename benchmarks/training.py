@@ -14,6 +14,14 @@ Run folder contents (every file written atomically):
   names a complete checkpoint; the previous checkpoint of this run is deleted after the pointer
   moves. The pointer's file must be ``checkpoint-<step>.pt`` in the run folder itself: a path, a
   link out of the folder or another name is an error, never followed nor deleted;
+- ``eval.csv`` (with ``--eval-every USER_STEPS``) — the learning curve on held-out users: at step
+  0 and whenever training crosses a multiple of USER_STEPS training user-steps (batched steps ×
+  users; a learner that owns its loop is evaluated at the end of the ``--checkpoint-every`` chunk
+  that crosses it), a copy of the agent (saved and loaded, so training's own state and random
+  streams are untouched) serves ``--eval-users`` fresh users of the evaluation seed ``--seed``
+  for ``--eval-steps`` steps without learning — the training users come from ``seed +
+  TRAIN_SEED_OFFSET + step``. Columns ``EVAL_COLUMNS``; rewritten whole (atomically) at every row;
+  ``--resume`` keeps the rows up to the checkpoint, as for the log;
 - ``learning_curve.png``, ``eval.json`` (held-out users, no learning during the evaluation);
 - ``tensorboard/`` event files when ``tensorboard`` is importable.
 
@@ -48,6 +56,9 @@ from driftrec.encoders.io import atomic_write_json, atomic_write_text
 from .runner import TRAIN_SEED_OFFSET, evaluate_agent, make_vector_env
 
 BASE_COLUMNS = ("step", "wall_seconds", "reward", "ctr", "engagement", "departures")
+EVAL_COLUMNS = ("step", "wall_seconds", "user_steps", "return_mean", "return_ci95", "ctr",
+                "session_length")
+EVAL_LOG = "eval.csv"
 #: Settings that must match between a run and its ``--resume``.
 RESUME_KEYS = ("agent", "scenario", "users", "seed", "encoder")
 #: Greedy probe length after each chunk of a learner that owns its loop (its log row's values).
@@ -98,7 +109,7 @@ class TrainLog:
         self.writer = _tensorboard_writer(tb_dir) if tb_dir is not None else None
 
     def append(self, row: dict[str, float]) -> None:
-        if not self.rows and len(self.columns) == len(BASE_COLUMNS):
+        if not self.rows and tuple(self.columns) == BASE_COLUMNS:
             self.columns += sorted(k for k in row if k not in BASE_COLUMNS)
         self.rows.append(row)
         if self.writer is not None:
@@ -153,29 +164,31 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
             "users": args.users, "seed": args.seed, "encoder": args.encoder,
             "device": args.device, "log_every": args.log_every,
             "checkpoint_every": args.checkpoint_every, "eval_users": args.eval_users,
-            "eval_steps": args.eval_steps}
+            "eval_steps": args.eval_steps, "eval_every": getattr(args, "eval_every", None)}
 
 
-def read_log(path: Path, up_to_step: int) -> tuple[list[str], list[dict[str, float]]]:
+def read_log(path: Path, up_to_step: float,
+             required: Sequence[str] = BASE_COLUMNS) -> tuple[list[str], list[dict[str, float]]]:
     """The columns and rows of an existing log up to ``up_to_step`` (none if there is no log);
-    a log that does not parse is a ``ValueError`` naming the file and the line."""
+    a log that does not parse is a ``ValueError`` naming the file and the line. ``required``:
+    the columns the log must have (the training log's, or ``EVAL_COLUMNS`` for eval.csv)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return list(BASE_COLUMNS), []
+        return list(required), []
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path} is not UTF-8 text (byte {exc.start}); expected the CSV log "
                          "that driftrec train writes") from None
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader, [])
-        missing = [c for c in BASE_COLUMNS if c not in header]
+        missing = [c for c in required if c not in header]
         if missing or len(set(header)) != len(header):
+            extra = " and the agent's statistics" if tuple(required) == BASE_COLUMNS else ""
             raise ValueError(f"{path} line 1: header {header} lacks {missing} or repeats a column; "
-                             f"expected the columns {', '.join(BASE_COLUMNS)} and the agent's "
-                             "statistics, each once")
+                             f"expected the columns {', '.join(required)}{extra}, each once")
         rows: list[dict[str, float]] = []
-        last = 0.0
+        last = 0.0 if tuple(required) == BASE_COLUMNS else -1.0  # eval.csv starts at step 0
         for values in reader:
             row = _log_row(path, reader.line_num, header, values, last)
             last = row["step"]
@@ -316,6 +329,7 @@ class _Start:
     file: str | None = None
     columns: Sequence[str] = BASE_COLUMNS
     rows: Sequence[dict[str, float]] = field(default_factory=tuple)
+    eval_rows: Sequence[dict[str, float]] = field(default_factory=tuple)
 
 
 def _owns_loop(agent: Any) -> bool:
@@ -356,9 +370,61 @@ def _resume_start(args: argparse.Namespace, out_dir: Path, settings: dict[str, A
                          f"{ckpt.step}; expected --steps >= {ckpt.step}")
     try:
         columns, rows = read_log(check_inside(out_dir, out_dir / "log.csv"), ckpt.step)
+        _, eval_rows = read_log(check_inside(out_dir, out_dir / EVAL_LOG), ckpt.step,
+                                EVAL_COLUMNS)
     except ValueError as exc:
         raise _cli_error(f"--resume: {exc}") from None
-    return _Start(run_id or new_run_id(), ckpt.step, ckpt.wall_seconds, ckpt.file, columns, rows)
+    return _Start(run_id or new_run_id(), ckpt.step, ckpt.wall_seconds, ckpt.file, columns, rows,
+                  eval_rows)
+
+
+class HeldOutCurve:
+    """``--eval-every``: the return of a copy of the agent on held-out users, logged to eval.csv
+    (module docstring). ``every`` is in training user-steps; None switches it off."""
+
+    def __init__(self, args: argparse.Namespace, env: Any, out_dir: Path, start: _Start,
+                 t0: float) -> None:
+        self.args, self.env, self.t0 = args, env, t0
+        self.every: int | None = getattr(args, "eval_every", None)
+        self.log = TrainLog(out_dir / EVAL_LOG, None, EVAL_COLUMNS, start.eval_rows)
+        self.next_at = 0 if start.step == 0 else self._after(start.step)
+
+    def _after(self, step: int) -> int:
+        """The first multiple of ``every`` above ``step``'s training user-steps."""
+        every = self.every or 1  # unused without --eval-every
+        return (step * self.args.users // every + 1) * every
+
+    def due(self, step: int) -> bool:
+        return self.every is not None and step * self.args.users >= self.next_at
+
+    def maybe(self, agent: Any, step: int) -> None:
+        """Evaluate if training has crossed the next multiple of ``every`` (or is at step 0)."""
+        if self.due(step):
+            self.evaluate(agent, step)
+
+    def finish(self, agent: Any, step: int) -> None:
+        """The curve's last point: the final step, unless it was just evaluated."""
+        if self.every is not None and (not self.log.rows or self.log.rows[-1]["step"] < step):
+            self.evaluate(agent, step)
+
+    def evaluate(self, agent: Any, step: int) -> None:
+        import tempfile
+
+        from driftrec.agents import make_agent
+
+        with tempfile.TemporaryDirectory() as tmp:
+            agent.save(Path(tmp) / "copy.pt")
+            copy = make_agent(self.args.agent, self.env, seed=self.args.seed)
+            copy.load(Path(tmp) / "copy.pt")
+        result = evaluate_agent(copy, self.env, steps=self.args.eval_steps, seed=self.args.seed,
+                                learn=False)
+        m = result.metrics
+        self.log.append({"step": step, "wall_seconds": time.perf_counter() - self.t0,
+                         "user_steps": step * self.args.users,
+                         "return_mean": m["return_mean"], "return_ci95": m["return_ci95"],
+                         "ctr": m["ctr"] or 0.0, "session_length": m["session_length"] or 0.0})
+        self.log.flush()
+        self.next_at = self._after(step)
 
 
 def _load_checkpoint(agent: Any, out_dir: Path, start: _Start) -> None:
@@ -402,16 +468,31 @@ def train_command(args: argparse.Namespace, out_dir: Path, argv: Sequence[str]) 
               file=sys.stderr)
     t0 = time.perf_counter() - start.wall_seconds
     ckpts = _Checkpoints(out_dir, start.run_id, start.file, t0)
+    # Held out by seed: training users come from seed + TRAIN_SEED_OFFSET (+ step), these from
+    # seed. The training env serves the final evaluation when the batch size matches (a reset
+    # redraws everyone), never a periodic one: that would cut the running training sessions.
+    separate = args.eval_users != args.users or getattr(args, "eval_every", None) is not None
+    eval_env = env if not separate else make_vector_env(
+        args.scenario, args.eval_users, encoder=args.encoder, device=args.device)
+    held = HeldOutCurve(args, eval_env, out_dir, start, t0)
     step, interrupted = start.step, False
     try:
         with _deferred_sigint() as flag, tqdm(
                 total=args.steps, initial=start.step, unit="step", desc=f"train {args.agent}",
                 dynamic_ncols=True, file=sys.stderr, mininterval=0.5) as bar:
+            held.maybe(agent, step)
             loop = _train_chunks if _owns_loop(agent) else _train_online
-            step, interrupted = loop(agent, env, args, log, bar, flag, step, ckpts)
+            step, interrupted = loop(agent, env, args, log, bar, flag, step, ckpts, held)
         train_seconds = time.perf_counter() - t0
+        if not interrupted:
+            held.finish(agent, step)
         ckpts.save(agent, step)
         log.flush()
+    except BaseException:
+        if eval_env is not env:
+            eval_env.close()
+        env.close()
+        raise
     finally:
         log.close()
     if log.rows:
@@ -420,14 +501,12 @@ def train_command(args: argparse.Namespace, out_dir: Path, argv: Sequence[str]) 
                             out_dir / "learning_curve.png",
                             title=f"{args.agent} on {args.scenario}")
     if interrupted:
+        if eval_env is not env:
+            eval_env.close()
         env.close()
         print(f"interrupted at step {step}; checkpoint and log written to {out_dir} "
               "(continue with --resume)", file=sys.stderr)
         return 130
-    # Held out by seed: training users come from seed + TRAIN_SEED_OFFSET (+ step), these from
-    # seed. The training env is reused when the batch size matches (a reset redraws everyone).
-    eval_env = env if args.eval_users == args.users else make_vector_env(
-        args.scenario, args.eval_users, encoder=args.encoder, device=args.device)
     try:
         result = evaluate_agent(agent, eval_env, steps=args.eval_steps, seed=args.seed,
                                 learn=False)
@@ -453,7 +532,8 @@ def _step_values(reward: Any, info: dict[str, Any], done: np.ndarray) -> dict[st
 
 
 def _train_online(agent: Any, env: Any, args: argparse.Namespace, log: TrainLog, bar: Any,
-                  flag: _Interrupt, step: int, ckpts: _Checkpoints) -> tuple[int, bool]:
+                  flag: _Interrupt, step: int, ckpts: _Checkpoints, held: HeldOutCurve
+                  ) -> tuple[int, bool]:
     """The act → step → update loop, one batched step at a time."""
     obs, info = env.reset(seed=args.seed + TRAIN_SEED_OFFSET + step)
     window = _Window()
@@ -472,6 +552,7 @@ def _train_online(agent: Any, env: Any, args: argparse.Namespace, log: TrainLog,
             log.flush()
             window = _Window()
             bar.set_postfix(reward=f"{log.rows[-1].get('reward', float('nan')):.3g}")
+        held.maybe(agent, step)
         if step % args.checkpoint_every == 0 and step < args.steps:
             ckpts.save(agent, step)
         if flag.requested:
@@ -483,7 +564,8 @@ def _train_online(agent: Any, env: Any, args: argparse.Namespace, log: TrainLog,
 
 
 def _train_chunks(agent: Any, env: Any, args: argparse.Namespace, log: TrainLog, bar: Any,
-                  flag: _Interrupt, step: int, ckpts: _Checkpoints) -> tuple[int, bool]:
+                  flag: _Interrupt, step: int, ckpts: _Checkpoints, held: HeldOutCurve
+                  ) -> tuple[int, bool]:
     """For learners that own their loop (Stable-Baselines3, SlateQ's ε-exploration): ``agent.fit``
     in chunks of ``--checkpoint-every`` steps — each chunk starts fresh sessions, so chunks are
     kept long — then a short greedy probe on the same users' seed for the log row."""
@@ -503,6 +585,7 @@ def _train_chunks(agent: Any, env: Any, args: argparse.Namespace, log: TrainLog,
                     **{k: float(v) for k, v in stats.items()
                        if isinstance(v, (int, float)) and np.isfinite(v)}})
         log.flush()
+        held.maybe(agent, step)
         if step < args.steps:
             ckpts.save(agent, step)
         if flag.requested:
@@ -513,8 +596,9 @@ def _train_chunks(agent: Any, env: Any, args: argparse.Namespace, log: TrainLog,
 @dataclass
 class TrainCurve:
     """One seed's training log as ``driftrec plot`` draws it: the training reward per user-step
-    (window means of log.csv's ``reward``) against training user-steps (step × users), and the
-    held-out evaluation return of eval.json when the run finished."""
+    (window means of log.csv's ``reward``) against training user-steps (step × users), the
+    held-out evaluation return of eval.json when the run finished, and eval.csv's held-out
+    learning curve when the run had ``--eval-every``."""
 
     seed: int
     user_steps: np.ndarray
@@ -522,6 +606,9 @@ class TrainCurve:
     eval_return: float | None
     agent: str
     scenario: str
+    #: eval.csv (``--eval-every``): held-out return per user against training user-steps.
+    eval_user_steps: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    eval_returns: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def is_train_folder(folder: Path) -> bool:
@@ -553,10 +640,12 @@ def load_train_curves(folder: Path) -> list[TrainCurve]:
         if eval_file.is_file():
             eval_return = read_json_object(eval_file, "eval.json").get(
                 "metrics", {}).get("return_mean")
+        _, held = read_log(sub / EVAL_LOG, math.inf, EVAL_COLUMNS)
         curves.append(TrainCurve(
             int(settings.get("seed", 0)), np.array([r["step"] * users for r in rows]),
             np.array([r.get("reward", np.nan) for r in rows]), eval_return,
-            str(settings.get("agent")), str(settings.get("scenario"))))
+            str(settings.get("agent")), str(settings.get("scenario")),
+            np.array([r["user_steps"] for r in held]), np.array([r["return_mean"] for r in held])))
     mixed = {(c.agent, c.scenario) for c in curves}
     if len(mixed) > 1:
         raise ValueError(f"{folder}: seed runs of different agents/scenarios {sorted(mixed)}; "

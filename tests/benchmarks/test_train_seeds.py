@@ -178,3 +178,95 @@ def test_bad_plot_inputs_are_one_line_errors(capsys, seeds_run: Path, tmp_path: 
 def test_references_with_bench_folders_is_an_error(capsys, tmp_path: Path) -> None:
     _one_line_error(cli(capsys, "plot", str(tmp_path), "--references", str(_REFERENCES)),
                     "--references only applies to train run folders")
+
+
+# ----- --eval-every: the held-out learning curve (eval.csv) -------------------------------------
+
+
+def _eval_rows(folder: Path) -> list[dict[str, str]]:
+    with (folder / "eval.csv").open() as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def heldout_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two seeds, 8 users, evaluated every 16 user-steps = every 2 batched steps."""
+    out = tmp_path_factory.mktemp("heldout") / "run"
+    assert main([*_TRAIN, "--steps", "4", "--eval-every", "16", "--seeds", "0", "1",
+                 "--out", str(out)]) == 0
+    return out
+
+
+def test_eval_every_writes_a_heldout_curve_per_seed(heldout_run: Path) -> None:
+    for seed in (0, 1):
+        sub = heldout_run / f"seed-{seed}"
+        rows = _eval_rows(sub)
+        assert list(rows[0]) == ["step", "wall_seconds", "user_steps", "return_mean",
+                                 "return_ci95", "ctr", "session_length"]
+        assert [(int(r["step"]), float(r["user_steps"])) for r in rows] == [
+            (0, 0.0), (2, 16.0), (4, 32.0)]
+        # The last point is the final held-out evaluation: same users, same agent state.
+        final = json.loads((sub / "eval.json").read_text())["metrics"]["return_mean"]
+        assert float(rows[-1]["return_mean"]) == pytest.approx(final, rel=1e-12)
+        assert json.loads((sub / "config.json").read_text())["settings"]["eval_every"] == 16
+
+
+def test_eval_every_resumes_keeping_the_rows_up_to_the_checkpoint(capsys, heldout_run: Path,
+                                                                  tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    shutil.copytree(heldout_run, out)
+    before = (out / "seed-0" / "eval.csv").read_text().splitlines()
+    proc = cli(capsys, *_TRAIN, "--steps", "6", "--eval-every", "16", "--seeds", "0", "--out",
+               str(out), "--resume")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    after = (out / "seed-0" / "eval.csv").read_text().splitlines()
+    assert after[: len(before)] == before
+    assert [int(r["step"]) for r in _eval_rows(out / "seed-0")] == [0, 2, 4, 6]
+
+
+def test_eval_every_on_a_learner_that_owns_its_loop(tmp_path: Path) -> None:
+    """SB3/SlateQ train in --checkpoint-every chunks: evaluated at the chunk that crosses."""
+    out = tmp_path / "dqn"
+    args = [*_TRAIN, "--steps", "6", "--eval-every", "20", "--out", str(out)]
+    args[args.index("linucb")] = "dqn"
+    assert main(args) == 0
+    assert [int(r["step"]) for r in _eval_rows(out)] == [0, 3, 6]
+
+
+def test_plot_draws_the_heldout_curve_when_every_seed_has_one(capsys, heldout_run: Path,
+                                                             tmp_path: Path) -> None:
+    from driftrec.benchmarks.training import load_train_curves
+
+    curves = load_train_curves(heldout_run)
+    assert [c.eval_user_steps.tolist() for c in curves] == [[0.0, 16.0, 32.0]] * 2
+    out = tmp_path / "heldout.png"
+    proc = cli(capsys, "plot", str(heldout_run), "--references", str(_REFERENCES),
+               "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    _png_ok(out)
+
+
+_EVAL_HEADER = "step,wall_seconds,user_steps,return_mean,return_ci95,ctr,session_length\n"
+_EVAL_LOG_ERRORS = [
+    ("step,x\n0,1\n", "eval.csv line 1: header ['step', 'x'] lacks ['wall_seconds', 'user_steps'"),
+    (_EVAL_HEADER + "0,1,0,x,1,1,1\n", "eval.csv line 2: return_mean = 'x'; expected a number"),
+    (_EVAL_HEADER + "2,1,0,1,1,1,1\n0,1,0,1,1,1,1\n",
+     "eval.csv line 3: step = '0'; expected an integer step above the previous row's 2"),
+]
+
+
+@pytest.mark.parametrize(("text", "needle"), _EVAL_LOG_ERRORS)
+def test_a_broken_eval_log_is_a_one_line_error_on_resume_and_plot(
+        capsys, heldout_run: Path, tmp_path: Path, text: str, needle: str) -> None:
+    out = tmp_path / "run"
+    shutil.copytree(heldout_run, out)
+    _write(out / "seed-0" / "eval.csv", text)
+    _one_line_error(cli(capsys, *_TRAIN, "--steps", "6", "--eval-every", "16", "--seeds", "0",
+                        "--out", str(out), "--resume"), needle)
+    _one_line_error(cli(capsys, "plot", str(out)), needle)
+
+
+@pytest.mark.parametrize("value", ["0", "-16", "x", "1.5"])
+def test_bad_eval_every_is_a_one_line_error(capsys, value: str) -> None:
+    _one_line_error(cli(capsys, *_TRAIN, "--steps", "2", "--eval-every", value),
+                    f"argument --eval-every: expected a positive integer, got '{value}'")
