@@ -96,15 +96,9 @@ def check_args(args: argparse.Namespace) -> None:
                        "held-out evaluation at the end")
 
 
-def rank_env_id(scenario: str) -> str:
-    from driftrec.envs import ENV_IDS
-
-    return ENV_IDS[scenario].replace("-v0", "Rank-v0")
-
-
 def env_creator(config: Mapping[str, Any]) -> Any:
-    """The env creator registered with ``ray.tune.register_env``: the scenario's Rank env on the
-    native vector env with NEXT_STEP autoreset and step statistics. ``config``: ``scenario``,
+    """The env creator registered with ``ray.tune.register_env``: the scenario's Rank id as a
+    native vector env with NEXT_STEP autoreset, and step statistics. ``config``: ``scenario``,
     ``num_envs`` (added by RLlib's runner) and scenario overrides."""
     from driftrec.envs.next_step import rank_vector_env
 
@@ -193,14 +187,15 @@ def init_ray(workers: int) -> None:
 
 class RLlibPPO:
     """The trained algorithm as the trainer's checkpoint and evaluation need it: ``save``/``load``
-    of the learner state, and ``act`` — the greedy slate for a batched Dict observation."""
+    of the learner state, and ``act`` — the greedy slate (top K of the module's scores) for a
+    batched Dict observation of the raw vector env, whose Rank table it builds as the Rank env
+    does (``update`` logs each transition's feedback into it; nothing is learnt)."""
 
     name = "ppo"
 
-    def __init__(self, algo: Any, scenario: str, users: int, **overrides: Any) -> None:
+    def __init__(self, algo: Any) -> None:
         self.algo = algo
-        self._features = None
-        self._scenario, self._overrides = scenario, overrides
+        self._core: Any = None
 
     def save(self, path: Path) -> None:
         state = _to_tensors(self.algo.learner_group.get_state())
@@ -217,22 +212,32 @@ class RLlibPPO:
         self.algo.env_runner_group.sync_weights(
             from_worker_or_learner_group=self.algo.learner_group, inference_only=True)
 
+    def start(self, env: Any) -> None:
+        """Build Rank tables for ``env`` (a raw driftrec vector env), with an empty item log."""
+        from driftrec.envs.rank import _RankCore
+
+        self._core = _RankCore(env, env.num_envs)
+        self._core.stats = None
+
     def act(self, obs: Mapping[str, np.ndarray], info: Any = None) -> np.ndarray:
         from ray.rllib.core.columns import Columns
 
-        if self._features is None:
-            from driftrec.envs.next_step import rank_features
-
-            self._features = rank_features(self._scenario, **self._overrides)
+        core = self._core
+        if core.stats is None:
+            core.start(None, obs)
         module = self.algo.get_module()
-        rows = torch.from_numpy(self._features(obs))
+        rows = torch.from_numpy(core.features(obs))
         with torch.no_grad():
             logits = module.forward_inference({Columns.OBS: rows})[Columns.ACTION_DIST_INPUTS]
         return torch.topk(logits, module.slate_size, dim=-1).indices.numpy()
 
-    def update(self, *args: Any) -> dict[str, float]:
-        if self._features is not None:
-            self._features.update(*args)
+    def update(self, obs: Any, action: np.ndarray, reward: Any, next_obs: Any, terminated: Any,
+               truncated: Any, info: dict[str, Any]) -> dict[str, float]:
+        core = self._core
+        core.last_obs = obs
+        core.record(np.asarray(action), info)
+        if "_final_obs" in info:
+            core.shown[np.flatnonzero(info["_final_obs"])] = -1  # new users in those slots
         return {}
 
 
@@ -270,7 +275,7 @@ def train_command(args: argparse.Namespace, out_dir: Path, argv: Sequence[str]) 
                           args.seed + TRAIN_SEED_OFFSET + start.step, args.encoder, iteration)
     t_build = time.perf_counter()
     algo = config.build_algo()
-    agent = RLlibPPO(algo, args.scenario, args.users, encoder=args.encoder)
+    agent = RLlibPPO(algo)
     try:
         if start.file:
             _load_checkpoint(agent, out_dir, start)
@@ -348,6 +353,7 @@ def _evaluate(agent: RLlibPPO, args: argparse.Namespace, out_dir: Path, step: in
     env = make_vector_env(args.scenario, args.eval_users, encoder=args.encoder,
                           device=args.device)
     try:
+        agent.start(env)
         result = evaluate_agent(agent, env, steps=args.eval_steps, seed=args.seed, learn=True)
     finally:
         env.close()

@@ -51,8 +51,9 @@ def torchrl():
 
 def test_doc_names_one_example_per_library():
     assert sorted(doc_examples()) == [
-        "gymnasium-vector", "record-video", "sb3-make-vec-env", "sb3-ppo", "torchrl-gymenv",
-        "torchrl-vector"]  # fmt: skip
+        "gymnasium-vector", "record-video", "rllib-module-id", "rllib-register-env",
+        "sb3-make-vec-env", "sb3-ppo", "torchrl-gymenv", "torchrl-vector"]  # fmt: skip
+    # The RLlib examples run in tests/benchmarks/test_rllib.py (one Ray session for them).
 
 
 # --- Gymnasium ---------------------------------------------------------------------------------
