@@ -139,12 +139,14 @@ class ItemHead(nn.Module):
 
 class ItemNet(nn.Module):
     """The value Q and the choice logit v as separate heads (their losses differ in kind and
-    scale; separate parameters let Adam scale each on its own)."""
+    scale; separate parameters let Adam scale each on its own), and a learned logit per slate
+    position (``position``, (K,); trained only with ``SlateQConfig.position_bias``)."""
 
-    def __init__(self, in_dim: int, session_dim: int, hidden: int):
+    def __init__(self, in_dim: int, session_dim: int, hidden: int, slate_size: int):
         super().__init__()
         self.q = ItemHead(in_dim, session_dim, hidden)
         self.v = ItemHead(in_dim, session_dim, hidden)
+        self.position = nn.Parameter(torch.zeros(slate_size))
 
     def forward(self, x: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -183,6 +185,7 @@ class SlateQConfig(AgentConfig):
     epsilon_eval: float = 0.0
     slate_optimizer: str = "exact"
     online_updates: bool = False
+    position_bias: bool = False
 
     def __post_init__(self) -> None:
         _check_types(self)
@@ -249,7 +252,8 @@ class SlateQAgent(Agent):
         self.stats = self.features.stats  # the logged item statistics, saved with the agent
         self._no_memory = _empty_memory(self.features.window)
         with torch_seeded(int(self.rng.integers(2**31))):
-            self.net = ItemNet(self.features.dim, session_dim, cfg.hidden)
+            self.net = ItemNet(self.features.dim, session_dim, cfg.hidden,
+                               self.slate_size)
         self.target = copy.deepcopy(self.net).requires_grad_(False)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
         self.replay = Replay(cfg.buffer_size)
@@ -284,7 +288,13 @@ class SlateQAgent(Agent):
             raise ValueError(f"slates have shape {slates.shape}; expected (B, K={self.slate_size})")
         with torch.no_grad():
             _, v, _, v_null = self.net(self._rows(_shown_only(batched, slates)))
-            return torch.softmax(torch.cat([v, v_null[:, None]], dim=1), dim=1).numpy()
+            logits = torch.cat([self._positioned(v), v_null[:, None]], dim=1)
+            return torch.softmax(logits, dim=1).numpy()
+
+    def _positioned(self, v: torch.Tensor) -> torch.Tensor:
+        """Choice logits (B, K) of a slate's items in slate order: v plus the learned position
+        logit with ``position_bias`` (a user scans from the top; v alone is position-free)."""
+        return v + self.net.position if self.config.position_bias else v
 
     # ----- learning ------------------------------------------------------------------------
     def fit(self, env: Any, steps: int, seed: int | None = None) -> dict[str, float]:
@@ -338,11 +348,11 @@ class SlateQAgent(Agent):
             slate = best_slates(nq, nv, nq_null, nv_null, self.slate_size, cfg.slate_optimizer)
             picked = x_next.gather(1, slate[..., None].expand(-1, -1, x_next.shape[-1]))
             tq, _, tq_null, _ = self.target(picked)
-            value = slate_value(tq, nv.gather(1, slate), tq_null, nv_null)
+            value = slate_value(tq, self._positioned(nv.gather(1, slate)), tq_null, nv_null)
             # Values in units of the mean reward per step times the horizon: Q ~ O(1).
             target = (1 - cfg.gamma) * reward + cfg.gamma**cfg.n_step * boot * value
         q_loss = nn.functional.mse_loss(q_taken, target)
-        logits = torch.cat([v, v_null[:, None]], dim=1)
+        logits = torch.cat([self._positioned(v), v_null[:, None]], dim=1)
         label = torch.where(consumed, chosen, torch.full_like(chosen, self.slate_size))
         choice_loss = nn.functional.cross_entropy(logits, label)
         self.opt.zero_grad()

@@ -29,9 +29,11 @@ import torch
 
 from .compare_agents import TRAIN_STEPS, provenance
 from .learning_curves import (
+    CI_NOTE,
     add_quick,
     apply_quick,
     curve_parser,
+    iqm_fields,
     learner_curve,
     names,
     parse_checkpoints,
@@ -78,7 +80,8 @@ def rule_rows(scenario: str, rules: list[str], seeds: list[int], env: Any,
         mean, ci = aggregate_returns([np.asarray(c["user_returns"]) for c in cells])
         seed_means = [c["return_mean"] for c in cells]
         out[rule] = {"return_mean": mean, "return_ci95": ci, "seed_returns": seed_means,
-                     "seed_return_ci95": mean_ci(seed_means)[1]}
+                     "seed_return_ci95": mean_ci(seed_means)[1],
+                     **iqm_fields([c["user_returns"] for c in cells])}
         print(f"{scenario:>9} rule {rule:<13} return {mean:.1f} ± {ci:.1f}", flush=True)
     return out
 
@@ -137,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    "checkpoints": checkpoints, "rules": rules, "rule_train_steps": rule_train,
                    "agent_kwargs": kwargs, "threads": args.threads,
                    "train_seed_offset": TRAIN_SEED_OFFSET,
-                   "ci": "95% t-interval pooled over (seed, user); seed_return_ci95 over seeds"},
+                   "ci": CI_NOTE},
         "provenance": provenance(),
         "seconds": round(time.perf_counter() - t_start, 1),
         "cpu_seconds": round(time.process_time() - c_start, 1),

@@ -33,6 +33,7 @@ import itertools
 import json
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,9 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "learning_curves.jso
 LEARNERS = ("ppo", "a2c")
 REFERENCES = ("random", "popular", "quality", "linucb", "thompson", "oracle_budget")
 CHECKPOINTS = (0, 4096, 20480, 51200, 102400, 204800, 409600)
+CI_NOTE = ("95% t-interval pooled over (seed, user); seed_return_ci95 over seeds; iqm_seeds / "
+           "iqm_users: rliable's interquartile mean with a 95% stratified-bootstrap interval "
+           "(percentile, 2000 resamples) over seeds / over users stratified by seed")
 
 
 def curve_parser(description: str, checkpoints: Sequence[int], out: Path,
@@ -185,6 +189,7 @@ def reference_rows(scenario: str, names: list[str], seeds: list[int], env: Any,
         seed_means = [c["metrics"]["return_mean"] for c in cells]
         out[name] = {"return_mean": mean, "return_ci95": ci, "seed_returns": seed_means,
                      "seed_return_ci95": mean_ci(seed_means)[1],
+                     **iqm_fields([c["user_returns"] for c in cells]),
                      "train_steps": TRAIN_STEPS.get(name, 0)}
         print(f"{scenario:>9} reference {name:<8} return {mean:.1f} ± {ci:.1f}", flush=True)
     if "oracle_budget" in names:  # last: it switches on the env's oracle info for good
@@ -199,8 +204,54 @@ def reference_rows(scenario: str, names: list[str], seeds: list[int], env: Any,
     return out
 
 
+#: Bootstrap resamples of the IQM intervals, and the seed of their RandomState (rliable draws
+#: from the one it is handed, never from NumPy's global generator).
+BOOTSTRAP_REPS = 2000
+BOOTSTRAP_SEED = 0
+
+
+def iqm_interval(scores: np.ndarray, reps: int = BOOTSTRAP_REPS,
+                 seed: int = BOOTSTRAP_SEED) -> dict[str, Any]:
+    """Interquartile mean of a (runs, tasks) score matrix with its 95% stratified-bootstrap
+    interval (runs resampled within each task; Agarwal et al. 2021), through ``rliable``.
+
+    Two uses here: runs = seeds of one scenario (a (seeds, 1) matrix: the across-seed summary
+    rliable was made for — with 3 seeds the IQM is their mean, and the bootstrap over 3 values is
+    coarse), and runs = users with tasks = seeds (each seed's evaluation cohort resampled on its
+    own: the IQM of per-user returns, robust to the few users whose sessions run long)."""
+    from rliable import library as rly
+    from rliable import metrics
+
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim != 2 or min(scores.shape) < 1:
+        raise ValueError(f"scores have shape {scores.shape}; expected a (runs, tasks) matrix")
+    # rliable draws from the RandomState it is handed, yet also touches NumPy's global
+    # generator (measured: its state moves); that state is restored, so nobody else's stream
+    # changes. arch deprecates the random_state argument rliable passes: that warning is muted.
+    global_state = np.random.get_state()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            point, interval = rly.get_interval_estimates(
+                {"x": scores}, lambda x: np.array([metrics.aggregate_iqm(x)]), reps=reps,
+                random_state=np.random.RandomState(seed))
+    finally:
+        np.random.set_state(global_state)
+    low, high = (float(v) for v in np.asarray(interval["x"]).reshape(-1)[:2])
+    return {"iqm": float(point["x"][0]), "ci95": [low, high]}
+
+
+def iqm_fields(user_returns: Sequence[Sequence[float]]) -> dict[str, Any]:
+    """``iqm_seeds`` and ``iqm_users`` (``iqm_interval``) of one point's per-seed user returns."""
+    users = np.stack([np.asarray(r, dtype=np.float64) for r in user_returns], axis=1)
+    return {"iqm_seeds": iqm_interval(users.mean(axis=0)[:, None]),
+            "iqm_users": iqm_interval(users)}
+
+
 def summarise_curve(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Pool the seeds' curves point by point (the i-th checkpoint of every seed)."""
+    """Pool the seeds' curves point by point (the i-th checkpoint of every seed): mean ± 95%
+    t-interval (pooled over (seed, user), and over seed means) and rliable's IQM with a
+    stratified-bootstrap interval (over seeds, and over users stratified by seed)."""
     out = []
     for points in zip(*runs, strict=True):
         mean, ci = aggregate_returns([np.asarray(p["user_returns"]) for p in points])
@@ -209,6 +260,7 @@ def summarise_curve(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
             "user_steps": int(np.mean([p["user_steps"] for p in points])),
             "return_mean": mean, "return_ci95": ci, "seed_returns": seed_means,
             "seed_return_ci95": mean_ci(seed_means)[1],
+            **iqm_fields([p["user_returns"] for p in points]),
             "session_length": float(np.mean([p["session_length"] or 0.0 for p in points])),
             "train_wall_s": float(np.mean([p["train_wall_s"] for p in points])),
             "train_cpu_s": float(np.mean([p["train_cpu_s"] for p in points])),
@@ -283,7 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    "encoder": args.encoder, "threads": args.threads, "agent_kwargs": kwargs,
                    "reference_train_steps": {r: TRAIN_STEPS.get(r, 0) for r in refs},
                    "train_seed_offset": TRAIN_SEED_OFFSET,
-                   "ci": "95% t-interval pooled over (seed, user); seed_return_ci95 over seeds"},
+                   "ci": CI_NOTE},
         "provenance": source,
         "seconds": round(time.perf_counter() - t_start, 1),
         "summary": summary,

@@ -41,6 +41,7 @@ import torch
 
 from .compare_agents import provenance
 from .learning_curves import (
+    CI_NOTE,
     add_quick,
     apply_quick,
     check_targets,
@@ -64,6 +65,8 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "n_step10": {"n_step": 10},
     "online_sgd": {"online_updates": True},
     "before": {"slate_optimizer": "topk", "gamma": 0.9, "online_updates": True},
+    "position_bias": {"position_bias": True},
+    "gamma0.95": {"gamma": 0.95},
 }
 
 
@@ -179,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    "users": args.users, "checkpoints": checkpoints, "encoder": args.encoder,
                    "threads": args.threads, "variants": variants,
                    "train_seed_offset": TRAIN_SEED_OFFSET,
-                   "ci": "95% t-interval pooled over (seed, user); seed_return_ci95 over seeds"},
+                   "ci": CI_NOTE},
         "provenance": provenance(),
         "seconds": round(time.perf_counter() - t_start, 1),
         "summary": summary,

@@ -112,8 +112,10 @@ def test_network_size_does_not_depend_on_the_catalog_or_candidates(spec):
     agent = make_agent("slateq", spec, seed=0)
     # Item-wise: the first layer reads one candidate's F = 8 + 9 + 6 = 23 feature columns.
     assert agent.net.q.item[0].in_features == 23
+    # Two heads (item MLP + null MLP on the 6 session columns) and one logit per slate position.
     assert sum(p.numel() for p in agent.net.parameters()) == 2 * (23 * 64 + 64 + 64 * 64 + 64
-                                                                  + 64 + 1 + 6 * 64 + 64 + 64 + 1)
+                                                                  + 64 + 1 + 6 * 64 + 64 + 64 + 1
+                                                                  ) + agent.slate_size
 
 
 

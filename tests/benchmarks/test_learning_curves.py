@@ -54,3 +54,35 @@ def test_a_tiny_run_writes_curves_references_and_provenance(tmp_path):
     assert result["config"]["checkpoints"] == [0, 256]
     assert result["provenance"]["git_commit"] is not None
     assert set(result["checks"]) == {"video: a2c >= 0.8 x oracle_budget"}
+    assert set(curve[0]["iqm_seeds"]) == {"iqm", "ci95"}
+    random = result["summary"]["video"]["references"]["random"]
+    assert random["iqm_users"]["ci95"][0] <= random["iqm_users"]["iqm"] <= \
+        random["iqm_users"]["ci95"][1]
+
+
+def test_iqm_of_three_seeds_is_their_mean_with_a_stratified_bootstrap_interval():
+    # 3 runs: the 25%-trimmed mean trims none; resampling 3 values spans [min, max] (each
+    # extreme has probability 1/27 > 2.5% of being drawn three times).
+    assert lc.iqm_interval([[1.0], [2.0], [3.0]]) == {"iqm": 2.0, "ci95": [1.0, 3.0]}
+
+
+def test_iqm_over_users_trims_the_outlying_quarters():
+    # 8 users x 1 seed: the IQM is the mean of the middle four (3, 4, 5, 6); 1000 is trimmed.
+    fields = lc.iqm_fields([[1, 2, 3, 4, 5, 6, 7, 1000]])
+    assert fields["iqm_users"]["iqm"] == 4.5
+    assert fields["iqm_seeds"]["iqm"] == pytest.approx(128.5)
+
+
+def test_iqm_is_reproducible_and_leaves_numpy_global_state_alone():
+    import numpy as np
+
+    before = np.random.get_state()[1].copy()
+    first = lc.iqm_fields([[1, 5, 2, 8], [3, 3, 9, 1]])
+    assert lc.iqm_fields([[1, 5, 2, 8], [3, 3, 9, 1]]) == first
+    assert (np.random.get_state()[1] == before).all()
+
+
+@pytest.mark.parametrize("scores", [[], [1.0, 2.0], [[[1.0]]]])
+def test_iqm_of_a_score_array_that_is_not_a_matrix_is_rejected(scores):
+    with pytest.raises(ValueError, match=r"scores have shape .*; expected a \(runs, tasks\)"):
+        lc.iqm_interval(scores)
