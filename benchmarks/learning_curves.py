@@ -17,9 +17,12 @@ budget-aware oracle of ``video_horizon`` (reads the hidden state; a reference, n
 Reported per point: mean return per user with the 95% CI pooled over (seed, user) — the
 convention of ``compare_agents`` — and the per-seed means with their own t-interval.
 Results go to ``benchmarks/results/learning_curves.json`` (atomic write) with the command,
-configuration, package versions and git commit.
+configuration, package versions and git commit. Every RL agent of issue 24 has a curve by this
+protocol: PPO and A2C here, SlateQ in ``slateq_curves`` and DQN (beside each of its ranking rules
+as a fixed policy) in ``dqn_rules`` — both call ``learner_curve``; ``--agents dqn`` or
+``--agents slateq`` draws them here too.
 
-    python -m driftrec.benchmarks.learning_curves                        # video, PPO and A2C
+    python -m driftrec.benchmarks.learning_curves                        # video: PPO, A2C, DQN
     python -m driftrec.benchmarks.learning_curves --scenarios news,shopping \
         --checkpoints 0,4096,20480,51200,102400,204800 \
         --out benchmarks/results/learning_curves_news_shopping.json
@@ -47,7 +50,7 @@ from .runner import TRAIN_SEED_OFFSET, agent_kwargs, evaluate_agent, make_vector
 from .runner import scenario_geometry as geometry
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "learning_curves.json"
-LEARNERS = ("ppo", "a2c")
+LEARNERS = ("ppo", "a2c", "dqn")
 REFERENCES = ("random", "popular", "quality", "linucb", "thompson", "oracle_budget")
 CHECKPOINTS = (0, 4096, 20480, 51200, 102400, 204800, 409600)
 CI_NOTE = ("95% t-interval pooled over (seed, user); seed_return_ci95 over seeds; iqm_seeds / "

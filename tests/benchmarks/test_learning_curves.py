@@ -86,3 +86,11 @@ def test_iqm_is_reproducible_and_leaves_numpy_global_state_alone():
 def test_iqm_of_a_score_array_that_is_not_a_matrix_is_rejected(scores):
     with pytest.raises(ValueError, match=r"scores have shape .*; expected a \(runs, tasks\)"):
         lc.iqm_interval(scores)
+
+
+def test_compare_agents_says_its_rl_rows_are_a_short_budget():
+    from driftrec.benchmarks.compare_agents import short_budget_note
+
+    assert short_budget_note(64, 1.0).startswith(
+        "RL agents trained for a fixed short budget (user-steps: slateq 20,480, ppo 20,480, "
+        "a2c 20,480, dqn 102,400); their learning curves keep rising past it")
