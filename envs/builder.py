@@ -72,8 +72,14 @@ def build_engine(
     num_users: int,
     catalog: Any = None,
     user_pool: UserPool | None = None,
+    *,
+    backend: str = "torch",
     **overrides: Any,
 ) -> Engine:
+    """``backend``: ``"torch"`` (``Engine``) or ``"fast"`` (``model.fast.FastEngine``)."""
+    from .model.fast import FastEngine, check_backend
+
+    check_backend(backend)
     config = resolve_config(scenario, overrides)
     if catalog is None:
         catalog, encoder = get_catalog(config.domain, config.encoder)
@@ -82,4 +88,5 @@ def build_engine(
 
         catalog = require_catalog(catalog)
         encoder = _encoder_for(catalog, config.encoder) if user_pool is None else None
-    return Engine(catalog, config, num_users, user_pool=user_pool, encoder=encoder)
+    engine_cls = FastEngine if backend == "fast" else Engine
+    return engine_cls(catalog, config, num_users, user_pool=user_pool, encoder=encoder)

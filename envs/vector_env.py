@@ -130,6 +130,10 @@ class DriftRecVectorEnv(VectorEnv):
             640, 3) uint8 frame per user, ``render()`` returns a tuple of them as Gymnasium's
             vector envs do; drawing costs milliseconds per user, so ``render(max_users=n)``
             draws the first n only).
+        backend: ``"torch"`` (default: the batched torch engine, for large B and GPUs) or
+            ``"fast"`` (the numba kernels of ``driftrec.envs.model.fast``: faster up to a few
+            hundred users on a CPU). The default does not depend on ``num_envs``, so neither do
+            the results; see ``docs/performance.md``.
         **overrides: scenario parameters (see ``driftrec.envs.scenarios``).
     """
 
@@ -148,12 +152,16 @@ class DriftRecVectorEnv(VectorEnv):
         catalog: Any = None,
         user_pool: UserPool | None = None,
         render_mode: str | None = None,
+        backend: str = "torch",
         **overrides: Any,
     ) -> None:
         check_render_mode(render_mode, self.metadata["render_modes"])
         check_num_envs(num_envs)
         fork_safe_threads()
-        self.engine: Engine = build_engine(scenario, num_envs, catalog, user_pool, **overrides)
+        self.backend = backend
+        self.engine: Engine = build_engine(
+            scenario, num_envs, catalog, user_pool, backend=backend, **overrides
+        )
         self.config = self.engine.config
         self.num_envs = self.engine.num_users
         self.render_mode = render_mode

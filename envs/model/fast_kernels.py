@@ -1,0 +1,455 @@
+"""The fast path's numba kernels (imported only through ``fast.kernels()``, which points numba's
+on-disk cache at the driftrec cache dir before these functions are decorated).
+
+Each kernel loops over users and runs the same scalar code on each user's own rows, so a user's
+numbers do not depend on B or on its slot. The equations are the reference step's
+(``envs/model/reference.py``); comments name the mechanism each block implements.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .. import rng
+from .fast import (
+    F_BETA,
+    F_BORED,
+    F_BUDGET,
+    F_DRIFT,
+    F_NOCLICK,
+    F_PRICE,
+    F_SATISF,
+    I_DONE,
+    I_GEN,
+    I_KEY,
+    I_PERSONA,
+    I_STEPS,
+    O_BEST,
+    O_BOREDOM,
+    O_BUDGET,
+    O_CHOSEN,
+    O_COMPLETE,
+    O_DRIFT,
+    O_ENGAGE,
+    O_ITEM,
+    O_PURCHASED,
+    O_RATING,
+    O_REGRET,
+    O_REVENUE,
+    O_REWARD,
+    O_SATISF,
+    O_TERM,
+    O_TRUNC,
+    P,
+)  # fmt: skip
+
+MASK32 = rng.MASK32
+C1, C2 = rng._C1, rng._C2
+TWO_M24 = 2.0**-24
+SQRT2 = math.sqrt(2.0)
+TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+# Parameter offsets (``fast.P``), frozen into the compiled code.
+P_CHOICE, P_TAU, P_APPEAL = P["choice_model"], P["temperature"], P["appeal_weight"]
+P_DRIFT, P_SAT, P_WALK, P_TREND = P["drift_on"], P["sat_on"], P["walk_on"], P["trend_on"]
+P_CB, P_RB, P_PUR, P_BUD, P_HAZ = P["c_bias"], P["r_bias"], P["p_on"], P["b_on"], P["h_on"]
+P_REWARD, P_MAXSTEPS = P["reward_kind"], P["max_steps"]
+P_NOISE, P_NC_MEAN, P_NC_STD = P["noise_scale"], P["no_click_mean"], P["no_click_std"]
+P_SPREAD, P_BASE, P_BMAX = P["s_beta"], P["v_beta"], P["b_max"]
+
+njit_cached = njit(cache=True, nogil=True)
+
+
+@njit_cached
+def hash32(x):
+    """``rng.hash32`` on one int64 in [0, 2**32) (products stay below 2**63)."""
+    x = x & MASK32
+    x ^= x >> 16
+    x = (x * C1) & MASK32
+    x ^= x >> 15
+    x = (x * C2) & MASK32
+    return x ^ (x >> 16)
+
+
+@njit_cached
+def uniforms(key, index_hash, n, out):
+    """``rng.uniform(key, n)`` into ``out[:n]``: the same (2k + 1) / 2**24 grid, bit for bit."""
+    for i in range(n):
+        out[i] = float((hash32(key ^ index_hash[i]) >> 8) | 1) * TWO_M24
+
+
+@njit_cached
+def erfinv(y):
+    """Inverse error function in float64: torch's rational first guess and a Newton step."""
+    ay = abs(y)
+    if ay <= 0.7:
+        z = y * y
+        num = ((-0.140543331 * z + 0.914624893) * z - 1.645349621) * z + 0.886226899
+        dem = (((0.012229801 * z - 0.329097515) * z + 1.442710462) * z - 2.118377725) * z + 1.0
+        x = y * num / dem
+    else:
+        z = math.sqrt(-math.log((1.0 - ay) / 2.0))
+        num = ((1.641345311 * z + 3.429567803) * z - 1.624906493) * z - 1.970840454
+        x = math.copysign(num, y) / ((1.6370678 * z + 3.5438892) * z + 1.0)
+    # One Newton step: the first guess is good to ~1e-7 relative, so the step leaves ~1e-13,
+    # far below the float32 rounding of the result (torch takes two in float32).
+    return x - (math.erf(x) - y) / (TWO_OVER_SQRT_PI * math.exp(-x * x))
+
+
+@njit_cached
+def normal(u):
+    """``rng.normal_from_uniforms`` of one uniform, rounded to float32 as the engine's are."""
+    return np.float64(np.float32(SQRT2 * erfinv(2.0 * u - 1.0)))
+
+
+@njit_cached
+def sigmoid(x):
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+@njit_cached
+def logistic(u):
+    """Standard logistic noise from a uniform in (0, 1) (``response.logistic_noise``)."""
+    return math.log(u) - math.log1p(-u)
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def dot(a, b):
+    """float32 inner product, vectorised: its summation order depends on the length only."""
+    acc = np.float32(0.0)
+    for i in range(a.shape[0]):
+        acc += a[i] * b[i]
+    return acc
+
+
+@njit_cached
+def randperm_prefix(seed, m, out, scratch, swaps):
+    """``out[:n]`` = the first n entries of ``torch.randperm(m, generator=g)`` for ``g`` a CPU
+    ``torch.Generator`` seeded with ``seed`` (< 2**32): the Mersenne Twister 19937 as torch seeds
+    it, and the first n swaps of torch's Fisher-Yates (later swaps never move the first n
+    entries). ``scratch`` (m,) holds arange(m) and is left so; ``swaps`` (n,) is workspace."""
+    n = out.shape[0]
+    # Few outputs (n <= 227, the usual pool): word i of the regenerated state depends on words
+    # i, i + 1 and i + 397 of the seeded one only, so seed n + 397 words and regenerate each word
+    # when it is drawn (the same numbers as the whole in-place regeneration, in less time).
+    lazy = n <= 227
+    st = np.empty(624, dtype=np.int64)
+    st[0] = seed & MASK32
+    for j in range(1, n + 397 if lazy else 624):
+        prev = st[j - 1]
+        st[j] = (1812433253 * (prev ^ (prev >> 30)) + j) & MASK32
+    for i in range(n):
+        for k in range(i, i + 1) if lazy else range(624 if i % 624 == 0 else 0):
+            y = (st[k] & 0x80000000) | (st[(k + 1) % 624] & 0x7FFFFFFF)
+            v = st[(k + 397) % 624] ^ (y >> 1)
+            if y & 1:
+                v ^= 0x9908B0DF
+            st[k] = v
+        y = st[i % 624]
+        y ^= y >> 11
+        y ^= (y << 7) & 0x9D2C5680
+        y ^= (y << 15) & 0xEFC60000
+        y ^= y >> 18
+        z = i + (y & MASK32) % (m - i) if i < m - 1 else i
+        swaps[i] = z
+        scratch[i], scratch[z] = scratch[z], scratch[i]
+        out[i] = scratch[i]
+    for i in range(n - 1, -1, -1):
+        z = swaps[i]
+        scratch[i], scratch[z] = scratch[z], scratch[i]
+
+
+@njit_cached
+def arrive(rows, prefix_user, prefix_init, index_hash, pool_interests, noise_basis, par, ivec,
+           fvec, u, s, u0, hist_ids, hist_resp):  # fmt: skip
+    """New users in slots ``rows`` (generation already advanced): the user key of (slot,
+    generation), then ``users.draw_new_users`` from that key's counter-based draws."""
+    k, d = noise_basis.shape[0], u.shape[1]
+    p = pool_interests.shape[0]
+    draws = np.empty(k + 8)
+    z = np.empty(k + 7)
+    x = np.empty(d)
+    scale = par[P_NOISE] / math.sqrt(k) if k else 0.0
+    for b in rows:
+        key = hash32(hash32(prefix_user ^ (b & MASK32)) ^ (ivec[b, I_GEN] & MASK32))
+        ivec[b, I_KEY] = key
+        uniforms(hash32(prefix_init ^ key), index_hash, k + 8, draws)
+        for i in range(k + 7):
+            z[i] = normal(draws[i])
+        persona = min(int(draws[k + 7] * p), p - 1)
+        # interest: normalise(persona's + noise in the top-k principal directions)
+        for j in range(d):
+            x[j] = pool_interests[persona, j]
+        if scale > 0.0:
+            for i in range(k):
+                zi = np.float64(np.float32(z[i] * scale))
+                for j in range(d):
+                    x[j] += zi * noise_basis[i, j]
+        norm = max(math.sqrt(np.sum(x * x)), 1e-12)
+        for j in range(d):
+            u0[b, j] = x[j] / norm
+            u[b, j] = u0[b, j]
+            s[b, j] = 0.0
+        # heterogeneity: mean-one lognormal factors (normals k..k+5, k+3 the additive no-click)
+        for c, col in enumerate((F_BETA, F_DRIFT, F_BORED, F_PRICE, F_BUDGET)):
+            sp = par[P_SPREAD + c]
+            h = z[k + (c if c < 3 else c + 1)]
+            fvec[b, col] = np.float32(math.exp(h * sp - 0.5 * sp * sp) * par[P_BASE + c])
+        fvec[b, F_BUDGET] = min(fvec[b, F_BUDGET], par[P_BMAX])
+        fvec[b, F_NOCLICK] = np.float32(par[P_NC_MEAN] + par[P_NC_STD] * z[k + 3])
+        fvec[b, F_SATISF] = 0.0
+        ivec[b, I_PERSONA] = persona
+        ivec[b, I_STEPS] = 0
+        ivec[b, I_DONE] = 0
+        hist_ids[b, :] = -1
+        hist_resp[b, :, :] = 0.0
+
+
+@njit_cached
+def score(ids, emb, items, par, fvec, u, s, su, ss, util):
+    """Utility of every candidate for every user (``utility``):
+    v_j = γ a_j + β <u, e_j> − λ max(0, <s, e_j>); keeps the inner products for the step."""
+    sat = par[P_SAT] > 0.0
+    gamma = par[P_APPEAL]
+    for b in range(u.shape[0]):
+        beta, lam = fvec[b, F_BETA], fvec[b, F_BORED]
+        for j in range(ids.shape[0]):
+            e = emb[ids[j]]
+            x = dot(u[b], e)
+            su[b, j] = x
+            v = gamma * items[ids[j], 1] + beta * x
+            if sat:
+                y = dot(s[b], e)
+                ss[b, j] = y
+                v -= lam * max(0.0, np.float64(y))
+            util[b, j] = v
+
+
+@njit_cached
+def step_all(slate, autoreset, pool_seed, trend_row, prefix_step, prefix_user, prefix_init,
+             index_hash, emb, items, pool_interests, noise_basis, walk_basis, centroids,
+             pos_eff, exam, par, ids, scratch, swaps, ivec, fvec, u, s, u0, su, ss, util,
+             hist_ids, hist_resp, out, clicks, slate_util, fin_rows, fin_ints, fin_resp):
+    """A whole env step in one call (one dispatch). Every user advances in place: choice,
+    response, reward, drift and exogenous drift, satiation, budget and churn, history (the
+    reference step's mechanisms, in its order; ``trend_row`` the current topic's centroid row or
+    -1). Then the world draws the next pool (``pool_seed``); with ``autoreset``, users who left
+    are saved to ``fin_*`` (slot; history ids, persona, steps; history responses: their last
+    observation) and replaced; every user is scored against the new pool. Returns how many
+    users left and were replaced."""
+    trend = centroids[max(trend_row, 0)]
+    bsz, kk = slate.shape
+    d, r = u.shape[1], walk_basis.shape[0]
+    model = int(par[P_CHOICE])
+    tau = par[P_TAU]
+    nc = 1 if model == 0 else kk
+    walk = par[P_WALK] > 0.0 and r > 0
+    sat = par[P_SAT] > 0.0
+    trend_on = par[P_TREND] > 0.0 and trend_row >= 0
+    nd = nc + 4 + (r if walk else 0)
+    uni = np.empty(nd)
+    sv = np.empty(kk)
+    cum = np.empty(kk)
+    raw = np.empty(kk, dtype=np.bool_)
+    unew = np.empty(d)
+    hmax = hist_ids.shape[1]
+    for b in range(bsz):
+        key = hash32(hash32(prefix_step ^ (ivec[b, I_KEY] & MASK32)) ^ (ivec[b, I_STEPS] & MASK32))
+        uniforms(key, index_hash, nd, uni)
+        v0 = fvec[b, F_NOCLICK]
+        best_all = -np.inf
+        for j in range(ids.shape[0]):
+            best_all = max(best_all, np.float64(util[b, j]))
+        best_slate = -np.inf
+        for i in range(kk):
+            sv[i] = np.float32(util[b, slate[b, i]] + pos_eff[i])
+            slate_util[b, i] = sv[i]
+            best_slate = max(best_slate, sv[i])
+        # choice (choice.py): mnl by inverse CDF, cascade / independent by examination
+        chosen = -1
+        if model == 0:
+            top = v0 / tau
+            for i in range(kk):
+                top = max(top, sv[i] / tau)
+            total = 0.0
+            for i in range(kk):
+                total += math.exp(sv[i] / tau - top)
+                cum[i] = total
+            total += math.exp(v0 / tau - top)
+            idx = 0
+            for i in range(kk):
+                if cum[i] < uni[0] * total:
+                    idx += 1
+            chosen = idx if idx < kk else -1
+            for i in range(kk):
+                clicks[b, i] = i == chosen
+        else:
+            best_v = -np.inf
+            for i in range(kk):
+                raw[i] = uni[i] < exam[i] * sigmoid((sv[i] - v0) / tau)
+                if raw[i] and ((model == 1 and chosen < 0) or (model == 2 and sv[i] > best_v)):
+                    best_v = sv[i]
+                    chosen = i
+            for i in range(kk):
+                clicks[b, i] = raw[i] if model == 2 else i == chosen
+        consumed = chosen >= 0
+        pos = slate[b, chosen if consumed else 0]
+        item = ids[pos]
+        q, appeal, cost = items[item, 0], items[item, 1], items[item, 2]
+        match = np.float64(su[b, pos])
+        bored = max(0.0, np.float64(ss[b, pos])) if sat else 0.0
+        top_bored = max(0.0, np.float64(ss[b, slate[b, 0]])) if sat else 0.0
+        # response (response.py)
+        f = sigmoid(par[P_CB] + par[P_CB + 1] * appeal + par[P_CB + 2] * q + par[P_CB + 3] * match
+                    - par[P_CB + 4] * bored + par[P_CB + 5] * logistic(uni[nc]))  # fmt: skip
+        rr = 1.0 + 4.0 * sigmoid(
+            par[P_RB]
+            + par[P_RB + 1] * q
+            + par[P_RB + 2] * match
+            - par[P_RB + 3] * bored
+            + par[P_RB + 4] * logistic(uni[nc + 1])
+        )
+        rating = min(max(np.rint(rr), 1.0), 5.0) if consumed else 0.0
+        purchased = False
+        if par[P_PUR] > 0.0:
+            logit = (
+                par[P_PUR + 1]
+                + par[P_PUR + 2] * q
+                + par[P_PUR + 3] * match
+                - fvec[b, F_PRICE] * math.log(max(cost, 1e-6) / par[P_PUR + 4])
+            )
+            purchased = consumed and uni[nc + 2] < sigmoid(logit)
+            completion = 1.0 if purchased else 0.0
+            engagement = completion
+            revenue = completion * cost
+        else:
+            completion = f if consumed else 0.0
+            engagement = completion * cost
+            revenue = 0.0
+        n_clicks = 0.0
+        for i in range(kk):
+            if clicks[b, i]:
+                n_clicks += 1.0
+        kind = int(par[P_REWARD])
+        if kind == 0:
+            reward = engagement
+        elif kind == 1:
+            reward = n_clicks
+        elif kind == 2:
+            reward = revenue
+        elif kind == 3:
+            reward = rating
+        else:
+            reward = (
+                par[P_REWARD + 1] * engagement
+                + par[P_REWARD + 2] * n_clicks
+                + par[P_REWARD + 3] * revenue
+                + par[P_REWARD + 4] * rating
+            )
+        # drift + exogenous (drift.py, exogenous.py): u <- normalise(u + a e + σ z U_r + τ c)
+        a = 0.0
+        if par[P_DRIFT] > 0.0 and consumed:
+            a = fvec[b, F_DRIFT] * (rating - par[P_DRIFT + 1]) * 0.5
+        e = emb[item]
+        if a != 0.0 or walk or trend_on:
+            for j in range(d):
+                unew[j] = u[b, j] + a * e[j]
+            if walk:
+                for i in range(r):
+                    zi = normal(uni[nc + 4 + i]) * par[P_WALK + 1]
+                    for j in range(d):
+                        unew[j] += zi * walk_basis[i, j]
+            if trend_on:
+                for j in range(d):
+                    unew[j] += par[P_TREND + 1] * trend[j]
+            norm = max(math.sqrt(np.sum(unew * unew)), 1e-12)
+            for j in range(d):
+                u[b, j] = unew[j] / norm
+        # satiation (satiation.py): s <- decay s + rate e
+        if sat:
+            add = par[P_SAT + 2] if consumed else 0.0
+            for j in range(d):
+                s[b, j] = par[P_SAT + 1] * s[b, j] + add * e[j]
+        # budget, running satisfaction, churn (budget.py)
+        budget = fvec[b, F_BUDGET]
+        if par[P_BUD] > 0.0:
+            used = cost * completion if consumed else 0.0
+            gain = par[P_BUD + 3] * max(q - par[P_BUD + 4], 0.0)
+            budget = min(budget - par[P_BUD + 1] + used * (gain - par[P_BUD + 2]), par[P_BUD + 5])
+        satisfaction = fvec[b, F_SATISF]
+        if consumed:
+            sm = par[P_HAZ + 4]
+            satisfaction = sm * satisfaction + (1.0 - sm) * (rating - 3.0) * 0.5
+        hazard = 0.0
+        if par[P_HAZ] > 0.0:
+            hazard = par[P_HAZ + 1] * sigmoid(par[P_HAZ + 3] * (par[P_HAZ + 2] - satisfaction))
+        terminated = uni[nc + 3] < hazard or (par[P_BUD] > 0.0 and budget <= 0.0)
+        steps = ivec[b, I_STEPS] + 1
+        truncated = steps >= par[P_MAXSTEPS] and not terminated
+        # history: the consumed item and its (completion, rating / 5) enter first
+        if consumed and hmax > 0:
+            for i in range(hmax - 1, 0, -1):
+                hist_ids[b, i] = hist_ids[b, i - 1]
+                hist_resp[b, i, 0] = hist_resp[b, i - 1, 0]
+                hist_resp[b, i, 1] = hist_resp[b, i - 1, 1]
+            hist_ids[b, 0] = item
+            hist_resp[b, 0, 0] = completion
+            hist_resp[b, 0, 1] = rating * 0.2
+        fvec[b, F_BUDGET] = budget
+        fvec[b, F_SATISF] = satisfaction
+        ivec[b, I_STEPS] = steps
+        ivec[b, I_DONE] = 1 if (terminated or truncated) else 0
+        cos = 0.0
+        for j in range(d):
+            cos += np.float64(u[b, j]) * u0[b, j]
+        best = np.float64(np.float32(best_all + pos_eff[0]))
+        o = out[b]
+        o[O_REWARD] = reward
+        o[O_TERM] = 1.0 if terminated else 0.0
+        o[O_TRUNC] = 1.0 if truncated else 0.0
+        o[O_CHOSEN] = chosen
+        o[O_ITEM] = item if consumed else -1
+        o[O_ENGAGE], o[O_COMPLETE], o[O_RATING] = engagement, completion, rating
+        o[O_PURCHASED] = 1.0 if purchased else 0.0
+        o[O_REVENUE] = revenue
+        o[O_BEST], o[O_REGRET] = best, best - best_slate
+        o[O_DRIFT] = cos
+        o[O_BOREDOM] = bored if consumed else top_bored
+        o[O_BUDGET], o[O_SATISF] = budget, satisfaction
+    # the world advances: the next pool, arrivals in the slots of users who left, scores
+    randperm_prefix(pool_seed, scratch.shape[0], ids, scratch, swaps)
+    n_fin = 0
+    if autoreset:
+        h = hist_ids.shape[1]
+        for b in range(bsz):
+            if ivec[b, I_DONE]:
+                fin_rows[n_fin] = b
+                fin_ints[n_fin, :h] = hist_ids[b]
+                fin_ints[n_fin, h] = ivec[b, I_PERSONA]
+                fin_ints[n_fin, h + 1] = ivec[b, I_STEPS]
+                fin_resp[n_fin] = hist_resp[b]
+                ivec[b, I_GEN] += 1
+                n_fin += 1
+        if n_fin:
+            arrive(fin_rows[:n_fin], prefix_user, prefix_init, index_hash, pool_interests,
+                   noise_basis, par, ivec, fvec, u, s, u0, hist_ids, hist_resp)  # fmt: skip
+    score(ids, emb, items, par, fvec, u, s, su, ss, util)
+    return n_fin
+
+
+@njit_cached
+def slate_ok(slate, n):
+    """Whether a (K,) int64 slate holds K distinct positions in [0, n): the common case, checked
+    without numpy's per-call overhead (anything else goes to ``validation.validate_slate``,
+    which raises the env's errors)."""
+    k = slate.shape[0]
+    for i in range(k):
+        if slate[i] < 0 or slate[i] >= n:
+            return False
+        for j in range(i):
+            if slate[j] == slate[i]:
+                return False
+    return True
