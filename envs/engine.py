@@ -62,7 +62,8 @@ from .users import UserPool, draw_new_users, persona_pool, synthetic_pool
 # does not depend on B).
 RENORM_EVERY = 64
 # <e, u_0> of a consumed item comes from tables over the catalog — <persona, e> (P, M) and
-# <noise basis, e> (M, NOISE_RANK) — instead of a (B, d) dot product per step, unless the persona
+# <noise basis, e> (M, NOISE_RANK) — instead of a (B, d) dot product per step (a pass over (B, d)
+# memory that cost about a tenth of a step at B=4096: docs/performance.md), unless the persona
 # table would hold more entries than this (then the dot product with the stored u_0).
 MAX_PERSONA_TABLE = 1 << 24
 # Satiation stored as scale · s_stored; fold the scale in before it underflows.

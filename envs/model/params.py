@@ -53,6 +53,36 @@ def catalog_bases(
     return centroids, noise_basis, walk_basis
 
 
+def _check_arrays(
+    emb: torch.Tensor, cats: torch.Tensor, num_categories: int, personas: Any, **per_item: Any
+) -> None:
+    """Shapes and values of the catalog arrays, each error naming the bad one."""
+    if emb.dim() != 2 or emb.shape[0] == 0:
+        raise ValueError(f"embeddings have shape {tuple(emb.shape)}; expected (M, d) with M > 0")
+    if not bool(torch.isfinite(emb).all()):
+        bad = int((~torch.isfinite(emb)).sum())
+        raise ValueError(f"embeddings have {bad} non-finite values; expected finite values")
+    m = emb.shape[0]
+    for name, values in {"category_ids": cats.numpy(), **per_item}.items():
+        arr = np.asarray(values)
+        if arr.shape != (m,):
+            raise ValueError(f"{name} has shape {arr.shape}; expected ({m},), one per item")
+        if not np.isfinite(arr).all():
+            bad = int((~np.isfinite(arr)).sum())
+            raise ValueError(f"{name} has {bad} non-finite values; expected finite values")
+    if int(cats.min()) < 0 or int(cats.max()) >= num_categories:
+        raise ValueError(
+            f"category_ids span [{int(cats.min())}, {int(cats.max())}]; expected ids in "
+            f"[0, {num_categories})"
+        )
+    shape = np.shape(personas)
+    if len(shape) != 2 or shape[0] == 0 or shape[1] != emb.shape[1]:
+        raise ValueError(
+            f"personas have shape {shape}; expected (P, {emb.shape[1]}) with P > 0 (interests "
+            "in the catalog's embedding space)"
+        )
+
+
 @dataclass(frozen=True)
 class ReferenceParams:
     """Catalog arrays (float64 copies of the engine's float32 ones) and the scenario.
@@ -104,6 +134,9 @@ class ReferenceParams:
         interests (``UserPool.interests``), derived exactly as the engine derives them."""
         emb = torch.tensor(np.array(embeddings, dtype=np.float32))
         cats = torch.tensor(np.array(category_ids, dtype=np.int64))
+        _check_arrays(
+            emb, cats, num_categories, personas, quality=quality, appeal=appeal, cost=cost
+        )
         model = resolve_user_model(config.user_model, np.asarray(cost))
         centroids, noise_basis, walk_basis = catalog_bases(emb, cats, num_categories, model)
         if walk_basis is None:

@@ -53,6 +53,7 @@ from ..exogenous import apply_exogenous
 from ..exogenous import trending_category as _trending_category
 from ..response import Response, respond
 from ..satiation import boredom, update_satiation
+from ..validation import validate_slate
 from .params import DTYPE, ReferenceParams
 
 # Uniforms per user-step after the choice's (1 for mnl, else K): completion noise, rating noise,
@@ -98,6 +99,8 @@ class ReferenceState:
     def from_engine(cls, engine: Any) -> ReferenceState:
         """The true state of a batched ``Engine`` in float64 (to check it step by step)."""
         s, w = engine.state, engine.world
+        if s is None or w is None:
+            raise ValueError("the engine has no state yet; call engine.reset(seed) first")
 
         def f64(x: torch.Tensor) -> torch.Tensor:
             return x.detach().to("cpu", DTYPE)
@@ -248,6 +251,8 @@ def replace_users(
 
 def reference_reset(params: ReferenceParams, num_users: int, seed: int) -> ReferenceState:
     """B = ``num_users`` generation-0 users and the world at global step 0."""
+    if isinstance(num_users, bool) or not isinstance(num_users, int) or num_users < 1:
+        raise ValueError(f"num_users must be an int >= 1, got {num_users!r}")
     keys = rng.seed_keys(seed)
     b, d, h = num_users, params.embeddings.shape[1], params.config.history_length
     slots = torch.arange(b)
@@ -424,6 +429,44 @@ def history(
     )
 
 
+# --------------------------------------------------------------------------------- the edge
+def check_step_inputs(
+    state: ReferenceState, slate: Any, params: ReferenceParams, draws: Any
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(slate, draws) as int64 (B, K) and float64 (B, n) tensors, or an error naming the bad
+    value and what was expected (before anything is computed)."""
+    if not isinstance(state, ReferenceState):
+        raise TypeError(f"state must be a ReferenceState, got {type(state).__name__}")
+    if not isinstance(params, ReferenceParams):
+        raise TypeError(f"params must be a ReferenceParams, got {type(params).__name__}")
+    b, cfg = state.num_users, params.config
+    d = params.embeddings.shape[1]
+    if state.interest.shape != (b, d) or state.pool_ids.shape != (cfg.num_candidates,):
+        raise ValueError(
+            f"state has interest {tuple(state.interest.shape)} and a pool of "
+            f"{tuple(state.pool_ids.shape)}; expected ({b}, {d}) and ({cfg.num_candidates},) "
+            "for these params (a state from other params?)"
+        )
+    slate_t = torch.from_numpy(validate_slate(slate, b, cfg.slate_size, cfg.num_candidates))
+    n = params.num_choice_draws + RESPONSE_DRAWS + params.rank
+    if not isinstance(draws, torch.Tensor) or not draws.is_floating_point():
+        got = getattr(draws, "dtype", None)
+        raise TypeError(
+            f"draws must be a float tensor from step_draws, got {type(draws).__name__} of "
+            f"dtype {got}"
+        )
+    if tuple(draws.shape) != (b, n):
+        raise ValueError(
+            f"draws have shape {tuple(draws.shape)}; expected ({b}, {n}) = (B, choice "
+            f"{params.num_choice_draws} + response/churn {RESPONSE_DRAWS} + walk {params.rank})"
+        )
+    inside = (draws > 0) & (draws < 1)
+    if not bool(inside.all()):
+        bad = draws[~inside][:3].tolist()
+        raise ValueError(f"draws {bad} are not strictly inside (0, 1); expected uniforms")
+    return slate_t, draws.to(DTYPE)
+
+
 # --------------------------------------------------------------------------------- the step
 def reference_step(
     state: ReferenceState,
@@ -435,7 +478,9 @@ def reference_step(
 ) -> tuple[ReferenceState, Outcome]:
     """One step of every user with slate (B, K) of distinct pool positions and ``draws`` =
     ``step_draws(state, params)``. Returns the new state (world advanced, and with
-    ``autoreset`` the users who left replaced by new ones) and what the step produced."""
+    ``autoreset`` the users who left replaced by new ones) and what the step produced. The
+    input state is not changed."""
+    slate, draws = check_step_inputs(state, slate, params, draws)
     m, c = params.model, params.num_choice_draws
     ex_draws = draws[:, c + RESPONSE_DRAWS :]
     noise, churn_uniform = draws[:, c : c + 3], draws[:, c + 3]

@@ -244,3 +244,112 @@ def test_decision_margin_is_zero_for_a_uniform_on_a_choice_threshold(catalog):
     draws[:, 0] = probs[:, 0]
     _, outcome = reference_step(state, slate, params, draws)
     assert torch.equal(_decision_margin(state, slate, params, draws, outcome), torch.zeros(8))
+
+
+def _bad_step_inputs(params: ReferenceParams, state: ReferenceState) -> list[tuple]:
+    """(label, state, slate, draws, error type, message pattern) for reference_step."""
+    b, k, n = 2, params.config.slate_size, params.config.num_candidates
+    good = torch.arange(k).repeat(b, 1)
+    draws = step_draws(state, params)
+    wide = draws.shape[1]
+    other = ReferenceState(**{**state.__dict__, "pool_ids": state.pool_ids[:5]})
+    return [
+        ("float slate", state, good.double(), draws, TypeError, "integer dtype"),
+        ("slate None", state, None, draws, TypeError, "slate must be an integer array"),
+        ("slate string", state, "0,1", draws, TypeError, "slate must be an integer array"),
+        ("slate one user short", state, good[:1], draws, ValueError, r"shape \(1, 10\)"),
+        ("slate K+1 wide", state, torch.arange(k + 1).repeat(b, 1), draws, ValueError,
+         r"expected \(2, 10\)"),
+        ("slate 1-D", state, torch.arange(k), draws, ValueError, r"shape \(10,\)"),
+        ("slate position N", state, good.clone().fill_(0) + torch.arange(k) + n - k + 1, draws,
+         ValueError, rf"positions \[{n}\] out of range at user 0"),
+        ("slate negative", state, good - 1, draws, ValueError, r"positions \[-1\] out of range"),
+        ("slate duplicate", state, torch.zeros(b, k, dtype=torch.int64), draws, ValueError,
+         r"duplicate positions \[0, 0\] at user 0"),
+        ("draws one column short", state, good, draws[:, :-1], ValueError,
+         rf"draws have shape \(2, {wide - 1}\); expected \(2, {wide}\)"),
+        ("draws one user short", state, good, draws[:1], ValueError, r"draws have shape \(1, "),
+        ("draws with 0", state, good, draws.clone().fill_(0.0), ValueError,
+         r"strictly inside \(0, 1\)"),
+        ("draws with 1", state, good, draws.clone().fill_(1.0), ValueError,
+         r"strictly inside \(0, 1\)"),
+        ("draws NaN", state, good, draws.clone().fill_(float("nan")), ValueError,
+         r"draws \[nan, nan, nan\] are not strictly inside"),
+        ("draws int", state, good, draws.long(), TypeError, "draws must be a float tensor"),
+        ("draws numpy", state, good, draws.numpy(), TypeError, "draws must be a float tensor"),
+        ("state of other params", other, good, draws, ValueError, "a state from other params"),
+        ("state a dict", {"interest": 0}, good, draws, TypeError,
+         "state must be a ReferenceState, got dict"),
+    ]  # fmt: skip
+
+
+def test_reference_step_rejects_bad_inputs_naming_them(catalog):
+    env = DriftRecVectorEnv(2, "video", catalog=catalog, encoder="hashing")
+    params = ReferenceParams.from_engine(env.engine)
+    state = reference_reset(params, 2, 0)
+    for label, st, slate, draws, error, match in _bad_step_inputs(params, state):
+        with pytest.raises(error, match=match):
+            reference_step(st, slate, params, draws)
+        assert label
+    with pytest.raises(TypeError, match="params must be a ReferenceParams, got SimpleNamespace"):
+        from types import SimpleNamespace
+
+        reference_step(state, torch.arange(10).repeat(2, 1), SimpleNamespace(), draws=None)
+
+
+@pytest.mark.parametrize(
+    ("num_users", "seed", "error", "match"),
+    [
+        (0, 0, ValueError, "num_users must be an int >= 1, got 0"),
+        (-1, 0, ValueError, "num_users must be an int >= 1, got -1"),
+        (2.5, 0, ValueError, "num_users must be an int >= 1, got 2.5"),
+        (True, 0, ValueError, "num_users must be an int >= 1, got True"),
+        (2, -1, ValueError, "seed must be a non-negative int, got -1"),
+        (2, "7", ValueError, "seed must be a non-negative int, got '7'"),
+        (2, 1.0, ValueError, "seed must be a non-negative int, got 1.0"),
+    ],
+)
+def test_reference_reset_rejects_bad_sizes_and_seeds(catalog, num_users, seed, error, match):
+    params = ReferenceParams.from_engine(
+        DriftRecVectorEnv(1, catalog=catalog, encoder="hashing").engine
+    )
+    with pytest.raises(error, match=match):
+        reference_reset(params, num_users, seed)
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"embeddings": np.zeros(8, np.float32)}, r"embeddings have shape \(8,\)"),
+        (
+            {"embeddings": np.full((240, 64), np.nan, np.float32)},
+            "embeddings have 15360 non-finite values",
+        ),
+        ({"quality": np.zeros(239)}, r"quality has shape \(239,\)"),
+        ({"cost": np.full(240, np.inf)}, "cost has 240 non-finite values"),
+        (
+            {"category_ids": np.full(240, 6)},
+            r"category_ids span \[6, 6\]; expected ids in \[0, 6\)",
+        ),
+        ({"category_ids": np.full(240, -1)}, r"category_ids span \[-1, -1\]"),
+        ({"personas": np.zeros((3, 32))}, r"personas have shape \(3, 32\); expected \(P, 64\)"),
+        ({"personas": np.zeros((0, 64))}, r"personas have shape \(0, 64\)"),
+    ],
+)
+def test_reference_params_reject_bad_catalog_arrays(catalog, change, match):
+    env = DriftRecVectorEnv(1, catalog=catalog, encoder="hashing")
+    arrays = {
+        "embeddings": catalog.embeddings, "quality": catalog.quality, "appeal": catalog.appeal,
+        "cost": catalog.cost, "category_ids": catalog.category_ids,
+        "num_categories": len(catalog.categories), "personas": env.engine.user_pool.interests,
+    }  # fmt: skip
+    with pytest.raises(ValueError, match=match):
+        ReferenceParams.from_arrays(env.config, **{**arrays, **change})
+
+
+def test_state_of_an_engine_before_reset_is_a_clear_error(catalog):
+    from driftrec.envs.builder import build_engine
+
+    engine = build_engine("video", 2, catalog, encoder="hashing")
+    with pytest.raises(ValueError, match=r"no state yet; call engine.reset\(seed\) first"):
+        ReferenceState.from_engine(engine)
