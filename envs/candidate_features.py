@@ -72,7 +72,7 @@ def history_embedding(
     """
     ids = obs["history_ids"]
     mask = obs["history_mask"].astype(np.float32) * (ids >= 0)
-    emb = table[np.clip(ids, 0, None)]  # (B, H, d)
+    emb = table[np.maximum(ids, 0)]  # (B, H, d); padding reads row 0, weighted 0
     ages = np.arange(ids.shape[1], dtype=np.float32)
     weights = mask * (decay**ages)[None, :]
     if response_weight:
@@ -114,14 +114,16 @@ def category_share(obs: Obs, category_ids: np.ndarray, num_categories: int,
     """Decayed share (B, N) of the user's history in each candidate's category; 0 if none.
     ``category_ids`` (M,) is the public category of each catalog item."""
     hist = obs["history_ids"]
+    batch = len(hist)
     mask = (obs["history_mask"] > 0) & (hist >= 0)
     weights = mask * decay ** np.arange(hist.shape[1], dtype=np.float32)[None, :]
-    cats = category_ids[np.clip(hist, 0, None)]
-    share = np.zeros((len(hist), num_categories), dtype=np.float32)
-    np.add.at(share, (np.arange(len(hist))[:, None], cats), weights)
+    # One bincount over (user, category) cells instead of a scatter-add per user.
+    cells = category_ids[np.maximum(hist, 0)] + num_categories * np.arange(batch)[:, None]
+    share = np.bincount(cells.ravel(), weights.ravel(), minlength=batch * num_categories)
+    share = share.reshape(batch, num_categories)
     share /= np.maximum(share.sum(axis=1, keepdims=True), 1e-8)
-    cand_cats = category_ids[np.asarray(obs["candidate_ids"])]
-    return np.take_along_axis(share, cand_cats, axis=1)
+    rows = np.arange(batch)[:, None]
+    return share[rows, category_ids[np.asarray(obs["candidate_ids"])]].astype(np.float32)
 
 
 class ItemStats:
@@ -224,7 +226,7 @@ class CandidateTable:
         recent = obs["history_ids"][:, : self.recent]
         # One batched product for every similarity: history mean, profile, last consumed items.
         refs = np.concatenate(
-            [user[:, None], profile[:, None], self.table[np.clip(recent, 0, None)]], axis=1)
+            [user[:, None], profile[:, None], self.table[np.maximum(recent, 0)]], axis=1)
         sims = np.matmul(cand, refs.transpose(0, 2, 1))  # (B, N, 2 + recent)
         recent_mask = (obs["history_mask"][:, : self.recent] > 0) & (recent >= 0)
         return [
@@ -243,8 +245,9 @@ class CandidateTable:
         session = user_features(obs)
         session[:, 0] *= self.step_scale
         out = np.empty((*ids.shape, self.dim), dtype=np.float32)
+        for j, column in enumerate(columns):
+            out[..., j] = column
         c = len(columns)
-        out[..., :c] = np.stack(columns, axis=-1)
         out[..., c : c + 2] = stats.bounded_features(ids)
         out[..., c + 2 :] = session[:, None, :]
         # Float rounding can put a cosine of unit vectors a hair outside [-1, 1]; the space's
