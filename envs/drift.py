@@ -4,10 +4,10 @@
 
 The signed step is a rating-driven version of the "interest evolution" of RecSim (Ie et al.
 2019): a liked item pulls the interest vector toward its embedding, a disliked one pushes it away.
-``drift_strength`` gives the coefficient the engine uses; the engine applies it in its stored
-representation (``state.py``: unnormalised u with a closed-form norm, so no normalising pass over
-(B, d) memory). ``apply_drift`` and ``normalise_`` are the direct formula, kept as the reference
-the engine is tested against (tests/envs/test_dynamics_reference.py).
+``drift_strength`` gives the coefficient; ``apply_drift`` and ``normalise_`` are the direct
+formula, which the reference step (``envs/model/reference.py``) uses. The batched engine applies
+the same update in its stored representation (``state.py``: unnormalised u with a closed-form
+norm, so no normalising pass over (B, d) memory) and is tested against the reference.
 """
 
 from __future__ import annotations

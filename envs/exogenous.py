@@ -7,8 +7,9 @@ along directions in which items actually differ and costs B×r normal draws inst
 ``c_t`` is the unit centroid of a "trending" category chosen by hash of (seed, t // period): the
 whole population is nudged toward the same topic for a period, then another.
 
-The engine adds ``n·(z U_r + τ c)`` to its unnormalised interest with one small ``addmm`` and
-updates the norm in closed form; ``apply_exogenous`` is the direct formula (test reference).
+``apply_exogenous`` is the direct formula, which the reference step (``envs/model/reference.py``)
+uses; the batched engine adds ``n·(z U_r + τ c)`` to its unnormalised interest and updates the
+norm in closed form, and is tested against the reference.
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@
 Satiation lives in the embedding space, so a user tires of a *region* of meaning (all cooking
 videos), not of one item id, and recovers as ``decay`` shrinks ``s`` when the region is avoided.
 
-The engine stores ``s = scale · s_stored`` so the decay is a (B,) multiplication of ``scale``;
-``update_satiation`` is the direct formula, the reference it is tested against.
+``update_satiation`` is the direct formula, which the reference step (``envs/model/reference.py``)
+uses; the batched engine stores ``s = scale · s_stored`` so the decay is a (B,) multiplication of
+``scale``, and is tested against the reference.
 """
 
 from __future__ import annotations

@@ -1,11 +1,10 @@
-"""The engine's fast stored-representation update against the direct formulas (second
-implementation): u ← normalise(u + a e + σ z U_r + τ c), s ← decay s + rate e, drift = cos(u, u0)."""
+"""The engine's stored-representation update against the reference step's direct formulas, with
+a walk and a trend far stronger than any preset's (so the closed-form norm, <u, U_r> and
+<u, u_0> are exercised hard): u ← normalise(u + a e + σ z U_r + τ c), s ← decay s + rate e,
+drift = cos(u, u0)."""
 
 import torch
-from driftrec.envs import rng
-from driftrec.envs.drift import apply_drift, drift_strength, normalise_
-from driftrec.envs.exogenous import apply_exogenous
-from driftrec.envs.satiation import update_satiation
+from driftrec.envs.model import ReferenceParams, ReferenceState, reference_step, step_draws
 
 
 def test_engine_update_equals_direct_formulas(h, catalog):
@@ -13,28 +12,19 @@ def test_engine_update_equals_direct_formulas(h, catalog):
         catalog, num_users=6, walk_std=0.05, trend_strength=0.1, trend_period=7, max_steps=500,
         no_click_utility=-1.0, budget_enabled=False, hazard_enabled=False,
     )  # fmt: skip
-    m, k = engine.model, engine.config.slate_size
+    params = ReferenceParams.from_engine(engine)
+    k, n = engine.config.slate_size, engine.config.num_candidates
     gen = torch.Generator().manual_seed(0)
-    n = engine.config.num_candidates
-    for t in range(40):
-        st, w = engine.state, engine.world
-        u, s = st.interest.clone(), st.satiation.clone()
-        keys, steps = st.keys.clone(), st.steps.clone()
-        trend = engine.centroids[w.trend_category]
+    consumed = 0
+    for t in range(70):  # past RENORM_EVERY = 64: one exact renormalisation on the way
+        state = ReferenceState.from_engine(engine)
         slate = torch.stack([torch.randperm(n, generator=gen)[:k] for _ in range(6)])
+        ref_state, ref = reference_step(state, slate, params, step_draws(state, params))
         res = engine.step(slate, autoreset=False)
-        chosen, rating = res.info["chosen"], res.info["rating"]
-        consumed = chosen >= 0
-        e = engine.embeddings[res.info["item"].clamp_min(0)]
-        key = rng.mix(engine.seed_keys.draws, rng.STREAM_STEP, keys, steps)
-        uni = rng.uniform(key, 1 + 4 + engine._walk_draws)
-        z = rng.normal_from_uniforms(uni[:, 5:], engine.rank)
-        a = drift_strength(rating, consumed, st.drift_rate, m.drift)
-        apply_drift(u, e, a)
-        apply_exogenous(u, z, engine.basis, trend, m.exogenous)
-        normalise_(u)
-        update_satiation(s, e, consumed, m.satiation)
-        assert torch.allclose(engine.state.interest, u, atol=2e-5), t
-        assert torch.allclose(engine.state.satiation, s, atol=2e-5), t
-        cos = (u * engine.state.initial_interest).sum(1)
-        assert torch.allclose(res.info["drift"], cos, atol=2e-5), t
+        assert torch.equal(res.info["chosen"], ref.chosen), t
+        after = engine.state
+        assert torch.allclose(after.interest.double(), ref_state.interest, atol=2e-6), t
+        assert torch.allclose(after.satiation.double(), ref_state.satiation, atol=2e-6), t
+        assert torch.allclose(res.info["drift"].double(), ref.drift, atol=2e-6), t
+        consumed += int((ref.chosen >= 0).sum())
+    assert consumed > 100
