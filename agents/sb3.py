@@ -289,8 +289,24 @@ class DQNConfig(AgentConfig):
     net_arch: tuple[int, ...] = (64, 64)
 
     def __post_init__(self) -> None:
-        if min(self.buffer_size, self.batch_size, self.train_freq) < 1 or not 0 <= self.gamma <= 1:
-            raise ValueError("buffer_size, batch_size, train_freq must be >= 1; gamma in [0, 1]")
+        if isinstance(self.net_arch, list):  # JSON and CLI hand over lists
+            object.__setattr__(self, "net_arch", tuple(self.net_arch))
+        check_field_types(self)
+        ranges = {
+            "learning_rate": (self.learning_rate > 0, "> 0"),
+            "gamma": (0 <= self.gamma <= 1, "in [0, 1]"),
+            "exploration_fraction": (0 <= self.exploration_fraction <= 1, "in [0, 1]"),
+            "exploration_final_eps": (0 <= self.exploration_final_eps <= 1, "in [0, 1]"),
+            "learning_starts": (self.learning_starts >= 0, ">= 0"),
+            "gradient_steps": (self.gradient_steps >= 1, ">= 1"),
+            "net_arch": (bool(self.net_arch) and min(self.net_arch) >= 1,
+                         "a non-empty tuple of positive widths"),
+            **{name: (getattr(self, name) >= 1, ">= 1") for name in
+               ("buffer_size", "batch_size", "train_freq", "target_update_interval")},
+        }
+        for name, (ok, expected) in ranges.items():
+            if not ok:
+                raise ValueError(f"{name}={getattr(self, name)!r}; expected {expected}")
 
 
 class SB3Agent(Agent):

@@ -246,6 +246,10 @@ def iqm_interval(scores: np.ndarray, reps: int = BOOTSTRAP_REPS,
 
 def iqm_fields(user_returns: Sequence[Sequence[float]]) -> dict[str, Any]:
     """``iqm_seeds`` and ``iqm_users`` (``iqm_interval``) of one point's per-seed user returns."""
+    sizes = [len(r) for r in user_returns]
+    if not sizes or min(sizes) != max(sizes) or not sizes[0]:
+        raise ValueError(f"per-seed user returns of sizes {sizes}; expected one cohort of the "
+                         "same, non-zero size per seed")
     users = np.stack([np.asarray(r, dtype=np.float64) for r in user_returns], axis=1)
     return {"iqm_seeds": iqm_interval(users.mean(axis=0)[:, None]),
             "iqm_users": iqm_interval(users)}

@@ -176,6 +176,9 @@ def read_log(path: Path, up_to_step: float,
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return list(required), []
+    except IsADirectoryError:
+        raise ValueError(f"{path} is a directory; expected the CSV log that driftrec train "
+                         "writes") from None
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path} is not UTF-8 text (byte {exc.start}); expected the CSV log "
                          "that driftrec train writes") from None

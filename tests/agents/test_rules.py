@@ -102,3 +102,26 @@ def test_dqn_rules_benchmark_rejects_an_unknown_rule():
 
 def test_table_size_is_the_catalog(spec):
     assert RankingRules(spec).stats.shown.shape == (M,)
+
+
+_BAD_DQN_CONFIG = [
+    ({"gamma": 2}, ValueError, r"gamma=2.0; expected in \[0, 1\]"),
+    ({"net_arch": []}, ValueError, r"net_arch=\(\); expected a non-empty tuple of positive"),
+    ({"batch_size": 0}, ValueError, r"batch_size=0; expected >= 1"),
+    ({"target_update_interval": 0}, ValueError, r"target_update_interval=0; expected >= 1"),
+    ({"learning_rate": "x"}, TypeError, r"learning_rate='x' \(str\); expected a finite number"),
+    ({"learning_rate": 0.0}, ValueError, r"learning_rate=0.0; expected > 0"),
+    ({"exploration_fraction": 1.5}, ValueError, r"exploration_fraction=1.5; expected in \[0, 1\]"),
+    ({"buffer_size": 1.5}, TypeError, r"buffer_size=1.5 \(float\); expected an int"),
+    ({"learning_starts": -1}, ValueError, r"learning_starts=-1; expected >= 0"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "error", "match"), _BAD_DQN_CONFIG,
+                         ids=[next(iter(b[0])) + "=" + repr(next(iter(b[0].values())))
+                              for b in _BAD_DQN_CONFIG])
+def test_bad_dqn_options_name_the_value_and_the_range(kwargs, error, match):
+    from driftrec.agents.sb3 import DQNConfig
+
+    with pytest.raises(error, match=match):
+        DQNConfig(**kwargs)

@@ -94,3 +94,8 @@ def test_compare_agents_says_its_rl_rows_are_a_short_budget():
     assert short_budget_note(64, 1.0).startswith(
         "RL agents trained for a fixed short budget (user-steps: slateq 20,480, ppo 20,480, "
         "a2c 20,480, dqn 102,400); their learning curves keep rising past it")
+
+
+def test_iqm_of_seeds_with_cohorts_of_different_sizes_is_rejected():
+    with pytest.raises(ValueError, match=r"per-seed user returns of sizes \[2, 3\]; expected one"):
+        lc.iqm_fields([[1, 2], [1, 2, 3]])

@@ -266,6 +266,16 @@ def test_a_broken_eval_log_is_a_one_line_error_on_resume_and_plot(
     _one_line_error(cli(capsys, "plot", str(out)), needle)
 
 
+def test_an_eval_log_that_is_a_directory_is_a_one_line_error(capsys, heldout_run: Path,
+                                                             tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    shutil.copytree(heldout_run, out)
+    (out / "seed-0" / "eval.csv").unlink()
+    (out / "seed-0" / "eval.csv").mkdir()
+    _one_line_error(cli(capsys, "plot", str(out)),
+                    f"{out}/seed-0/eval.csv is a directory; expected the CSV log")
+
+
 @pytest.mark.parametrize("value", ["0", "-16", "x", "1.5"])
 def test_bad_eval_every_is_a_one_line_error(capsys, value: str) -> None:
     _one_line_error(cli(capsys, *_TRAIN, "--steps", "2", "--eval-every", value),
