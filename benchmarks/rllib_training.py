@@ -209,15 +209,16 @@ class RLlibPPO:
             raise ValueError(f"{path} is not an RLlib checkpoint of driftrec train; expected the "
                              "file a --engine rllib run wrote")
         self.algo.learner_group.set_state(data["learner_group"])
-        self.algo.env_runner_group.sync_weights(
-            from_worker_or_learner_group=self.algo.learner_group, inference_only=True)
+        # Without a weights_seq_no the runners take the weights whatever their own number
+        # (sync_weights would skip a runner whose weights look newer than the checkpoint's).
+        weights = {"rl_module": data["learner_group"]["learner"]["rl_module"]}
+        self.algo.env_runner_group.foreach_env_runner(lambda runner: runner.set_state(weights))
 
     def start(self, env: Any) -> None:
         """Build Rank tables for ``env`` (a raw driftrec vector env), with an empty item log."""
         from driftrec.envs.rank import _RankCore
 
         self._core = _RankCore(env, env.num_envs)
-        self._core.stats = None
 
     def act(self, obs: Mapping[str, np.ndarray], info: Any = None) -> np.ndarray:
         from ray.rllib.core.columns import Columns
@@ -272,7 +273,8 @@ def train_command(args: argparse.Namespace, out_dir: Path, argv: Sequence[str]) 
     init_ray(args.workers)
     iteration = min(ITERATION_STEPS, args.log_every)
     config = build_config(args.scenario, args.users, args.workers,
-                          args.seed + TRAIN_SEED_OFFSET + start.step, args.encoder, iteration)
+                          args.seed + TRAIN_SEED_OFFSET + start.step, args.encoder, iteration,
+                          device=args.device)
     t_build = time.perf_counter()
     algo = config.build_algo()
     agent = RLlibPPO(algo)

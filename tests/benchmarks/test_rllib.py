@@ -165,6 +165,32 @@ def test_doc_rllib_register_env_trains_the_itemwise_module_on_vector_runners(ray
     assert np.isfinite(result["learners"]["default_policy"]["vf_loss"])
 
 
+@pytest.mark.slow
+def test_rllib_checkpoint_restores_the_learner_and_every_runner(ray_session, tmp_path):
+    """Loading into an algorithm that trained past the checkpoint restores its weights on the
+    learner and on the runners (whose weights look newer than the checkpoint's)."""
+    from driftrec.benchmarks.rllib_training import RLlibPPO, build_config
+
+    algo = build_config("news", 4, 1, 0, "hashing", 4, **{
+        k: v for k, v in SMALL.items() if k != "encoder"}).build_algo()
+    try:
+        agent = RLlibPPO(algo)
+        saved = {k: v.clone() for k, v in algo.get_module().state_dict().items()}
+        agent.save(tmp_path / "checkpoint-4.pt")
+        algo.train()
+        trained = {k: v.clone() for k, v in algo.get_module().state_dict().items()}
+        agent.load(tmp_path / "checkpoint-4.pt")
+        local = algo.get_module().state_dict()
+        remote = algo.env_runner_group.foreach_env_runner(
+            lambda r: {k: v.clone() for k, v in r.module.state_dict().items()},
+            local_env_runner=False)[0]
+    finally:
+        algo.stop()
+    assert any(not torch.equal(saved[k], trained[k]) for k in saved)
+    assert all(torch.equal(saved[k], local[k]) and torch.equal(saved[k], remote[k])
+               for k in saved)
+
+
 TRAIN = ["train", "--agent", "ppo", "--scenario", "news", "--engine", "rllib", "--workers", "2",
          "--users", "4", "--log-every", "4", "--checkpoint-every", "4", "--encoder", "hashing",
          "--eval-users", "4", "--eval-steps", "3"]
