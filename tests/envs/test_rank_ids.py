@@ -12,6 +12,7 @@ import pytest
 from driftrec.envs import ENV_IDS, RANK_ENV_IDS
 from driftrec.envs.candidate_features import FEATURE_COLUMNS, CandidateTable, ItemStats
 from driftrec.envs.rank import RankVectorWrapper, RankWrapper
+from driftrec.envs.render import FRAME_SHAPE
 
 SMALL = {"encoder": "hashing", "num_candidates": 20, "slate_size": 3}
 F = len(FEATURE_COLUMNS)
@@ -58,6 +59,8 @@ def test_sb3_make_vec_env_builds_a_rank_id(kw):
     assert vec.reset().shape == (2, 20 * F)
     obs, reward, _, _ = vec.step(np.zeros((2, 20), np.float32))
     assert obs.shape == (2, 20 * F) and reward.shape == (2,)
+    assert vec.render_mode == "rgb_array"  # make_vec_env asks for frames; the wrapper passes them
+    assert [f.shape for f in vec.get_images()] == [FRAME_SHAPE, FRAME_SHAPE]
     vec.close()
 
 
@@ -184,7 +187,9 @@ def test_a_seed_gives_the_same_rollout_and_a_new_seed_restarts_the_log(kw):
 
 
 def test_the_vector_wrapper_at_one_user_matches_the_single_env(kw):
-    single = gym.make("driftrec/VideoRank-v0", **kw)
+    # The torch backend on both sides: the single env's default numba path rounds a few float32
+    # values differently (1 ulp), and this test is about the wrappers, not the backends.
+    single = gym.make("driftrec/VideoRank-v0", backend="torch", **kw)
     vector = gym.make_vec("driftrec/VideoRank-v0", num_envs=1, **kw)
     rng = np.random.default_rng(2)
     obs_s, _ = single.reset(seed=5)
@@ -221,6 +226,18 @@ def test_a_repeated_position_on_a_raw_id_names_the_rank_id(kw):
         env.step(np.array([2, 2, 5]))
     obs, *_ = env.step(np.array([2, 1, 5]))  # state unchanged: the episode goes on
     assert obs["step"][0] == 1
+
+
+def test_sb3_multi_input_policy_on_a_raw_id_fails_naming_the_rank_id(kw):
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_vec_env
+
+    vec = make_vec_env("driftrec/Video-v0", n_envs=2, seed=0, env_kwargs=kw)
+    model = PPO("MultiInputPolicy", vec, n_steps=64, batch_size=64, n_epochs=1, seed=0,
+                device="cpu")
+    with pytest.raises(ValueError, match=r"duplicate positions .* use the score-per-candidate ids "
+                                         r"instead \(driftrec/VideoRank-v0"):
+        model.learn(128)
 
 
 # --- bad inputs (the register of tests/envs/test_rank_ids.py) -----------------------------------
