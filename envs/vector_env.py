@@ -23,6 +23,7 @@ from gymnasium.vector.utils import batch_space
 from .builder import build_engine
 from .config import ScenarioConfig
 from .engine import Engine, StepResult
+from .model.fast import O_REWARD, O_TERM, O_TRUNC
 from .render import (
     FrameRenderer,
     LastStep,
@@ -225,21 +226,14 @@ class DriftRecVectorEnv(VectorEnv):
             raise ValueError("step() called before reset(); call reset() first")
         cfg = self.config
         slate = validate_slate(actions, self.num_envs, cfg.slate_size, cfg.num_candidates)
+        if self.backend == "fast":
+            return self._step_fast(slate)
         slate_t = torch.from_numpy(slate).to(self.engine.device)
         pool_ids = self.engine.world.pool_ids.cpu().numpy()
         result = self.engine.step(slate_t, autoreset=True)
         info: dict[str, Any] = info_to_numpy(result.info)
-        final = np.zeros(self.num_envs, dtype=bool)
         if result.final_rows is not None:
-            rows = result.final_rows.cpu().numpy()
-            final[rows] = True
-            objs = np.full(self.num_envs, None, dtype=object)
-            keys = list(result.final_obs)
-            per_user = zip(*(list(v) for v in result.final_obs.values()))  # views, no copies
-            for row, values in zip(rows.tolist(), per_user):
-                objs[row] = dict(zip(keys, values))
-            info["final_obs"] = objs
-            info["_final_obs"] = final
+            self._add_final_obs(info, result.final_rows.cpu().numpy(), result.final_obs)
         reward = result.reward.to(torch.float64).cpu().numpy()
         self._last = (pool_ids, slate.copy(), result, reward)  # the caller may reuse its array
         return (
@@ -249,6 +243,38 @@ class DriftRecVectorEnv(VectorEnv):
             result.truncated.cpu().numpy(),
             info,
         )
+
+    def _add_final_obs(
+        self, info: dict[str, Any], rows: np.ndarray, final_obs: dict[str, np.ndarray]
+    ) -> None:
+        """``info["final_obs"]``/``["_final_obs"]``: the last observation of the users in slots
+        ``rows``, who left and were replaced (per-user dicts of views, no copies)."""
+        final = np.zeros(self.num_envs, dtype=bool)
+        final[rows] = True
+        objs = np.full(self.num_envs, None, dtype=object)
+        keys = list(final_obs)
+        per_user = zip(*(list(v) for v in final_obs.values()))
+        for row, values in zip(rows.tolist(), per_user):
+            objs[row] = dict(zip(keys, values))
+        info["final_obs"] = objs
+        info["_final_obs"] = final
+
+    def _step_fast(
+        self, slate: np.ndarray
+    ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """``step`` on the fast path (``backend="fast"``): numpy in and out."""
+        engine = self.engine
+        if self.render_mode is not None:  # the fast engine rewrites its pool ids in place
+            pool_ids = engine.world.pool_ids.numpy().copy()
+        out, rows, final_obs = engine.step_arrays(slate, autoreset=True)
+        info: dict[str, Any] = engine.info_arrays()
+        reward = out[:, O_REWARD].astype(np.float32).astype(np.float64)  # the engine's float32
+        if self.render_mode is not None:
+            result = engine.as_step_result(out, rows, final_obs, info)
+            self._last = (pool_ids, slate.copy(), result, reward)
+        if rows is not None:
+            self._add_final_obs(info, rows, final_obs)
+        return engine.observation(), reward, out[:, O_TERM] > 0, out[:, O_TRUNC] > 0, info
 
     def render(self, max_users: int | None = None) -> str | tuple[np.ndarray, ...] | None:
         """``ansi``: one text line per user (the first ``max_users``, default 4) for the last step;

@@ -386,12 +386,18 @@ class FastEngine(Engine):
             slate.cpu().numpy() if isinstance(slate, torch.Tensor) else slate, dtype=np.int64
         )
         out, rows, final_obs = self.step_arrays(slate_np, autoreset=autoreset)
-        info = {k: torch.from_numpy(v) for k, v in self.info_arrays().items()}
+        return self.as_step_result(out, rows, final_obs, self.info_arrays())
+
+    @staticmethod
+    def as_step_result(
+        out: np.ndarray, rows: np.ndarray | None, final_obs: Any, info: dict[str, np.ndarray]
+    ) -> StepResult:
+        """``step_arrays``' outputs as the engine's ``StepResult`` (tensors sharing memory)."""
         return StepResult(
             reward=torch.from_numpy(out[:, O_REWARD].astype(np.float32)),
             terminated=torch.from_numpy(out[:, O_TERM] > 0),
             truncated=torch.from_numpy(out[:, O_TRUNC] > 0),
-            info=info,
+            info={k: torch.from_numpy(v) for k, v in info.items()},
             final_rows=None if rows is None else torch.from_numpy(rows),
             final_obs=final_obs,
         )
