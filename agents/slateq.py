@@ -169,7 +169,12 @@ class SlateQConfig(AgentConfig):
     ``proj_dim``: dims of the feature builder's embedding projection;
     ``slate_optimizer``: ``"exact"`` (Dinkelbach) or ``"topk"`` (Ie et al.'s heuristic);
     ``online_updates``: take gradient steps in ``update`` outside ``fit`` too (a custom
-    act/update loop, or a deployed agent that keeps training; see ``SlateQAgent``)."""
+    act/update loop, or a deployed agent that keeps training; see ``SlateQAgent``);
+    ``position_bias``: a learned choice logit per slate position added to v (the learned click
+    model sees that users scan from the top — ``news`` is a cascade);
+    ``memory``: the features' per-user memory columns (times shown in the last slates, share of
+    steps without a consumption) kept per user and stored with each transition in the replay,
+    instead of reading 0."""
 
     gamma: float = 0.99
     hidden: int = 64
@@ -186,6 +191,7 @@ class SlateQConfig(AgentConfig):
     slate_optimizer: str = "exact"
     online_updates: bool = False
     position_bias: bool = False
+    memory: bool = False
 
     def __post_init__(self) -> None:
         _check_types(self)
@@ -244,6 +250,8 @@ class SlateQAgent(Agent):
 
     name = "slateq"
     Config = SlateQConfig
+    #: with ``memory``: the per-user session memory follows the users last served (base.load).
+    resizable_state = ("memory_",)
 
     def __init__(self, env: Any, seed: int | None = None, config: SlateQConfig | None = None):
         super().__init__(env, seed, config)
@@ -251,6 +259,8 @@ class SlateQAgent(Agent):
         self.features, session_dim = candidate_features(self.spec, cfg.proj_dim)
         self.stats = self.features.stats  # the logged item statistics, saved with the agent
         self._no_memory = _empty_memory(self.features.window)
+        self.memory = SessionMemory(self.features.window)  # the users ``act`` serves
+        self._view: tuple[np.ndarray, np.ndarray] | None = None  # memory at the last ``act``
         with torch_seeded(int(self.rng.integers(2**31))):
             self.net = ItemNet(self.features.dim, session_dim, cfg.hidden,
                                self.slate_size)
@@ -262,13 +272,17 @@ class SlateQAgent(Agent):
         self.reward_scale = torch.tensor(0.0)  # fixed from the first rewarded batch
 
     # ----- model evaluation ----------------------------------------------------------------
-    def _rows(self, obs: Obs) -> torch.Tensor:
-        """Per-candidate feature rows (B, N, F) of a batched observation."""
-        return torch.from_numpy(self.features(obs, self._no_memory))
+    def _rows(self, obs: Obs, view: tuple[np.ndarray, np.ndarray] | None = None
+              ) -> torch.Tensor:
+        """Per-candidate feature rows (B, N, F) of a batched observation; ``view``: the session
+        memory's (shown, no-click share) for these users (``memory``), else its columns read 0."""
+        memory = _StoredView(*view) if view is not None else self._no_memory
+        return torch.from_numpy(self.features(obs, memory))
 
     def _act(self, obs: Obs, info: dict[str, Any]) -> np.ndarray:
+        view = self.memory.view(obs, self.slate_size) if self.config.memory else None
         with torch.no_grad():
-            q, v, q_null, v_null = self.net(self._rows(obs))
+            q, v, q_null, v_null = self.net(self._rows(obs, view))
             slates = best_slates(q, v, q_null, v_null, self.slate_size,
                                  self.config.slate_optimizer).numpy()
         eps = self.config.epsilon if self.training else self.config.epsilon_eval
@@ -276,6 +290,9 @@ class SlateQAgent(Agent):
             rand = top_k(self.rng.random(obs["candidate_ids"].shape), self.slate_size)
             pick = self.rng.random(len(slates)) < eps
             slates[pick] = rand[pick]
+        if view is not None:
+            self.memory.record(obs, np.take_along_axis(obs["candidate_ids"], slates, axis=1))
+            self._view = view
         return slates
 
     def choice_probabilities(self, obs: Mapping[str, Any], slates: Any) -> np.ndarray:
@@ -319,15 +336,35 @@ class SlateQAgent(Agent):
             self.reward_scale = torch.tensor(float(np.mean(reward[reward > 0])))
         step = {**compact_obs(obs), "action": action,
                 "chosen": np.asarray(info["chosen"], dtype=np.int64).reshape(-1)}
+        nxt = compact_obs(next_obs, "next_")
+        if self.config.memory:  # what act saw for obs, and what it will see for next_obs
+            step |= self._memory_rows(obs, self._view)
+            nxt |= self._memory_rows(next_obs, self.memory.view(next_obs, self.slate_size),
+                                     "next_")
         for row, ret, alive in self.nstep.push(step, reward, terminated | truncated):
-            self.replay.add(**row, **compact_obs(next_obs, "next_"),
-                            reward=ret.astype(np.float32), bootstrap=alive)
+            self.replay.add(**row, **nxt, reward=ret.astype(np.float32), bootstrap=alive)
         if len(self.replay) < max(self.config.warmup, 1):
             return {}
         stats: dict[str, float] = {}
         for _ in range(self.config.updates_per_step):
             stats = self._sgd_step()
         return stats
+
+    def _memory_rows(self, obs: Obs, view: tuple[np.ndarray, np.ndarray] | None,
+                     prefix: str = "") -> dict[str, np.ndarray]:
+        """The memory view as replay columns; empty when ``act`` did not serve these users
+        (an ``update`` of transitions the agent did not choose)."""
+        batch = len(obs["candidate_ids"])
+        if view is None or len(view[0]) != batch:
+            view = (np.full((batch, self.features.window, self.slate_size), -1, np.int64),
+                    np.zeros(batch, np.float32))
+        return {f"{prefix}mem_shown": view[0], f"{prefix}mem_no_click": view[1]}
+
+    def _stored_view(self, rows: dict[str, np.ndarray], prefix: str = ""
+                     ) -> tuple[np.ndarray, np.ndarray] | None:
+        if not self.config.memory:
+            return None
+        return rows[f"{prefix}mem_shown"], rows[f"{prefix}mem_no_click"]
 
     def _sgd_step(self) -> dict[str, float]:
         cfg = self.config
@@ -338,12 +375,12 @@ class SlateQAgent(Agent):
         reward = torch.from_numpy(rows["reward"]) / max(float(self.reward_scale), 1e-6)
         boot = torch.from_numpy(rows["bootstrap"].astype(np.float32))
 
-        q, v, q_null, v_null = self.net(self._rows(obs))  # the K shown items only
+        q, v, q_null, v_null = self.net(self._rows(obs, self._stored_view(rows)))  # shown only
         consumed = chosen >= 0
         q_taken = torch.where(consumed, q.gather(1, chosen.clamp(min=0)[:, None]).squeeze(1),
                               q_null)
         with torch.no_grad():
-            x_next = self._rows(nxt)
+            x_next = self._rows(nxt, self._stored_view(rows, "next_"))
             nq, nv, nq_null, nv_null = self.net(x_next)
             slate = best_slates(nq, nv, nq_null, nv_null, self.slate_size, cfg.slate_optimizer)
             picked = x_next.gather(1, slate[..., None].expand(-1, -1, x_next.shape[-1]))
@@ -366,11 +403,14 @@ class SlateQAgent(Agent):
 
     # ----- persistence ---------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
+        memory = ({f"memory_{k}": torch.from_numpy(np.array(v, copy=True))
+                   for k, v in self.memory.state().items()} if self.config.memory else {})
         return {
             "net": self.net.state_dict(),
             "target": self.target.state_dict(),
             "reward_scale": self.reward_scale.clone(),
             **{f"stats_{k}": torch.from_numpy(v.copy()) for k, v in self.stats.state().items()},
+            **memory,
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -378,6 +418,9 @@ class SlateQAgent(Agent):
         self.target.load_state_dict(state["target"])
         self.reward_scale = state["reward_scale"].clone()
         self.stats.load({k[6:]: v.numpy() for k, v in state.items() if k.startswith("stats_")})
+        if self.config.memory:
+            self.memory.load({k[7:]: v.numpy() for k, v in state.items()
+                              if k.startswith("memory_")})
 
 
 def _check_feedback(reward: np.ndarray, chosen: Any, k: int) -> None:
@@ -427,6 +470,17 @@ def _shown_only(obs: Obs, action: np.ndarray) -> Obs:
             idx = action if obs[key].ndim == 2 else action[..., None]
             out[key] = np.take_along_axis(obs[key], idx, axis=1)
     return out
+
+
+class _StoredView:
+    """A session memory whose view is given (a replayed transition's, stored with it)."""
+
+    def __init__(self, shown: np.ndarray, no_click: np.ndarray):
+        self.shown, self.no_click = shown, no_click
+
+    def view(self, obs: Obs, slate_size: int, rows: np.ndarray | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
+        return self.shown, self.no_click
 
 
 def _empty_memory(window: int) -> Any:

@@ -67,6 +67,8 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "before": {"slate_optimizer": "topk", "gamma": 0.9, "online_updates": True},
     "position_bias": {"position_bias": True},
     "gamma0.95": {"gamma": 0.95},
+    "memory": {"memory": True},
+    "memory+position_bias": {"memory": True, "position_bias": True},
 }
 
 

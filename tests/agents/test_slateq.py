@@ -162,3 +162,54 @@ def test_slateq_beats_random_by_a_clear_margin(tiny_env):
         assert _session_return(agent, tiny_env) > 1.25 * random_return
     finally:
         torch.set_num_threads(threads)
+
+
+def test_position_bias_adds_one_learned_logit_per_slate_position(spec, make_obs):
+    obs = make_obs(batch=2, seed=3)
+    agent = make_agent("slateq", spec, seed=0, position_bias=True)
+    slates = agent.act(obs)
+    plain = agent.choice_probabilities(obs, slates)
+    with torch.no_grad():
+        agent.net.position.copy_(torch.tensor([1.0, 0.0, -1.0]))
+    shifted = agent.choice_probabilities(obs, slates)
+    # Same weights times exp(b_k) for item k, the null weight unchanged, renormalised.
+    weights = plain * np.exp([1.0, 0.0, -1.0, 0.0])
+    np.testing.assert_allclose(shifted, weights / weights.sum(axis=1, keepdims=True), rtol=1e-5)
+    # Without the option the parameter is ignored.
+    off = make_agent("slateq", spec, seed=0)
+    with torch.no_grad():
+        off.net.position.copy_(torch.tensor([1.0, 0.0, -1.0]))
+    np.testing.assert_allclose(off.choice_probabilities(obs, slates), plain, rtol=1e-6)
+
+
+def _memory_agent(spec, make_obs, make_info):
+    """A memory agent that served three steps of the same four users (online updates on)."""
+    agent = make_agent("slateq", spec, seed=0, memory=True, warmup=4, batch_size=4,
+                       online_updates=True)
+    obs = make_obs(batch=4, seed=0)
+    for step in range(3):
+        nxt = {**make_obs(batch=4, seed=step + 1), "step": np.full((4, 1), step + 1)}
+        action = agent.act(obs)
+        agent.update(obs, action, np.ones(4), nxt, np.zeros(4, bool), np.zeros(4, bool),
+                     make_info())
+        obs = nxt
+    return agent, obs
+
+
+def test_memory_stores_what_act_saw_with_each_transition(spec, make_obs, make_info):
+    agent, _ = _memory_agent(spec, make_obs, make_info)
+    rows = agent.replay.recent(12)
+    # The first step's users had no memory; by the third, two slates of 3 ids are remembered.
+    assert (rows["mem_shown"][8:] == -1).all()
+    assert ((rows["mem_shown"][:4] >= 0).sum(axis=(1, 2)) == 6).all()
+    assert ((rows["next_mem_shown"][:4] >= 0).sum(axis=(1, 2)) == 9).all()
+
+
+def test_memory_round_trips_through_save_and_load(spec, make_obs, make_info, tmp_path):
+    agent, obs = _memory_agent(spec, make_obs, make_info)
+    agent.save(tmp_path / "q.pt")
+    loaded = make_agent("slateq", spec, seed=0, memory=True, warmup=4, batch_size=4,
+                        online_updates=True)
+    loaded.load(tmp_path / "q.pt")
+    assert (loaded.memory.shown == agent.memory.shown).all()
+    assert (loaded.act(obs) == agent.act(obs)).all()
