@@ -78,6 +78,8 @@ def check_args(args: argparse.Namespace) -> None:
     """The ``--engine``/``--workers`` checks, made before any folder is touched."""
     from .cli import CLIError
 
+    if args.resume and args.out:
+        _check_resume_engine(args, Path(args.out))
     if args.engine != "rllib":
         if args.workers != 1:
             raise CLIError(f"--workers {args.workers} applies to --engine rllib (Ray env "
@@ -94,6 +96,29 @@ def check_args(args: argparse.Namespace) -> None:
     if getattr(args, "eval_every", None) is not None:
         raise CLIError("--eval-every is not supported with --engine rllib; eval.json holds the "
                        "held-out evaluation at the end")
+
+
+def _check_resume_engine(args: argparse.Namespace, out: Path) -> None:
+    """A ``--resume`` of a run folder (or of its ``seed-*`` runs) trained by the other engine is
+    an error naming the engine: the checkpoints of the two engines are different files."""
+    from .cli import CLIError
+    from .runfolder import CONFIG_FILE, read_json_object
+
+    for config in [out / CONFIG_FILE, *sorted(out.glob(f"seed-*/{CONFIG_FILE}"))]:
+        if not config.is_file():
+            continue
+        try:
+            settings = read_json_object(config, "config.json").get("settings")
+        except CLIError:
+            continue  # the resume itself reports an unreadable config.json
+        if not isinstance(settings, dict):
+            continue
+        engine = settings.get("engine", "builtin")
+        if engine != args.engine:
+            workers = f" --workers {settings.get('workers')}" if engine == "rllib" else ""
+            raise CLIError(f"--resume: the run in {config.parent} was trained with --engine "
+                           f"{engine}{workers}; now --engine {args.engine} (resume it with "
+                           f"--engine {engine}{workers})")
 
 
 def env_creator(config: Mapping[str, Any]) -> Any:

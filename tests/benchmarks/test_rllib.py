@@ -315,14 +315,24 @@ def test_cli_engine_rllib_without_ray_names_the_extra(tmp_path, capsys, monkeypa
                      r"`pip install driftrec\[rllib\]`", capsys.readouterr().err)
 
 
-def test_cli_resume_of_a_builtin_run_with_engine_rllib_names_the_setting(tmp_path, capsys):
+@pytest.mark.parametrize("saved, extra, match", [
+    ({}, ["--engine", "rllib"], ("trained with --engine builtin; now --engine rllib (resume it "
+                                "with --engine builtin)")),
+    ({"engine": "rllib", "workers": 2}, [], ("trained with --engine rllib --workers 2; now "
+                                            "--engine builtin (resume it with --engine rllib "
+                                            "--workers 2)")),
+])
+def test_cli_resume_with_the_other_engine_names_the_runs_engine(saved, extra, match, tmp_path,
+                                                                capsys):
     out = tmp_path / "run"
     out.mkdir()
-    settings = {"agent": "ppo", "scenario": "news", "users": 64, "seed": 0, "encoder": "hashing"}
+    settings = {"agent": "ppo", "scenario": "news", "users": 64, "seed": 0, "encoder": "hashing",
+                **saved}
     (out / "config.json").write_text(json.dumps(
         {"command": ["driftrec", "train"], "run_id": "r1", "settings": settings}))
-    assert main([*TRAIN_BAD, "--engine", "rllib", "--out", str(out), "--resume"]) == 2
-    assert "engine was None, now 'rllib', workers was None, now 1" in capsys.readouterr().err
+    assert main([*TRAIN_BAD, *extra, "--out", str(out), "--resume"]) == 2
+    assert match in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["config.json"]
 
 
 def test_rllib_checkpoint_load_rejects_a_builtin_checkpoint(tmp_path):
