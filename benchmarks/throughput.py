@@ -28,12 +28,24 @@ printed.
 
     python -m driftrec.benchmarks.throughput            # full grid (a few minutes on 2 cores)
     python -m driftrec.benchmarks.throughput --quick    # a smoke subset
+    python -m driftrec.benchmarks.throughput --paths    # the two paths, one user and small B
+
+``--paths`` compares the two implementations of a step (``backend="fast"``: the numba kernels
+of ``envs/model/fast.py``; ``"torch"``: the batched engine): ``gym.make("driftrec/Video-v0")``
+stepped by one user at (N, K) = (10, 2), (100, 10), (1000, 10) (the built-in catalog, random
+distinct slates, whole sessions: a reset when one ends) and the vector env at B = 1, 64, 1024,
+4096 (N=100, K=10, d=384, the synthetic catalog). Blocks of the two paths alternate within each
+repeat; wall and CPU seconds (``time.process_time``) are reported as medians over repeats. For
+one user it also times the copy of the (N, d_a) candidate embeddings that every observation
+carries (``obs_copy_us``), the floor of any step at large N. The results are merged into
+``throughput.json`` under ``"paths"`` (the rest of the file is kept).
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import platform
 import statistics
 import sys
@@ -152,6 +164,148 @@ def measure(
     }  # fmt: skip
 
 
+# Single-user steps/s of the peers, from issue #23 (measured on this 2-core machine, all
+# single-process, random distinct slates, whole sessions, medians of repeats, one session).
+PEERS = {
+    "recsim_interest_evolution": {"N10_K2": 10_800, "N100_K10": 1_930},
+    "sardine_slatetopk_bored": {"N1000_K10": 10_700},
+}
+PATH_SINGLE = ((10, 2), (100, 10), (1000, 10))
+PATH_BATCHES = (1, 64, 1024, 4096)
+BACKENDS = ("fast", "torch")
+
+
+def _paired_blocks(fns: dict[str, Any], repeats: int, budget_s: float) -> dict[str, dict]:
+    """Alternating timed blocks of each function per repeat (pairing in time cancels most of a
+    shared machine's drift): median wall and CPU seconds per call, and the wall range."""
+    calls = {name: _calls_for(fn, budget_s) for name, fn in fns.items()}
+    wall: dict[str, list[float]] = {name: [] for name in fns}
+    cpu: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            c0, t0 = time.process_time(), time.perf_counter()
+            for _ in range(calls[name]):
+                fn()
+            wall[name].append((time.perf_counter() - t0) / calls[name])
+            cpu[name].append((time.process_time() - c0) / calls[name])
+    return {
+        name: {"wall_s": statistics.median(wall[name]), "cpu_s": statistics.median(cpu[name]),
+               "wall_min_s": min(wall[name]), "wall_max_s": max(wall[name]),
+               "calls": calls[name]}
+        for name in fns
+    }  # fmt: skip
+
+
+def _stepper(env: Any, bank: list[np.ndarray], reset: bool) -> Any:
+    """A step of ``env`` with the next slate of ``bank`` (and a reset when a session ends)."""
+    counter = itertools.count()
+
+    def step() -> None:
+        out = env.step(bank[next(counter) % len(bank)])
+        if reset and (out[2] or out[3]):
+            env.reset()
+
+    return step
+
+
+def measure_single(
+    n: int, k: int, repeats: int = 5, budget_s: float = 0.3, env_id: str = "driftrec/Video-v0",
+    **kwargs: Any,
+) -> list[dict[str, Any]]:
+    """One user through ``gym.make(env_id)`` on each backend: steps/s of whole sessions with
+    random distinct slates; ``kwargs`` go to ``gym.make`` (e.g. ``catalog``, ``encoder``)."""
+    import driftrec.envs  # noqa: F401  (registers the ids)
+    import gymnasium as gym
+
+    fns, table = {}, None
+    for backend in BACKENDS:
+        env = gym.make(env_id, num_candidates=n, slate_size=k, backend=backend, **kwargs)
+        env.reset(seed=0)
+        rng = np.random.default_rng(0)
+        fns[backend] = _stepper(env, [rng.permutation(n)[:k] for _ in range(64)], reset=True)
+        for _ in range(20):  # warm-up: compiled kernels loaded, first resets
+            fns[backend]()
+        table = env.unwrapped.item_embeddings
+    ids = np.random.default_rng(1).permutation(len(table))[:n]
+    fns["obs_copy"] = lambda: table.take(ids, axis=0)  # a fresh (N, d_a) array, as obs carry
+    timed = _paired_blocks(fns, repeats, budget_s)
+    return [
+        {"path": backend, "N": n, "K": k, "d_a": int(table.shape[1]), "M": len(table),
+         "step_us": timed[backend]["wall_s"] * 1e6, "cpu_us": timed[backend]["cpu_s"] * 1e6,
+         "steps_per_s": 1.0 / timed[backend]["wall_s"],
+         "cpu_steps_per_s": 1.0 / timed[backend]["cpu_s"],
+         "step_us_range": [timed[backend]["wall_min_s"] * 1e6, timed[backend]["wall_max_s"] * 1e6],
+         "obs_copy_us": timed["obs_copy"]["wall_s"] * 1e6}
+        for backend in BACKENDS
+    ]  # fmt: skip
+
+
+def measure_vector_paths(
+    b: int, n: int, k: int, catalog: Any, repeats: int = 5, budget_s: float = 0.3
+) -> list[dict[str, Any]]:
+    """The vector env of B users on each backend (random distinct slates, autoreset)."""
+    from driftrec.envs import DriftRecVectorEnv
+
+    fns = {}
+    for backend in BACKENDS:
+        env = DriftRecVectorEnv(
+            b, "video", catalog=catalog, num_candidates=n, slate_size=k, backend=backend
+        )
+        env.reset(seed=0)
+        rng = np.random.default_rng(0)
+        bank = [np.argsort(rng.random((b, n)), axis=1)[:, :k] for _ in range(4)]
+        fns[backend] = _stepper(env, bank, reset=False)
+        for _ in range(3):
+            fns[backend]()
+    timed = _paired_blocks(fns, repeats, budget_s)
+    return [
+        {"path": backend, "B": b, "N": n, "K": k, "d": int(catalog.embeddings.shape[1]),
+         "step_ms": timed[backend]["wall_s"] * 1e3, "cpu_ms": timed[backend]["cpu_s"] * 1e3,
+         "user_steps_per_s": b / timed[backend]["wall_s"],
+         "cpu_user_steps_per_s": b / timed[backend]["cpu_s"],
+         "step_ms_range": [timed[backend]["wall_min_s"] * 1e3, timed[backend]["wall_max_s"] * 1e3]}
+        for backend in BACKENDS
+    ]  # fmt: skip
+
+
+def format_paths(single: list[dict], vector: list[dict]) -> str:
+    head = f"{'one user':<10} {'N':>5} {'K':>3} {'us/step':>9} {'CPU us':>8} {'steps/s':>9}"
+    lines = [head + f" {'obs copy us':>12}"]
+    for r in single:
+        lines.append(f"{r['path']:<10} {r['N']:>5} {r['K']:>3} {r['step_us']:>9.1f} "
+                     f"{r['cpu_us']:>8.1f} {r['steps_per_s']:>9,.0f} {r['obs_copy_us']:>12.1f}")
+    lines.append(f"{'vector':<10} {'B':>5} {'N':>5} {'K':>3} {'ms/step':>9} {'CPU ms':>8} "
+                 f"{'user-steps/s':>13}")  # fmt: skip
+    for r in vector:
+        lines.append(f"{r['path']:<10} {r['B']:>5} {r['N']:>5} {r['K']:>3} {r['step_ms']:>9.3f} "
+                     f"{r['cpu_ms']:>8.3f} {r['user_steps_per_s']:>13,.0f}")
+    return "\n".join(lines)
+
+
+def run_paths(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
+    """``--paths``: both backends, one user and the vector env (see the module docstring)."""
+    repeats = args.repeats or 5
+    single = [row for n, k in PATH_SINGLE for row in measure_single(n, k, repeats)]
+    catalog = synthetic_catalog(args.items, 384)
+    vector = [row for b in PATH_BATCHES
+              for row in measure_vector_paths(b, 100, 10, catalog, repeats)]  # fmt: skip
+    print(format_paths(single, vector), flush=True)
+    return {
+        "command": " ".join(
+            [Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]
+        ),
+        "config": {"repeats": repeats, "threads": args.threads, "scenario": "video",
+                   "single_user": "gym.make('driftrec/Video-v0'), built-in catalog",
+                   "vector_catalog": f"synthetic, M={args.items}, d=384", "policy": "random",
+                   "statistic": "median over repeats of alternating blocks; wall and CPU"},
+        "environment": {**versions(), "machine": platform.machine(),
+                        "processor": platform.processor()},
+        "peers_steps_per_s": PEERS,
+        "single_user": single,
+        "vector": vector,
+    }  # fmt: skip
+
+
 def format_table(rows: list[dict[str, float]]) -> str:
     head = (
         f"{'B':>5} {'N':>5} {'K':>3} {'d':>4} {'pool':>5} {'step ms':>9} {'gather ms':>10} "
@@ -184,6 +338,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=None, help="repeats per configuration")
     parser.add_argument("--items", type=int, default=5000, help="catalog size M")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--paths", action="store_true",
+        help="compare backend='fast' and 'torch': one user through gym.make and the vector env "
+        "at small and large B; merged into the output under 'paths'",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.threads < 1 or args.items < 1 or (args.repeats is not None and args.repeats < 1):
         parser.error(
@@ -191,6 +350,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.items}, {args.repeats}"
         )
     torch.set_num_threads(args.threads)
+    if args.paths:
+        previous = json.loads(args.output.read_text()) if args.output.exists() else {}
+        atomic_write_json(args.output, {**previous, "paths": run_paths(args, argv)})
+        print(f"wrote {args.output} (paths)")
+        return 0
     grid = QUICK if args.quick else FULL
     repeats = args.repeats or (3 if args.quick else 5)
     rows = []

@@ -3,7 +3,13 @@ benchmarks/results/throughput.json, never in assertions)."""
 
 import math
 
+import pytest
 from driftrec.benchmarks.throughput import format_table, measure, synthetic_catalog
+
+
+@pytest.fixture(scope="module")
+def catalog_for_paths():
+    return synthetic_catalog(300, 16)
 
 
 def test_measure_pairs_step_and_gather_blocks_and_records_the_pool_lifetime():
@@ -20,3 +26,39 @@ def test_measure_pairs_step_and_gather_blocks_and_records_the_pool_lifetime():
         assert math.isclose(r["user_steps_per_s"], r["B"] / (r["step_ms"] / 1e3))
     table = format_table(rows).splitlines()
     assert len(table) == 4 and table[3].split()[:5] == ["16", "20", "3", "16", "1"]
+
+
+def test_paths_measure_both_backends_for_one_user_and_the_vector_env(catalog_for_paths):
+    from driftrec.benchmarks.throughput import (
+        format_paths,
+        measure_single,
+        measure_vector_paths,
+    )
+
+    single = measure_single(20, 3, repeats=3, budget_s=0.003, catalog=catalog_for_paths,
+                            encoder="hashing")  # fmt: skip
+    vector = measure_vector_paths(4, 20, 3, catalog_for_paths, repeats=3, budget_s=0.003)
+    assert [r["path"] for r in single] == ["fast", "torch"] == [r["path"] for r in vector]
+    for r in single:
+        assert (r["N"], r["K"], r["d_a"], r["M"]) == (20, 3, 16, 300)
+        assert math.isclose(r["steps_per_s"], 1e6 / r["step_us"])
+        assert r["step_us_range"][0] <= r["step_us"] <= r["step_us_range"][1]
+        assert r["cpu_us"] > 0 and r["obs_copy_us"] > 0
+    for r in vector:
+        assert (r["B"], r["N"], r["K"], r["d"]) == (4, 20, 3, 16)
+        assert math.isclose(r["user_steps_per_s"], 4e3 / r["step_ms"])
+    lines = format_paths(single, vector).splitlines()
+    assert len(lines) == 6 and lines[1].split()[:3] == ["fast", "20", "3"]
+    assert lines[4].split()[:4] == ["fast", "4", "20", "3"]
+
+
+def test_paths_merge_into_the_results_file_and_keep_the_rest(tmp_path, monkeypatch):
+    import json
+
+    from driftrec.benchmarks import throughput
+
+    out = tmp_path / "throughput.json"
+    out.write_text(json.dumps({"results": [1, 2], "paths": {"old": True}}))
+    monkeypatch.setattr(throughput, "run_paths", lambda args, argv: {"single_user": ["new"]})
+    assert throughput.main(["--paths", "--output", str(out)]) == 0
+    assert json.loads(out.read_text()) == {"results": [1, 2], "paths": {"single_user": ["new"]}}
