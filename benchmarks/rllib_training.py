@@ -16,8 +16,9 @@ iteration's sampled user-steps, plus RLlib's losses and the user-steps sampled),
 optimiser — as plain tensors), ``learning_curve.png``, and ``eval.json`` (held-out users of seed
 ``--seed``, the trained module acting greedily — top K of its scores — through
 ``runner.evaluate_agent``). A step is one batched step of all ``--users`` users; an iteration
-samples ``min(32, --log-every)`` of them (RLlib's vector runners may overshoot by a few
-user-steps, counted in ``env_steps``). Ctrl-C and ``--resume`` behave as in the built-in trainer;
+samples ``min(32, --log-every, --steps)`` of them (RLlib's vector runners may overshoot by a few
+user-steps, counted in ``env_steps``; when that does not divide ``--steps`` the last iteration
+samples a whole one and the log counts it up to ``--steps``). Ctrl-C and ``--resume`` behave as in the built-in trainer;
 the training users of a resumed run are drawn from ``seed + TRAIN_SEED_OFFSET + step``.
 
 Ray: a local Ray with ``N`` logical CPUs is started (no dashboard), unless ``RAY_ADDRESS`` names a
@@ -296,7 +297,7 @@ def train_command(args: argparse.Namespace, out_dir: Path, argv: Sequence[str]) 
     else:
         start = _Start(new_run_id())
     init_ray(args.workers)
-    iteration = min(ITERATION_STEPS, args.log_every)
+    iteration = min(ITERATION_STEPS, args.log_every, args.steps)
     config = build_config(args.scenario, args.users, args.workers,
                           args.seed + TRAIN_SEED_OFFSET + start.step, args.encoder, iteration,
                           device=args.device)

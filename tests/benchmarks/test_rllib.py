@@ -155,6 +155,24 @@ def test_doc_rllib_module_id_trains_default_ppo_with_two_runners(ray_session):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("env_id", ["driftrec/ShoppingRank-v0"])  # News: the docs example
+def test_default_ppo_trains_on_the_other_rank_ids_by_module_id(ray_session, env_id):
+    from ray.rllib.algorithms.ppo import PPOConfig
+
+    algo = (PPOConfig()
+            .environment("driftrec.envs:" + env_id, env_config=SMALL)
+            .env_runners(num_env_runners=0, rollout_fragment_length=16)
+            .training(train_batch_size_per_learner=16, minibatch_size=16, num_epochs=1)
+            .build_algo())
+    try:
+        result = algo.train()
+    finally:
+        algo.stop()
+    assert result["env_runners"]["num_env_steps_sampled_lifetime"] == 16
+    assert np.isfinite(result["learners"]["default_policy"]["policy_loss"])
+
+
+@pytest.mark.slow
 def test_doc_rllib_register_env_trains_the_itemwise_module_on_vector_runners(ray_session):
     namespace = doc_example("rllib-register-env")
     result = namespace["result"]
