@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--n-envs", type=int, default=4, help="envs in make_vec_env")
     parser.add_argument("--timesteps", type=int, default=2048, help="PPO env-steps per route")
-    parser.add_argument("--learn-timesteps", type=int, default=40_960,
+    parser.add_argument("--learn-timesteps", type=int, default=20_480,
                         help="PPO env-steps of the learning check on VideoRank (0 skips it)")
     parser.add_argument("--eval-episodes", type=int, default=64, help="users per evaluation")
     parser.add_argument("--out", type=Path, default=None, help="results JSON (optional)")
