@@ -67,8 +67,10 @@ OVERRIDE_KEYS = {
     "satiation_rate": "satiation_rate",
     "no_click_utility": "choice_no_click_utility",
     "interest_spread": "heterogeneity_interest_spread",
+    "drift_neutral_rating": "drift_neutral_rating",  # fitted with the adapter (adapter.py)
 }
-PARAMETERS = tuple(OVERRIDE_KEYS)
+#: Parameters of the fit in the encoder's own space (``fit``); a file may hold any of OVERRIDE_KEYS.
+PARAMETERS = tuple(k for k in OVERRIDE_KEYS if k != "drift_neutral_rating")
 _SOFTPLUS = ("interest_weight", "appeal_weight", "drift_rate", "satiation_rate", "interest_spread")
 
 PAD, WARMUP, TRAIN, GAP, EVAL = -1, 0, 1, 2, 3
@@ -227,6 +229,9 @@ def load_calibration(path: str | Path) -> CalibrationResult:
         if not isinstance(value, dict):  # a file's content, not an argument: ValueError
             raise ValueError(  # noqa: TRY004
                 f"{path}: {key!r} is {type(value).__name__}; expected an object")
+    adapter = extras["meta"].get("adapter")
+    if adapter is not None:
+        check_adapter_reference(path, adapter)
     return CalibrationResult(
         scenario=scenario,
         parameters=parameters,
@@ -234,6 +239,25 @@ def load_calibration(path: str | Path) -> CalibrationResult:
         fitted=tuple(fitted),
         **extras,
     )
+
+
+def check_adapter_reference(path: Path, reference: Any) -> np.ndarray:
+    """W of the adapter a calibration file names (``meta.adapter``), checked: the file beside
+    it exists, its SHA-256, shape and encoder match — or an error naming both files."""
+    from .adapter import load_adapter
+
+    keys = ("file", "sha256", "dim", "input_dim", "encoder")
+    if not isinstance(reference, dict) or any(k not in reference for k in keys):
+        raise ValueError(f"{path}: meta.adapter is {reference!r}; expected an object with "
+                         f"{list(keys)} as `driftrec calibrate` writes it")
+    name = reference["file"]
+    if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
+        raise ValueError(f"{path}: meta.adapter.file {name!r} is not a file name; expected the "
+                         "name of the .npz beside the calibration file")
+    try:
+        return load_adapter(path.parent / name, reference)
+    except (FileNotFoundError, ValueError) as exc:
+        raise ValueError(f"{path}: {exc}") from None
 
 
 def _read_calibration_json(path: Path) -> dict[str, Any]:
@@ -259,10 +283,10 @@ def _parameter_values(path: Path, key: str, values: Any) -> dict[str, float]:
     if not isinstance(values, dict):  # a file's content, not an argument: ValueError
         raise ValueError(  # noqa: TRY004
             f"{path}: {key!r} is {values!r}; expected an object {{parameter: number}} over "
-            f"{list(PARAMETERS)}")
-    unknown = sorted(set(values) - set(PARAMETERS))
+            f"{list(OVERRIDE_KEYS)}")
+    unknown = sorted(set(values) - set(OVERRIDE_KEYS))
     if unknown:
-        raise ValueError(f"{path}: unknown {key} {unknown}; expected {list(PARAMETERS)}")
+        raise ValueError(f"{path}: unknown {key} {unknown}; expected {list(OVERRIDE_KEYS)}")
     for name, value in values.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise ValueError(f"{path}: {key}[{name!r}] is {value!r}; expected a finite number")
@@ -278,15 +302,27 @@ def calibrated_scenario(path: str | Path, base: str | ScenarioConfig | None = No
     file (one that names itself, or A → B → A) is an error naming the files.
     """
     path = Path(path)
+    chain = [(path, load_calibration(path))] if base is not None else _calibration_chain(path)
+    for file, result in chain:
+        _refuse_adapter(file, result)
     if base is not None:
-        result = load_calibration(path)
-        config = _with_file(path, result.scenario_config, base)
+        config = _with_file(path, chain[0][1].scenario_config, base)
     else:
-        chain = _calibration_chain(path)
         config = _with_file(chain[-1][0], make_scenario, chain[-1][1].scenario)
         for file, result in reversed(chain):
             config = _with_file(file, apply_overrides, config, **result.overrides())
     return apply_overrides(config, **overrides) if overrides else config
+
+
+def _refuse_adapter(file: Path, result: CalibrationResult) -> None:
+    """Parameters fitted with an item adapter live in the adapted space: running them on the
+    raw catalog would be a different model, so it is an error until the engine maps its catalog."""
+    if "adapter" in result.meta:
+        raise NotImplementedError(
+            f"calibration file {file} carries an item adapter ({result.meta['adapter']['file']}); "
+            "its parameters live in the adapted item space, and running the simulator's catalog "
+            "through the adapter is not implemented yet (issue #25 step 2); use a calibration "
+            "fitted without an adapter")
 
 
 def _calibration_chain(path: Path) -> list[tuple[Path, CalibrationResult]]:
@@ -750,6 +786,8 @@ def calibrate(
     cohort: Any = None,
     out: str | Path | None = None,
     cache_dir: str | Path | None = None,
+    adapter: Any = None,
+    checkpoint: str | Path | None = None,
 ) -> CalibrationResult:
     """Fit the user model to ``dataset`` (a ``Dataset`` or a ``RealDataSetup``), report held-out
     fit, and write the parameter file to ``out`` (atomically) if given.
@@ -761,6 +799,10 @@ def calibrate(
         scenario: the preset to start from and to apply the result to (default: the data set's
             domain: ``video`` for MovieLens, ``shopping`` for Amazon, ``news`` for MIND).
         config: ``CalibrationConfig``; cohort: ``CohortConfig`` for the split.
+        adapter: an ``AdapterConfig`` to fit the behaviour-tuned item space with the user model
+            (``adapter.py``) instead of the fit in the encoder's space; with ``out``, W is
+            written to ``<out stem>.adapter.npz`` beside it and referenced by its SHA-256.
+            ``checkpoint``: the adapter fit's resumable checkpoint file.
     """
     from .datasets import RealDataSetup, build_setup
 
@@ -779,6 +821,15 @@ def calibrate(
                        max_items=cfg.max_gram_items)
     if shown:  # shown lists are not ranked slates: no position effect
         world.positions = torch.zeros(log.slates.shape[2])
+    if adapter is not None:
+        if shown:
+            raise ValueError("the item adapter is fitted on consumption logs (catalog mode); "
+                             "this data set records shown lists: pass use_impressions=False")
+        result = _calibrate_adapter(setup, scen, log, world, cfg, adapter, out, checkpoint)
+        result.meta["wall_s"] = round(time.perf_counter() - t0, 2)
+        if out is not None:
+            result.save(out)
+        return result
     start = model_parameters(model)
     # A consumption log never shows a declined slate: no-click utility is identified only from
     # shown lists.
@@ -816,6 +867,51 @@ def calibrate(
     if out is not None:
         result.save(out)
     return result
+
+
+def _calibrate_adapter(setup: Any, scen: ScenarioConfig, log: ChoiceLog, world: _World,
+                       cfg: CalibrationConfig, acfg: Any, out: str | Path | None,
+                       checkpoint: str | Path | None) -> CalibrationResult:
+    """``calibrate`` with the behaviour-tuned item space: fit, report, write the adapter."""
+    from .adapter import (
+        ADAPTER_PARAMETERS,
+        evaluate_adapter,
+        fit_adapter,
+        save_adapter,
+        sequence_log,
+    )
+
+    cat, model = setup.catalog, scen.user_model
+    seq = sequence_log(setup, acfg)
+    fit = fit_adapter(seq, cat.embeddings, cat.appeal, model, acfg, checkpoint=checkpoint)
+    defaults = model_parameters(model)
+    defaults["drift_neutral_rating"] = model.drift.neutral_rating
+    report = {
+        "adapted": evaluate_adapter(fit, seq, cat.embeddings, cat.appeal, model, acfg),
+        "defaults": evaluate(log, world, model_parameters(model), cfg),
+        "popularity": evaluate(log, world, None, cfg),
+    }
+    meta: dict[str, Any] = {
+        "dataset": setup.dataset.summary(), "cohort_users": len(setup.split),
+        "train_events": seq.count(1), "valid_events": seq.count(4), "eval_events": seq.count(3),
+        "candidates": "catalog" + (" minus consumed" if seq.unavailable is not None else ""),
+        "encoder": cat.encoder_name, "adapter_fit": {**fit.meta, "history": fit.history,
+                                                     "best_epoch": fit.best_epoch},
+        "adapter_config": {k: getattr(acfg, k) for k in acfg.__dataclass_fields__},
+        "cohort": {k: getattr(setup.config, k) for k in setup.config.__dataclass_fields__},
+    }
+    if out is not None:
+        out = Path(out)
+        meta["adapter"] = save_adapter(out.with_name(out.stem + ".adapter.npz"), fit,
+                                       cat.encoder_name)
+    return CalibrationResult(
+        scenario=scen.name, parameters=dict(fit.parameters),
+        defaults={k: float(v) for k, v in defaults.items() if k in fit.parameters},
+        fitted=tuple(ADAPTER_PARAMETERS), report=report,
+        train_loglik={"calibrated": fit.history[fit.best_epoch - 1]["train_ll"]
+                      if fit.history else float("nan")},
+        meta=meta,
+    )
 
 
 def log_from_engine(engine: Any, steps: int, seed: int = 0) -> tuple[ChoiceLog, dict[str, np.ndarray]]:
