@@ -16,7 +16,9 @@ learning) after one warm-up call; ``steps_per_s`` = env-steps of all runners / w
 ``runner_cpu_s`` adds the CPU seconds (``time.process_time``) the runners spent sampling, and
 ``steps_per_runner_cpu_s`` divides by it: on a machine busy with other work (see
 ``load_average_1min``) the wall figure of 2 runners cannot show their scaling, the CPU figure
-shows what each step costs. Torch runs one
+shows what each step costs. Training: ``TRAIN_ITERATIONS`` timed ``algo.train()`` calls (batch
+``--train-batch``, minibatch 256, 4 epochs; after a warm-up call), ``train_steps_per_s`` =
+env-steps sampled / wall seconds, updates included. Torch runs one
 thread per process. Results are printed and written atomically with the configuration, versions
 and git commit:
 
@@ -33,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 ENV_ID = "driftrec/NewsRank-v0"
+#: Timed ``algo.train()`` calls per configuration (after one warm-up call).
+TRAIN_ITERATIONS = 2
 
 
 def _config(route: str, runners: int, envs: int, encoder: str) -> Any:
@@ -69,9 +73,11 @@ def _sample(runner: Any, timesteps: int) -> tuple[int, float]:
     return sum(len(e) for e in episodes), time.process_time() - cpu
 
 
-def measure(route: str, runners: int, envs: int, timesteps: int, encoder: str
-            ) -> dict[str, Any]:
-    config = _config(route, runners, envs, encoder)
+def measure(route: str, runners: int, envs: int, timesteps: int, encoder: str,
+            train_batch: int) -> dict[str, Any]:
+    config = _config(route, runners, envs, encoder).training(
+        train_batch_size_per_learner=train_batch, minibatch_size=min(256, train_batch),
+        num_epochs=4)
     start = time.perf_counter()
     algo = config.build_algo()
     build = time.perf_counter() - start
@@ -81,6 +87,11 @@ def measure(route: str, runners: int, envs: int, timesteps: int, encoder: str
         start = time.perf_counter()
         parts = group.foreach_env_runner(lambda r: _sample(r, timesteps), local_env_runner=False)
         wall = time.perf_counter() - start
+        algo.train()  # warm-up
+        start = time.perf_counter()
+        trained = sum(int(algo.train()["env_runners"]["num_env_steps_sampled"])
+                      for _ in range(TRAIN_ITERATIONS))
+        train_wall = time.perf_counter() - start
     finally:
         algo.stop()
     steps = sum(p[0] for p in parts)
@@ -88,7 +99,9 @@ def measure(route: str, runners: int, envs: int, timesteps: int, encoder: str
             "env_steps": steps, "sample_s": wall, "steps_per_s": steps / wall,
             "runner_cpu_s": sum(p[1] for p in parts),
             "steps_per_runner_cpu_s": steps / max(sum(p[1] for p in parts), 1e-9),
-            "load_average_1min": os.getloadavg()[0]}
+            "load_average_1min": os.getloadavg()[0],
+            "train_env_steps": trained, "train_s": train_wall,
+            "train_steps_per_s": trained / train_wall}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,14 +110,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="env-steps each runner samples per measurement (default 2000)")
     parser.add_argument("--envs", type=int, default=8,
                         help="envs (users) per env runner (default 8)")
+    parser.add_argument("--train-batch", type=int, default=1000,
+                        help="train_batch_size_per_learner of the timed training iterations "
+                             "(minibatch 256, 4 epochs; default 1000)")
     parser.add_argument("--encoder", default="minilm", help="catalog encoder (default minilm)")
     parser.add_argument("--routes", nargs="+", default=["module:id", "native vector"],
                         choices=["module:id", "native vector"])
     parser.add_argument("--out", type=Path, default=None, help="results JSON (optional)")
     args = parser.parse_args(argv)
-    if args.timesteps < 1 or args.envs < 1:
-        parser.error(f"--timesteps and --envs must be positive; got {args.timesteps}, "
-                     f"{args.envs}")
+    if min(args.timesteps, args.envs, args.train_batch) < 1:
+        parser.error(f"--timesteps, --envs and --train-batch must be positive; got "
+                     f"{args.timesteps}, {args.envs}, {args.train_batch}")
     import ray
     import torch
 
@@ -117,12 +133,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for route in args.routes:
             for runners in (1, 2):
-                rows.append(measure(route, runners, args.envs, args.timesteps, args.encoder))
+                rows.append(measure(route, runners, args.envs, args.timesteps, args.encoder,
+                                    args.train_batch))
                 r = rows[-1]
                 print(f"{route:14s} runners={runners} build {r['build_s']:5.1f} s  "
                       f"{r['steps_per_s']:8.0f} env-steps/s  ({r['env_steps']} steps, runner "
                       f"CPU {r['runner_cpu_s']:.1f} s, {r['steps_per_runner_cpu_s']:.0f} per "
-                      f"CPU-s; load {r['load_average_1min']:.1f})", flush=True)
+                      f"CPU-s; load {r['load_average_1min']:.1f}); training "
+                      f"{r['train_steps_per_s']:.0f} env-steps/s", flush=True)
     finally:
         ray.shutdown()
     if args.out is not None:
@@ -135,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             "command": " ".join(["python -m driftrec.benchmarks.rllib_throughput",
                                  *(argv if argv is not None else sys.argv[1:])]),
             "config": {"env_id": ENV_ID, "timesteps": args.timesteps, "envs": args.envs,
+                       "train_batch": args.train_batch, "train_iterations": TRAIN_ITERATIONS,
                        "encoder": args.encoder, "ray_num_cpus": 2, "threads": 1},
             "environment": {**versions(), "ray": ray.__version__},
             "ray_init_s": ray_init, "driver_cpu_s": time.process_time() - cpu0, "rows": rows})
