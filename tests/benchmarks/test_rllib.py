@@ -367,3 +367,19 @@ def _train_options() -> str:
 
     return build_parser().format_help() + str(build_parser()._subparsers._group_actions[0]
                                                .choices["train"].format_help())
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--timesteps", "0"], (r"--timesteps, --envs and --train-batch must be positive; got 0, 8, "
+                           r"1000")),
+    (["--envs", "-1"], r"must be positive; got 2000, -1, 1000"),
+    (["--train-batch", "0"], r"must be positive; got 2000, 8, 0"),
+    (["--routes", "tune"], r"argument --routes: invalid choice: 'tune'"),
+])
+def test_throughput_benchmark_rejects_bad_arguments_before_starting_ray(argv, match, capsys):
+    from driftrec.benchmarks.rllib_throughput import main as bench
+
+    with pytest.raises(SystemExit, match="2"):
+        bench(argv)
+    assert re.search(match, capsys.readouterr().err)
+
