@@ -177,7 +177,8 @@ def sequence_log(setup: Any, cfg: AdapterConfig) -> SequenceLog:
         ph[hs - s0 :] = EVAL
         phase[i, :n] = ph
         unavailable[i, seq.items[:s0]] = True
-        repeats = repeats or np.unique(seq.items).shape[0] < seq.items.shape[0]
+        # Repeats are judged on the fitted part only, so held-out events cannot change the fit.
+        repeats = repeats or np.unique(seq.items[:hs]).shape[0] < hs
     return SequenceLog(init=init, items=items, ratings=ratings, phase=phase,
                        unavailable=None if repeats else unavailable)
 

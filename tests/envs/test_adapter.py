@@ -79,3 +79,93 @@ def test_fit_recovers_the_adapter_and_parameters_that_generated_the_data() -> No
         assert fit.parameters[k] == pytest.approx(TRUTH[k], rel=0.15), k
     assert fit.parameters["drift_neutral_rating"] == pytest.approx(1.5, abs=0.2)
     assert np.abs(gram(fit.weight, emb) - g_true).mean() <= 0.05 < start
+
+
+# ------------------------------------------------------------------------------ the split
+
+
+def _calibrate(root, encoder, out):
+    from driftrec.envs import calibration as cal
+    from driftrec.envs.datasets import load_dataset
+
+    cfg = ad.AdapterConfig(dim=6, max_epochs=2, batch_users=4, progress=False)
+    return cal.calibrate(load_dataset("movielens", root), encoder, adapter=cfg, out=out)
+
+
+def _perturb_heldout(root) -> None:
+    """Change every held-out event (the last 2 of each fixture user's 10): its rating, and its
+    item to one the user never rated (so no repeat appears)."""
+    text = (root / "u.data").read_text(encoding="latin-1")
+    rows = [line.split("\t") for line in text.splitlines() if line]
+    by_user: dict[str, list[list[str]]] = {}
+    for r in rows:
+        by_user.setdefault(r[0], []).append(r)
+    all_items = sorted({r[1] for r in rows}, key=int)
+    for seq in by_user.values():
+        seq.sort(key=lambda r: int(r[3]))
+        rated = {r[1] for r in seq}
+        spare = [j for j in all_items if j not in rated]
+        for r, j in zip(seq[-2:], spare, strict=False):
+            r[1], r[2] = j, str(6 - int(r[2]))
+    text = "\n".join("\t".join(r) for seq in by_user.values() for r in seq) + "\n"
+    (root / "u.data").write_text(text, encoding="latin-1")
+
+
+def test_held_out_events_never_reach_the_fit(tmp_path, hashing_encoder, movielens_files) -> None:
+    """Perturbing every held-out event leaves the fitted adapter and parameters bit-identical
+    (and the held-out report changes, so the perturbation was seen)."""
+    root = movielens_files.write_100k(tmp_path / "ml", num_users=12, num_items=20)
+    first = _calibrate(root, hashing_encoder, tmp_path / "a.json")
+    _perturb_heldout(root)
+    second = _calibrate(root, hashing_encoder, tmp_path / "b.json")
+    assert second.parameters == first.parameters
+    assert second.meta["adapter"]["sha256"] == first.meta["adapter"]["sha256"]
+    assert second.report["adapted"] != first.report["adapted"]
+
+
+def test_a_calibration_with_an_adapter_loads_and_refuses_to_run_unadapted(
+    tmp_path, hashing_encoder, movielens_files
+) -> None:
+    from driftrec.envs import calibration as cal
+
+    root = movielens_files.write_100k(tmp_path / "ml", num_users=12, num_items=20)
+    out = tmp_path / "p.json"
+    _calibrate(root, hashing_encoder, out)
+    loaded = cal.load_calibration(out)
+    assert sorted(loaded.fitted) == sorted(ad.ADAPTER_PARAMETERS)
+    assert (tmp_path / "p.adapter.npz").is_file()
+    with pytest.raises(NotImplementedError, match=r"carries an item adapter \(p.adapter.npz\)"):
+        cal.calibrated_scenario(out)
+
+
+# ------------------------------------------------------------------------------ resuming
+
+
+def _small_fit(checkpoint=None, epochs: int = 3):
+    log, emb, appeal, _ = synthetic_log(users=40, steps=10, valid=2)
+    cfg = ad.AdapterConfig(dim=3, max_epochs=epochs, patience=epochs, batch_users=20,
+                           progress=False)
+    return ad.fit_adapter(log, emb, appeal, MODEL, cfg, checkpoint=checkpoint)
+
+
+def test_an_interrupted_fit_resumes_bit_identical(tmp_path, monkeypatch) -> None:
+    whole = _small_fit()
+    ckpt = tmp_path / "fit.ckpt"
+    calls = {"n": 0}
+    real = ad._mean_ll
+
+    def interrupt_second_epoch(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ad, "_mean_ll", interrupt_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        _small_fit(ckpt)
+    monkeypatch.setattr(ad, "_mean_ll", real)
+    assert ckpt.is_file()
+    resumed = _small_fit(ckpt)
+    assert np.array_equal(resumed.weight, whole.weight)
+    assert resumed.parameters == whole.parameters
+    assert [h["epoch"] for h in resumed.history] == [1, 2, 3]
