@@ -421,15 +421,17 @@ class FastEngine(Engine):
     def info_one(self) -> dict[str, Any]:
         """``info_arrays()`` of user 0 as the single env reports it (numpy scalars)."""
         o = self._out[0]
-        o32 = o.astype(np.float32)  # indexing it gives the engine's float32 scalars
+        o32 = o.astype(np.float32)  # its items are the engine's float32 scalars
+        span = list(o32[O_ENGAGE : O_SATISF + 1])  # engagement ... satisfaction, in info order
+        span[O_PURCHASED - O_ENGAGE] = o32[O_PURCHASED] > 0
         info: dict[str, Any] = {
             "slate_utilities": self._slate_util[0].copy(),
             "clicks": self._clicks[0].copy(),
             "chosen": np.int64(o[O_CHOSEN]),
             "item": np.int64(o[O_ITEM]),
         }
-        for key, col, dtype in _INFO_COLUMNS:
-            info[key] = o32[col] if dtype is np.float32 else o32[col] > 0
+        info.update(zip(_SPAN_KEYS, span))
+        info["churned"] = o32[O_TERM] > 0
         info["candidate_utilities"] = self._util[0].copy()
         if self.config.oracle_info:
             info["candidate_values"] = self._candidate_values()[0]
@@ -547,6 +549,13 @@ _INFO_COLUMNS = (
     ("boredom", O_BOREDOM, np.float32), ("budget", O_BUDGET, np.float32),
     ("satisfaction", O_SATISF, np.float32), ("churned", O_TERM, np.bool_),
 )  # fmt: skip
+
+
+# The info keys of the output columns O_ENGAGE ... O_SATISF (contiguous, in the engine's order).
+_SPAN_KEYS = tuple(key for key, col, _ in _INFO_COLUMNS if O_ENGAGE <= col <= O_SATISF)
+assert [col for key, col, _ in _INFO_COLUMNS if key in _SPAN_KEYS] == list(
+    range(O_ENGAGE, O_SATISF + 1)
+)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

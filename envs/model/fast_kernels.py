@@ -137,6 +137,15 @@ def dot2(a, b, e):
     return x, y
 
 
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def dot64(a, b):
+    """float64 inner product of two rows, vectorised (its order depends on the length only)."""
+    acc = 0.0
+    for i in range(a.shape[0]):
+        acc += np.float64(a[i]) * np.float64(b[i])
+    return acc
+
+
 @njit(cache=True, nogil=True, fastmath={"contract"})
 def axpy(y, a, x):
     """y += a · x over one row (a vectorised loop of its own: the walk and the interest noise
@@ -206,7 +215,7 @@ def arrive(rows, prefix_user, prefix_init, index_hash, pool_interests, noise_bas
         if scale > 0.0:
             for i in range(k):
                 axpy(x, np.float64(np.float32(z[i] * scale)), noise_basis[i])
-        norm = max(math.sqrt(np.sum(x * x)), 1e-12)
+        norm = max(math.sqrt(dot64(x, x)), 1e-12)
         for j in range(d):
             u0[b, j] = x[j] / norm
             u[b, j] = u0[b, j]
@@ -386,10 +395,7 @@ def step_all(slate, autoreset, pool_seed, trend_row, prefix_step, prefix_user, p
                     axpy(unew, normal(uni[nc + 4 + i]) * par[P_WALK + 1], walk_basis[i])
             if trend_on:
                 axpy(unew, par[P_TREND + 1], trend)
-            sq = 0.0
-            for j in range(d):
-                sq += unew[j] * unew[j]
-            norm = max(math.sqrt(sq), 1e-12)
+            norm = max(math.sqrt(dot64(unew, unew)), 1e-12)
             for j in range(d):
                 u[b, j] = unew[j] / norm
         # satiation (satiation.py): s <- decay s + rate e
@@ -426,9 +432,7 @@ def step_all(slate, autoreset, pool_seed, trend_row, prefix_step, prefix_user, p
         fvec[b, F_SATISF] = satisfaction
         ivec[b, I_STEPS] = steps
         ivec[b, I_DONE] = 1 if (terminated or truncated) else 0
-        cos = 0.0
-        for j in range(d):
-            cos += np.float64(u[b, j]) * u0[b, j]
+        cos = dot64(u[b], u0[b])
         best = np.float64(np.float32(best_all + pos_eff[0]))
         o = out[b]
         o[O_REWARD] = reward
