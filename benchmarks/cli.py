@@ -233,6 +233,11 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--encoder", default="minilm", metavar="SPEC",
                      help="text encoder for the items (default minilm)")
     cal.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    cal.add_argument("--adapter-dim", type=_positive_int, metavar="K",
+                     help="also fit a behaviour-tuned item adapter (text embedding -> K-d "
+                          "interest space), written beside --out as <stem>.adapter.npz")
+    cal.add_argument("--checkpoint", metavar="FILE",
+                     help="with --adapter-dim: resumable checkpoint of the adapter fit")
     return parser
 
 

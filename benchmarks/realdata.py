@@ -158,7 +158,9 @@ def calibrate_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         raise CLIError(f"cannot write {args.out!r}: {exc.strerror or exc}") from None
     dataset = _load(ds, args, data_dir)
     try:
-        result = cal.calibrate(dataset, args.encoder, out=out)
+        adapter = _adapter_config(args)
+        result = cal.calibrate(dataset, args.encoder, out=out, adapter=adapter,
+                               checkpoint=getattr(args, "checkpoint", None) if adapter else None)
     except (ds.DatasetFormatError, FileNotFoundError) as exc:
         raise CLIError(str(exc), code=1) from None
     print(calibration_table(result.report))
@@ -168,6 +170,17 @@ def calibrate_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         print(f"  {name:<18} {value:10.4g}  (default {result.defaults.get(name, float('nan')):.4g}"
               f", {tag})")
     return 0
+
+
+def _adapter_config(args: argparse.Namespace) -> Any:
+    """The ``AdapterConfig`` of ``--adapter-dim`` (None without it)."""
+    if getattr(args, "checkpoint", None) and not getattr(args, "adapter_dim", None):
+        raise CLIError("--checkpoint only applies with --adapter-dim")
+    if not getattr(args, "adapter_dim", None):
+        return None
+    from driftrec.envs.adapter import AdapterConfig
+
+    return AdapterConfig(dim=args.adapter_dim)
 
 
 def calibration_table(report: dict[str, dict[str, float]]) -> str:

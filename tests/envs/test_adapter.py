@@ -15,6 +15,8 @@ point (PCA of the text space, the preset's β = 4) fails them.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -68,6 +70,7 @@ def test_one_step_likelihood_is_the_reference_utility_softmax() -> None:
     assert got == pytest.approx(want, abs=1e-4)
 
 
+@pytest.mark.slow  # ~6 CPU-s: 40 epochs over 400 users
 def test_fit_recovers_the_adapter_and_parameters_that_generated_the_data() -> None:
     log, emb, appeal, net = synthetic_log()
     cfg = ad.AdapterConfig(dim=3, max_epochs=40, patience=5, batch_users=50, learning_rate=0.1,
@@ -169,3 +172,21 @@ def test_an_interrupted_fit_resumes_bit_identical(tmp_path, monkeypatch) -> None
     assert np.array_equal(resumed.weight, whole.weight)
     assert resumed.parameters == whole.parameters
     assert [h["epoch"] for h in resumed.history] == [1, 2, 3]
+
+
+def test_driftrec_calibrate_adapter_dim_writes_the_adapter_beside_the_file(
+    tmp_path, movielens_files, capsys
+) -> None:
+    from driftrec.benchmarks.cli import main
+    from driftrec.envs import calibration as cal
+
+    root = movielens_files.write_100k(tmp_path / "ml", num_users=12, num_items=20)
+    out = tmp_path / "p.json"
+    args = ["calibrate", "--dataset", "movielens", "--data-dir", str(root), "--out", str(out),
+            "--encoder", "hashing", "--adapter-dim", "6", "--checkpoint", str(tmp_path / "c.pt")]
+    assert main(args) == 0
+    ref = json.loads(out.read_text())["meta"]["adapter"]
+    assert (ref["file"], ref["dim"]) == ("p.adapter.npz", 6)
+    assert ad.load_adapter(tmp_path / ref["file"], ref).shape == (6, ref["input_dim"])
+    assert cal.load_calibration(out).parameters == json.loads(out.read_text())["parameters"]
+    assert "adapted" in capsys.readouterr().out
