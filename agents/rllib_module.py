@@ -1,4 +1,4 @@
-"""The item-wise actor-critic of ``itemwise_policy`` as an RLlib ``RLModule`` (new API stack, torch).
+"""The item-wise actor-critic of ``itemwise_policy`` as an RLlib ``RLModule`` (new API stack).
 
 RLlib trains the same architecture as the Stable-Baselines3 agent, built from the same torch
 modules (imported, not copied):

@@ -1,4 +1,4 @@
-"""``driftrec train --agent ppo --engine rllib --workers N``: PPO trained by Ray RLlib across workers.
+"""``driftrec train --agent ppo --engine rllib --workers N``: PPO by Ray RLlib across workers.
 
 RLlib (new API stack) trains the item-wise actor-critic (``agents.rllib_module.ItemwiseRLModule``,
 the SB3 agent's architecture) on the scenario's ``*Rank-v0`` id. Each of the N env runners (Ray
@@ -18,8 +18,13 @@ optimiser — as plain tensors), ``learning_curve.png``, and ``eval.json`` (held
 ``runner.evaluate_agent``). A step is one batched step of all ``--users`` users; an iteration
 samples ``min(32, --log-every, --steps)`` of them (RLlib's vector runners may overshoot by a few
 user-steps, counted in ``env_steps``; when that does not divide ``--steps`` the last iteration
-samples a whole one and the log counts it up to ``--steps``). Ctrl-C and ``--resume`` behave as in the built-in trainer;
-the training users of a resumed run are drawn from ``seed + TRAIN_SEED_OFFSET + step``.
+samples a whole one and the log counts it up to ``--steps``). Ctrl-C and ``--resume`` behave as
+in the built-in trainer; the training users of a resumed run are drawn from ``seed +
+TRAIN_SEED_OFFSET + step``. ``--device`` places the simulated users; RLlib's learner and the
+runners' modules stay on the CPU. The Rank table's item log (logged ratings and take rates) is
+env state, one per runner, as in any ``gym.make`` of a Rank id: it is not in the checkpoint, a
+resumed run's runners and the evaluation start an empty log and fill it from the feedback they
+see.
 
 Ray: a local Ray with ``N`` logical CPUs is started (no dashboard), unless ``RAY_ADDRESS`` names a
 running cluster (``ray start --head`` on one node, ``ray start --address=HEAD:6379`` on the
