@@ -72,9 +72,11 @@ def test_user_trajectory_is_identical_under_4_and_64_users(catalog):
 
 
 # news: its trend (period 10) changes when its 10-step sessions end.
+@pytest.mark.parametrize("backend", ["fast", "torch"])  # per path (their defaults differ)
 @pytest.mark.parametrize(("scenario", "max_steps"), [("video", 12), ("news", 10), ("shopping", 7)])
-def test_single_env_equals_vector_env_with_one_user(catalog, scenario, max_steps):
+def test_single_env_equals_vector_env_with_one_user(catalog, scenario, max_steps, backend):
     kw = {
+        "backend": backend,
         "scenario": scenario,
         "catalog": catalog,
         "encoder": "hashing",
