@@ -73,7 +73,9 @@ class AdapterConfig:
     ``dim``: k, the adapted space's dimension; ``valid_steps``: last held-in events per user
     scored for early stopping (never fitted); ``patience``: epochs without a better validation
     log-likelihood before stopping; ``cold_items``: catalog ids treated as new (their counts
-    zeroed, never a fitted target) for the cold-start report.
+    zeroed, never a fitted target) for the cold-start report. ``residual_l2`` > 0 adds a
+    per-item residual δ_j to W e_j for the items of the fitted catalog, with the Gaussian prior
+    penalty residual_l2·||δ||² (a rare item's δ stays near zero; a new item has none).
     """
 
     dim: int = 64
@@ -82,6 +84,7 @@ class AdapterConfig:
     batch_users: int = 32
     learning_rate: float = 0.05
     lr_decay: float = 1.0
+    residual_l2: float = 0.0
     max_train_steps: int = 48
     valid_steps: int = 5
     warmup: int = 10
@@ -103,6 +106,9 @@ class AdapterConfig:
                              f"{self.learning_rate!r}")
         if not (isinstance(self.lr_decay, (int, float)) and 0 < self.lr_decay <= 1):
             raise ValueError(f"AdapterConfig.lr_decay must be in (0, 1], got {self.lr_decay!r}")
+        if not (isinstance(self.residual_l2, (int, float)) and self.residual_l2 >= 0):
+            raise ValueError(f"AdapterConfig.residual_l2 must be a number >= 0 (0 = no per-item "
+                             f"residual), got {self.residual_l2!r}")
         if not 1.0 <= self.implicit_rating <= 5.0:
             raise ValueError(f"AdapterConfig.implicit_rating must be in [1, 5], got "
                              f"{self.implicit_rating!r}")
@@ -212,13 +218,15 @@ def pca_basis(embeddings: np.ndarray, k: int) -> np.ndarray:
 class AdapterModel(torch.nn.Module):
     """W and the user-model parameters, unconstrained (softplus / sigmoid maps)."""
 
-    def __init__(self, basis: np.ndarray, model: UserModelConfig) -> None:
+    def __init__(self, basis: np.ndarray, model: UserModelConfig, num_items: int = 0) -> None:
         super().__init__()
         # f = normalise(W e) ignores W's scale; entries of order one make Adam's step (about
         # ``learning_rate`` per entry) a relative change comparable to the scalars' steps.
         basis = np.asarray(basis, dtype=np.float32)
         scale = math.sqrt(basis.shape[1]) / max(float(np.linalg.norm(basis, axis=1).mean()), 1e-12)
         self.weight = torch.nn.Parameter(torch.tensor(basis * scale))
+        self.residual = (torch.nn.Parameter(torch.zeros(num_items, basis.shape[0]))
+                         if num_items else None)
         c, dr, sat = model.choice, model.drift, model.satiation
         self.raw = torch.nn.ParameterDict({
             "interest_weight": _param(_softplus_inv(c.interest_weight)),
@@ -248,8 +256,10 @@ class AdapterModel(torch.nn.Module):
         return {k: float(v.detach()) for k, v in self.values().items()}
 
     def item_space(self, embeddings: torch.Tensor) -> torch.Tensor:
-        """(M, k) adapted, re-normalised item vectors normalise(W e)."""
-        return torch.nn.functional.normalize(embeddings @ self.weight.T, dim=1)
+        """(M, k) adapted, re-normalised item vectors normalise(W e [+ δ])."""
+        x = embeddings @ self.weight.T
+        return torch.nn.functional.normalize(x if self.residual is None else x + self.residual,
+                                             dim=1)
 
 
 def _param(x: float) -> torch.nn.Parameter:
@@ -348,6 +358,7 @@ class AdapterFit:
 
     weight: np.ndarray
     parameters: dict[str, float]
+    residual: np.ndarray | None = None
     history: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int = 0
     meta: dict[str, Any] = field(default_factory=dict)
@@ -390,7 +401,8 @@ def fit_adapter(
     app = torch.tensor(np.asarray(appeal, dtype=np.float32))
     t0, c0 = time.perf_counter(), time.process_time()
     torch.manual_seed(cfg.seed)  # no global draws are used; this only pins torch's own init
-    net = AdapterModel(pca_basis(embeddings, cfg.dim), model)
+    net = AdapterModel(pca_basis(embeddings, cfg.dim), model,
+                       num_items=emb.shape[0] if cfg.residual_l2 > 0 else 0)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate)
     fp = _fingerprint(log, emb.numpy(), app.numpy(), cfg, model)
     start = {"epoch": 0, "best": -math.inf, "best_state": None, "bad": 0, "history": []}
@@ -413,6 +425,9 @@ def fit_adapter(
                 continue
             out = replay(net, log.take(rows, last), emb, app, (TRAIN,), cfg)
             loss = -out["loglik"] / max(n_train, 1)
+            if net.residual is not None:
+                share = out["events"] / max(n_train, 1)
+                loss = loss + cfg.residual_l2 * share * net.residual.square().sum() / max(n_train, 1)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -441,6 +456,7 @@ def fit_adapter(
     best_epoch = max(history, key=lambda r: r["valid_ll"])["epoch"] if history else 0
     return AdapterFit(
         weight=net.weight.detach().numpy().copy(), parameters=net.parameters_dict(),
+        residual=None if net.residual is None else net.residual.detach().numpy().copy(),
         history=history, best_epoch=best_epoch,
         meta={"epochs": epoch, "train_events": n_train, "valid_events": log.count(VALID),
               "wall_s": round(time.perf_counter() - t0, 2),
@@ -479,12 +495,18 @@ def _mean_ll(net: AdapterModel, log: SequenceLog, emb: torch.Tensor, app: torch.
 
 def evaluate_adapter(fit: AdapterFit, log: SequenceLog, embeddings: np.ndarray,
                      appeal: np.ndarray, model: UserModelConfig, cfg: AdapterConfig,
-                     rows_filter: Any = None) -> dict[str, float]:
+                     rows_filter: Any = None, new_items: np.ndarray | None = None
+                     ) -> dict[str, float]:
     """Held-out (EVAL) hit@k, NDCG@k, MRR (exact under random tie-breaks) and mean
     log-likelihood of a fitted adapter; ``rows_filter(items) -> bool mask`` restricts the
-    events scored (e.g. cold-start targets)."""
-    net = AdapterModel(fit.weight, model)
+    events scored (e.g. cold-start targets); ``new_items`` (M,) bool: items treated as new, whose
+    residual is dropped (text only)."""
+    net = AdapterModel(fit.weight, model, 0 if fit.residual is None else len(fit.residual))
     set_parameters(net, fit.weight, fit.parameters)
+    if net.residual is not None:
+        keep = np.ones(len(fit.residual), bool) if new_items is None else ~np.asarray(new_items)
+        with torch.no_grad():
+            net.residual.copy_(torch.tensor(fit.residual * keep[:, None]))
     emb = torch.tensor(np.asarray(embeddings, dtype=np.float32))
     app = torch.tensor(np.asarray(appeal, dtype=np.float32))
     parts, lls = [], []

@@ -79,6 +79,8 @@ CASES: list[tuple[str, Callable[[Path], None], type[Exception], str]] = [
     ("AdapterConfig lr_decay=0", _cfg(lr_decay=0), ValueError, r"lr_decay must be in \(0, 1\]"),
     ("AdapterConfig implicit_rating=6", _cfg(implicit_rating=6), ValueError,
      r"implicit_rating must be in \[1, 5\], got 6"),
+    ("AdapterConfig residual_l2=-1", _cfg(residual_l2=-1), ValueError,
+     r"residual_l2 must be a number >= 0 \(0 = no per-item residual\), got -1"),
     ("AdapterConfig hit_k=0", _cfg(hit_k=0), ValueError, r"hit_k must be an int >= 1"),
     ("adapter dim above min(M, d)", lambda tmp: ad.pca_basis(np.ones((5, 4)), 8), ValueError,
      r"adapter dim 8 exceeds min\(M, d\) = 4"),
