@@ -1,4 +1,5 @@
-"""``DriftRecEnv``: the single-user Gymnasium environment (the batched engine at B = 1)."""
+"""``DriftRecEnv``: the single-user Gymnasium environment (by default the fast path of
+``model/fast.py``; ``backend="torch"``: the batched engine at B = 1)."""
 
 from __future__ import annotations
 
@@ -93,9 +94,9 @@ class DriftRecEnv(gym.Env):
     ``render_mode`` (None, ``"ansi"`` — one text line per step — or ``"rgb_array"`` — a (384, 640,
     3) uint8 frame of the slate, the response, the interest on the category map and the budget,
     see ``driftrec.envs.render``), ``backend`` (``"fast"``, the default: the numba kernels of
-    ``driftrec.envs.model.fast``, ~20x faster for one user; ``"torch"``: the batched torch engine,
-    the vector env's default — the two agree to ~1e-5, see ``docs/performance.md``), and keyword
-    overrides of any scenario parameter
+    ``driftrec.envs.model.fast``, an order of magnitude faster for one user; ``"torch"``: the
+    batched torch engine, the vector env's default; the two agree to ~1e-5, see
+    ``docs/performance.md``), and keyword overrides of any scenario parameter
     (``num_candidates``, ``slate_size``, ``encoder``, ``choice_model``, ``drift_enabled``, ...).
 
     >>> import gymnasium as gym

@@ -132,8 +132,8 @@ class DriftRecVectorEnv(VectorEnv):
             vector envs do; drawing costs milliseconds per user, so ``render(max_users=n)``
             draws the first n only).
         backend: ``"torch"`` (default: the batched torch engine, for large B and GPUs) or
-            ``"fast"`` (the numba kernels of ``driftrec.envs.model.fast``: faster up to a few
-            hundred users on a CPU). The default does not depend on ``num_envs``, so neither do
+            ``"fast"`` (the numba kernels of ``driftrec.envs.model.fast``: faster below about a
+            thousand users on a CPU). The default does not depend on ``num_envs``, so neither do
             the results; see ``docs/performance.md``.
         **overrides: scenario parameters (see ``driftrec.envs.scenarios``).
     """

@@ -1,27 +1,29 @@
 """The fast path: the user model compiled into a few numba kernels over an explicit state, for one
 user and small batches (``backend="fast"`` of ``DriftRecEnv`` / ``DriftRecVectorEnv``).
 
-Why it exists: the batched torch engine (``envs/engine.py``) costs ~650 tensor operations per step
-whatever B, about 1.2 ms of fixed cost per call, so one user stepped through ``gym.make`` ran at
-~900 steps/s. Here a step is one compiled loop over users: per user, the same scalar code reads
-the interest ``u`` and satiation ``s`` rows directly, scores today's N candidates (dot products
-against the catalog rows, no gathered copy), picks, responds and updates the state in place.
+Why it exists: the batched torch engine (``envs/engine.py``) pays hundreds of small tensor
+operations per call whatever B, so one user stepped through ``gym.make`` was an order of
+magnitude slower than other simulators. Here an env step is one compiled call: per user, the same
+scalar code reads the interest ``u`` and satiation ``s`` rows, scores today's N candidates (dot
+products against the catalog rows, no gathered copy), picks, responds and updates the state in
+place; then the world draws the next pool, users who left are replaced and everyone is scored.
 
-Why numba and not numpy: a numpy step over explicit (B, d) arrays still issues ~100 array calls,
-each ~1 µs of dispatch at B = 1, and needs B-dependent BLAS shapes for the product (whose rows
-round differently by row count); see ``docs/performance.md`` ("Single-user and small-batch path")
-for the measurements. The JIT compiles once per machine and is cached under the driftrec cache
-dir (``$DRIFTREC_CACHE_DIR/numba``), never beside the sources.
+Why numba and not numpy: a numpy step over the same explicit arrays is still a hundred array
+calls, each with a fixed dispatch cost that dominates at B = 1, and its product would need a
+fixed, padded row count to round the same for every B (``gemm.py``). The measurements, the
+routes not taken and the JIT's cost are in ``docs/performance.md`` ("Single-user and small-batch
+path"). The JIT's cache lives in the driftrec cache dir, never beside the sources.
 
 What it shares with the engine, exactly: the counter-based streams (``rng.py``: the same hash,
 so the same uniforms bit for bit), the candidate pools (torch's ``randperm`` under the same
-seeded Mersenne Twister, reproduced here), the trending topic, the catalog tables and bases the
-engine builds. What differs: the state is the true ``u`` (unit, renormalised every step it moves)
-and ``s``, arithmetic is float64 except the float32 dot products, and normals come from a float64
-inverse error function; so numbers agree with the engine to ~1e-5 relative, and a discrete
-outcome (choice, rounded rating, purchase, churn) differs only where a uniform falls that close
-to its threshold (``tests/envs/test_fast_path.py``). A user's trajectory is bit-identical
-whatever B: every user runs the same compiled code on its own row.
+seeded Mersenne Twister, reproduced here), the trending topic, user keys and persona draws, the
+catalog tables and bases the engine builds. What differs: the state is the true ``u`` (unit,
+renormalised every step it moves) and ``s``, stored in float32, the scalars are float64 and the
+normals come from a float64 inverse error function; so numbers agree with the engine and the
+reference step to ~1e-5 relative, and a discrete outcome (choice, rounded rating, purchase,
+churn) differs only where a uniform falls that close to its threshold
+(``tests/envs/test_fast_path.py``). A user's trajectory is bit-identical whatever B: every user
+runs the same compiled code on its own rows.
 """
 
 from __future__ import annotations
@@ -124,19 +126,10 @@ def pack_params(engine: Engine) -> np.ndarray:
 @functools.cache
 def kernels() -> Any:
     """The compiled kernels (``fast_kernels``), JIT-compiled on first use and cached on disk under
-    ``$DRIFTREC_CACHE_DIR/numba`` (default ``~/.cache/driftrec/numba``): about 10 s to compile
-    once per machine and source version, well under a second to load afterwards."""
-    import numba
-    from driftrec.encoders.cache_dir import resolve_cache_dir
+    ``$DRIFTREC_CACHE_DIR/numba`` (default ``~/.cache/driftrec/numba``): compiled once per machine
+    and source version, loaded from there afterwards (``docs/performance.md``)."""
+    from . import fast_kernels  # decorated with its cache dir (``fast_kernels.jit``)
 
-    before = numba.config.CACHE_DIR
-    # numba fixes a function's cache folder when it is decorated, i.e. when the module is first
-    # imported below; without this it would write beside the package's sources.
-    numba.config.CACHE_DIR = str(resolve_cache_dir() / "numba")
-    try:
-        from . import fast_kernels
-    finally:
-        numba.config.CACHE_DIR = before
     return fast_kernels
 
 
@@ -199,7 +192,6 @@ class FastEngine(Engine):
             [t.cpu().numpy().astype(np.float64) for t in (self.quality, self.appeal, self.cost)],
             axis=1,
         )
-        self._appeal = np.ascontiguousarray(self._items[:, 1])
         self._category_np = self.category_ids.cpu().numpy()
         self._popularity_np = self.popularity.cpu().numpy()
         self._pool_interests = np.ascontiguousarray(self.pool_interests.cpu().numpy(), dtype=f32)

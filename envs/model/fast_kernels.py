@@ -1,5 +1,6 @@
-"""The fast path's numba kernels (imported only through ``fast.kernels()``, which points numba's
-on-disk cache at the driftrec cache dir before these functions are decorated).
+"""The fast path's numba kernels (``fast.kernels()`` imports them on first use). Their on-disk
+cache is the driftrec cache dir's ``numba`` folder (``jit``), whichever way this module is
+imported: numba's default would write beside the sources.
 
 Each kernel loops over users and runs the same scalar code on each user's own rows, so a user's
 numbers do not depend on B or on its slot. The equations are the reference step's
@@ -10,8 +11,9 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
-from numba import njit
+from driftrec.encoders.cache_dir import resolve_cache_dir
 
 from .. import rng
 from .fast import (
@@ -60,7 +62,26 @@ P_REWARD, P_MAXSTEPS = P["reward_kind"], P["max_steps"]
 P_NOISE, P_NC_MEAN, P_NC_STD = P["noise_scale"], P["no_click_mean"], P["no_click_std"]
 P_SPREAD, P_BASE, P_BMAX = P["s_beta"], P["v_beta"], P["b_max"]
 
-njit_cached = njit(cache=True, nogil=True)
+
+
+def jit(**options):
+    """``numba.njit(cache=True, nogil=True, **options)`` cached under
+    ``resolve_cache_dir() / "numba"``: numba fixes a function's cache folder when it is
+    decorated, so the folder is set around the decoration only (other numba users keep theirs)."""
+
+    def decorate(fn):
+        before = numba.config.CACHE_DIR
+        numba.config.CACHE_DIR = str(resolve_cache_dir() / "numba")
+        try:
+            return numba.njit(cache=True, nogil=True, **options)(fn)
+        finally:
+            numba.config.CACHE_DIR = before
+
+    return decorate
+
+
+njit_cached = jit()
+FAST_SUM = {"reassoc", "contract"}  # vectorised reductions: their order depends on the length
 SCORE_BLOCK = 8  # users scored together (``score``)
 
 
@@ -117,7 +138,7 @@ def logistic(u):
     return math.log(u) - math.log1p(-u)
 
 
-@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+@jit(fastmath=FAST_SUM)
 def dot(a, b):
     """float32 inner product, vectorised: its summation order depends on the length only."""
     acc = np.float32(0.0)
@@ -126,7 +147,7 @@ def dot(a, b):
     return acc
 
 
-@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+@jit(fastmath=FAST_SUM)
 def dot2(a, b, e):
     """(<a, e>, <b, e>) in one pass over ``e`` (float32, vectorised; order depends on length)."""
     x = np.float32(0.0)
@@ -137,7 +158,7 @@ def dot2(a, b, e):
     return x, y
 
 
-@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+@jit(fastmath=FAST_SUM)
 def dot64(a, b):
     """float64 inner product of two rows, vectorised (its order depends on the length only)."""
     acc = 0.0
@@ -146,7 +167,7 @@ def dot64(a, b):
     return acc
 
 
-@njit(cache=True, nogil=True, fastmath={"contract"})
+@jit(fastmath={"contract"})
 def axpy(y, a, x):
     """y += a · x over one row (a vectorised loop of its own: the walk and the interest noise
     add r and k rows per user)."""

@@ -298,9 +298,10 @@ def test_fast_engine_survives_pickle_with_live_state_views(catalog):
     assert int(twin.engine.state.steps[0]) == 2 == twin.engine.world.global_step
 
 
-def test_compiled_kernels_are_cached_in_the_driftrec_cache_dir_only():
+def test_compiled_kernels_are_cached_in_the_driftrec_cache_dir_only(tmp_path, monkeypatch):
     from pathlib import Path
 
+    import numba
     from driftrec.encoders.cache_dir import resolve_cache_dir
     from driftrec.envs.model import fast_kernels
 
@@ -308,6 +309,16 @@ def test_compiled_kernels_are_cached_in_the_driftrec_cache_dir_only():
     assert list((resolve_cache_dir() / "numba").rglob("fast_kernels.step_all-*.nbi"))
     package = Path(fast_kernels.__file__).parent
     assert not list(package.rglob("*.nbi")) and not list(package.rglob("*.nbc"))
+    # A function decorated by the kernels' ``jit`` caches under the cache dir of that moment and
+    # leaves numba's own setting as it was.
+    monkeypatch.setenv("DRIFTREC_CACHE_DIR", str(tmp_path))
+    before = numba.config.CACHE_DIR
+
+    def twice(x):
+        return 2 * x
+
+    assert fast_kernels.jit()(twice)(21) == 42 and numba.config.CACHE_DIR == before
+    assert list((tmp_path / "numba").rglob("*twice*.nbi"))
 
 
 def _reference_check(catalog, scenario: str, b: int, steps: int, **overrides) -> int:
