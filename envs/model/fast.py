@@ -184,6 +184,11 @@ class FastEngine(Engine):
     the envs call to stay in numpy."""
 
     def __init__(self, catalog: Any, config: Any, num_users: int, **kwargs: Any) -> None:
+        if torch.device(config.device).type != "cpu":
+            raise ValueError(
+                f"backend='fast' runs on the CPU, got device={config.device!r}; use "
+                "backend='torch' (the batched engine) to simulate on a GPU"
+            )
         super().__init__(catalog, config, num_users, **kwargs)
         kernels()  # compile (or load) now, not at the first step
         f32 = np.float32

@@ -360,3 +360,13 @@ def test_fast_path_equals_the_reference_step_on_every_preset(catalog, scenario, 
 @pytest.mark.parametrize("choice", ["cascade", "independent"])
 def test_fast_path_equals_the_reference_step_for_every_choice_model(catalog, choice):
     _reference_check(catalog, "video", 4, steps=12, choice_model=choice, reward="rating")
+
+
+def test_fast_backend_on_a_gpu_device_is_an_error_not_a_silent_cpu_run(catalog):
+    from driftrec.envs.config import ScenarioConfig
+
+    config = ScenarioConfig(**{**SMALL, "encoder": "hashing"})
+    object.__setattr__(config, "device", "cuda")  # past the config's own CUDA check
+    with pytest.raises(ValueError, match=r"backend='fast' runs on the CPU, got device='cuda'; "
+                                         r"use backend='torch'"):  # fmt: skip
+        FastEngine(catalog, config, 2)
