@@ -226,7 +226,7 @@ class RLlibPPO:
 
     def __init__(self, algo: Any) -> None:
         self.algo = algo
-        self._core: Any = None
+        self.tables: Any = None
 
     def save(self, path: Path) -> None:
         state = _to_tensors(self.algo.learner_group.get_state())
@@ -247,14 +247,14 @@ class RLlibPPO:
 
     def start(self, env: Any) -> None:
         """Build Rank tables for ``env`` (a raw driftrec vector env), with an empty item log."""
-        from driftrec.envs.rank import _RankCore
+        from driftrec.envs.rank import RankTables
 
-        self._core = _RankCore(env, env.num_envs)
+        self.tables = RankTables(env, env.num_envs)
 
     def act(self, obs: Mapping[str, np.ndarray], info: Any = None) -> np.ndarray:
         from ray.rllib.core.columns import Columns
 
-        core = self._core
+        core = self.tables
         if core.stats is None:
             core.start(None, obs)
         module = self.algo.get_module()
@@ -265,11 +265,11 @@ class RLlibPPO:
 
     def update(self, obs: Any, action: np.ndarray, reward: Any, next_obs: Any, terminated: Any,
                truncated: Any, info: dict[str, Any]) -> dict[str, float]:
-        core = self._core
+        core = self.tables
         core.last_obs = obs
         core.record(np.asarray(action), info)
         if "_final_obs" in info:
-            core.shown[np.flatnonzero(info["_final_obs"])] = -1  # new users in those slots
+            core.forget(np.flatnonzero(info["_final_obs"]))  # new users in those slots
         return {}
 
 

@@ -102,8 +102,8 @@ def fresh_observation(env: VectorEnv, rows: np.ndarray, dry_run: bool = False) -
     if dry_run:
         return None
     if isinstance(env, RankVectorWrapper):
-        env._core.shown[rows] = -1  # the slot's memory of slates belongs to the dropped user
-        return env._core.features(raw, rows)
+        env.tables.forget(rows)  # the slot's memory of slates belongs to the dropped user
+        return env.tables.features(raw, rows)
     if isinstance(env, FlatObservationVector):
         return env.observations(raw)
     return raw

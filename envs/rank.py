@@ -56,9 +56,14 @@ from .wrappers import _AutoresetModeAttribute, _top_k
 WINDOW = 5
 
 
-class _RankCore:
+class RankTables:
     """What the single and vector wrappers share: the table builder, the item log and each
-    user's last slates, over a batch of B users (B = 1 for the single env)."""
+    user's last slates, over a batch of B users (B = 1 for the single env).
+
+    Public because other drivers of the raw vector env build the same observation from it
+    (RLlib's next-step autoreset adapter and evaluation; ``wrapper.tables``): ``start`` after a
+    reset, ``slates`` from scores, ``record`` the feedback, ``forget`` the slates of users who
+    left, ``features`` the flat tables."""
 
     def __init__(self, env: Any, batch: int | None) -> None:
         """``batch``: B for a vector env, None for a single env (actions (N,), one user)."""
@@ -101,6 +106,11 @@ class _RankCore:
         shown = np.take_along_axis(self.last_obs["candidate_ids"], slates, axis=1)
         self.shown = np.concatenate([shown[:, None], self.shown[:, :-1]], axis=1)
 
+    def forget(self, rows: np.ndarray) -> None:
+        """New users in slots ``rows``: the slates remembered there belonged to their predecessor
+        (the item log stays: it is the recommender's, shared by all users)."""
+        self.shown[rows] = -1
+
     def features(self, obs: Obs, rows: np.ndarray | None = None) -> np.ndarray:
         """Flat tables (B, N·f) for batched ``obs`` (``rows``: their users, when only some)."""
         assert self.stats is not None
@@ -115,22 +125,22 @@ class RankWrapper(gym.Wrapper):
 
     def __init__(self, env: gym.Env) -> None:
         super().__init__(env)
-        self._core = _RankCore(env, None)
-        self.observation_space = self._core.single_observation_space
-        self.action_space = self._core.single_action_space
+        self.tables = RankTables(env, None)
+        self.observation_space = self.tables.single_observation_space
+        self.action_space = self.tables.single_action_space
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[np.ndarray, dict[str, Any]]:
         obs, info = self.env.reset(seed=seed, options=options)
         batched = _batched(obs)
-        return self._core.start(check_seed(seed), batched)[0], info
+        return self.tables.start(check_seed(seed), batched)[0], info
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        slates = self._core.slates(action)
+        slates = self.tables.slates(action)
         obs, reward, terminated, truncated, info = self.env.step(slates[0])
-        self._core.record(slates, info)
-        self._core.last_obs = batched = _batched(obs)
-        return self._core.features(batched)[0], reward, terminated, truncated, info
+        self.tables.record(slates, info)
+        self.tables.last_obs = batched = _batched(obs)
+        return self.tables.features(batched)[0], reward, terminated, truncated, info
 
 
 class RankVectorWrapper(_AutoresetModeAttribute, VectorWrapper):
@@ -139,20 +149,20 @@ class RankVectorWrapper(_AutoresetModeAttribute, VectorWrapper):
 
     def __init__(self, env: VectorEnv) -> None:
         super().__init__(env)
-        self._core = _RankCore(env, env.num_envs)
-        self.single_observation_space = self._core.single_observation_space
-        self.single_action_space = self._core.single_action_space
+        self.tables = RankTables(env, env.num_envs)
+        self.single_observation_space = self.tables.single_observation_space
+        self.single_action_space = self.tables.single_action_space
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[np.ndarray, dict[str, Any]]:
         obs, info = self.env.reset(seed=seed, options=options)
-        return self._core.start(check_seed(seed), obs), info
+        return self.tables.start(check_seed(seed), obs), info
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                                           dict[str, Any]]:
-        core = self._core
+        core = self.tables
         slates = core.slates(actions)
         obs, reward, terminated, truncated, info = self.env.step(slates)
         core.record(slates, info)
@@ -163,7 +173,7 @@ class RankVectorWrapper(_AutoresetModeAttribute, VectorWrapper):
             for i, table in zip(rows, core.features(departed, rows)):
                 finals[i] = table
             info = {**info, "final_obs": finals}
-            core.shown[rows] = -1  # those slots hold new users now
+            core.forget(rows)  # those slots hold new users now
         core.last_obs = obs
         return core.features(obs), reward, terminated, truncated, info
 

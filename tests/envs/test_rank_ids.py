@@ -142,22 +142,22 @@ def test_the_log_counts_what_the_env_reported_and_restarts_with_a_seed(kw):
         consumed += int(info["chosen"] >= 0)
         if terminated or truncated:
             break
-    stats = env.env.env._core.stats
+    stats = env.env.env.tables.stats
     assert stats.shown.sum() == 3 * 6 and stats.consumed.sum() == consumed
     env.reset()  # next user, same world: the log carries over
-    assert env.env.env._core.stats.shown.sum() == 18
+    assert env.env.env.tables.stats.shown.sum() == 18
     env.reset(seed=0)
-    assert env.env.env._core.stats.shown.sum() == 0
+    assert env.env.env.tables.stats.shown.sum() == 0
 
 
 def test_ties_go_to_the_lower_position(kw):
     env = gym.make("driftrec/NewsRank-v0", **kw)
     env.reset(seed=0)
-    ids = env.env.env._core.last_obs["candidate_ids"][0]
+    ids = env.env.env.tables.last_obs["candidate_ids"][0]
     action = np.zeros(20, np.float32)
     action[[12, 7]] = 1.0  # two tied best, then eighteen tied at 0
     env.step(action)
-    assert env.env.env._core.shown[0, 0].tolist() == ids[[7, 12, 0]].tolist()
+    assert env.env.env.tables.shown[0, 0].tolist() == ids[[7, 12, 0]].tolist()
 
 
 # --- determinism ---------------------------------------------------------------------------------
@@ -213,7 +213,7 @@ def test_the_vector_wrapper_gives_departing_users_final_tables(kw):
     assert (terminated | truncated).all() and info["_final_obs"].all()
     finals = np.stack(info["final_obs"])
     assert finals.shape == (4, 20 * F) and env.single_observation_space.contains(finals[0])
-    assert (env._core.shown == -1).all()  # new users: no slates remembered
+    assert (env.tables.shown == -1).all()  # new users: no slates remembered
 
 
 # --- the raw ids point to the Rank ids ----------------------------------------------------------
@@ -305,10 +305,10 @@ BAD_VECTOR_STEPS = [
 def test_bad_vector_scores_are_refused_before_the_env_changes(kw, what, action, error, match):
     env = gym.make_vec("driftrec/NewsRank-v0", num_envs=2, **kw)
     env.reset(seed=0)
-    stats = env._core.stats.shown.copy()
+    stats = env.tables.stats.shown.copy()
     with pytest.raises(error, match=match):
         env.step(action)
-    assert (env._core.stats.shown == stats).all()
+    assert (env.tables.stats.shown == stats).all()
     assert env.unwrapped.engine.state.steps.tolist() == [0, 0]
 
 
