@@ -28,20 +28,9 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from driftrec.encoders.io import atomic_save
+from driftrec.envs.interface import OBS_KEYS, top_k  # noqa: F401  (top_k: agents rank with it)
 
 from . import checkpoint as ckpt
-
-OBS_KEYS: tuple[str, ...] = (
-    "candidate_ids",
-    "candidate_embeddings",
-    "candidate_categories",
-    "candidate_popularity",
-    "history_ids",
-    "history_responses",
-    "history_mask",
-    "profile_embedding",
-    "step",
-)
 
 Obs = dict[str, np.ndarray]
 
@@ -227,17 +216,6 @@ def with_final_obs(next_obs: Obs, info: Mapping[str, Any], rows: np.ndarray) -> 
         for key, array in out.items():
             array[row] = np.asarray(_to_numpy(entry[key])).reshape(array.shape[1:])
     return out
-
-
-def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Positions of the k highest scores per row, best first, as int64 (B, k).
-
-    NaN scores rank last; ties resolve to the lower position so results are reproducible.
-    """
-    scores = np.where(np.isnan(scores), -np.inf, scores)
-    # A stable sort on the negated scores keeps the lower index first among equals.
-    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    return order.astype(np.int64)
 
 
 @dataclass(frozen=True)

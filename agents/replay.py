@@ -11,17 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Obs
+from .base import OBS_KEYS, Obs
 
-COMPACT_KEYS = (
-    "candidate_ids",
-    "candidate_popularity",
-    "history_ids",
-    "history_responses",
-    "history_mask",
-    "profile_embedding",
-    "step",
-)
+# Every observation key but those looked up again from the candidate ids.
+DERIVED_KEYS = ("candidate_embeddings", "candidate_categories")
+COMPACT_KEYS = tuple(k for k in OBS_KEYS if k not in DERIVED_KEYS)
 
 
 def compact_obs(obs: Obs, prefix: str = "") -> dict[str, np.ndarray]:

@@ -31,17 +31,14 @@ from typing import Any
 import numpy as np
 import torch
 from driftrec.encoders.io import atomic_write_json
+from driftrec.envs.interface import top_k
 
 RESULTS = Path(__file__).resolve().parent / "results" / "video_horizon.json"
 
 
-def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    return np.argsort(-scores, axis=1, kind="stable")[:, :k]
-
-
 def myopic(env: Any, info: dict[str, np.ndarray], kappa: float) -> np.ndarray:
     """Top K by immediate expected engagement."""
-    return _top_k(info["candidate_values"], env.config.slate_size)
+    return top_k(info["candidate_values"], env.config.slate_size)
 
 
 def long_horizon(env: Any, info: dict[str, np.ndarray], kappa: float) -> np.ndarray:
@@ -51,7 +48,7 @@ def long_horizon(env: Any, info: dict[str, np.ndarray], kappa: float) -> np.ndar
     q = eng.quality[eng.world.pool_ids].cpu().numpy()
     net = budget.refill_rate * np.maximum(q - budget.refill_threshold, 0.0) - budget.spend_rate
     value = info["candidate_values"]
-    return _top_k(value * (1.0 + kappa * net)[None, :], env.config.slate_size)
+    return top_k(value * (1.0 + kappa * net)[None, :], env.config.slate_size)
 
 
 POLICIES = {"myopic": myopic, "long_horizon": long_horizon}

@@ -70,17 +70,6 @@ MAX_PERSONA_TABLE = 1 << 24
 MIN_SATIATION_SCALE = 1e-6
 
 
-OBS_KEYS = (
-    "candidate_ids",
-    "candidate_embeddings",
-    "candidate_categories",
-    "candidate_popularity",
-    "history_ids",
-    "history_responses",
-    "history_mask",
-    "profile_embedding",
-    "step",
-)
 
 
 @dataclass

@@ -48,9 +48,10 @@ from gymnasium.vector.utils import batch_space
 
 from .candidate_features import CandidateTable, ItemStats, Obs, log_feedback
 from .env import DriftRecEnv, EpisodeEndedError
+from .interface import top_k
 from .validation import validate_scores
 from .vector_env import DriftRecVectorEnv, check_seed
-from .wrappers import _AutoresetModeAttribute, _top_k
+from .wrappers import _AutoresetModeAttribute
 
 #: Slates remembered per user for ``shown_recent``.
 WINDOW = 5
@@ -97,7 +98,7 @@ class RankTables:
             raise EpisodeEndedError("step() called before reset(); call reset() first")
         shape = (self.batch, self.num_candidates)
         scores = validate_scores(scores, shape if self.vector else shape[1:])
-        return _top_k(np.asarray(scores).reshape(shape), self.slate_size)
+        return top_k(np.asarray(scores).reshape(shape), self.slate_size)
 
     def record(self, slates: np.ndarray, info: dict[str, Any]) -> None:
         """Log the feedback on ``slates`` (shown for ``last_obs``) and push them into memory."""

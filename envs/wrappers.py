@@ -22,6 +22,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorActionWrapper, VectorEnv, VectorWrapper
 from gymnasium.vector.utils import batch_space
 
+from .interface import top_k
 from .validation import validate_scores
 
 
@@ -69,10 +70,6 @@ class _AutoresetModeAttribute:
     @property
     def autoreset_mode(self) -> AutoresetMode:
         return self.metadata["autoreset_mode"]
-
-
-def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    return np.argsort(-scores, axis=-1, kind="stable")[..., :k].astype(np.int64)
 
 
 class FlatObservation(gym.ObservationWrapper):
@@ -152,7 +149,7 @@ class ScoreAction(gym.ActionWrapper):
 
     def action(self, action: Any) -> np.ndarray:
         scores = validate_scores(action, (self.num_candidates,))
-        return _top_k(scores, self.slate_size)
+        return top_k(scores, self.slate_size)
 
 
 class ScoreActionVector(_AutoresetModeAttribute, VectorActionWrapper):
@@ -167,4 +164,4 @@ class ScoreActionVector(_AutoresetModeAttribute, VectorActionWrapper):
 
     def actions(self, actions: Any) -> np.ndarray:
         scores = validate_scores(actions, (self.num_envs, self.num_candidates))
-        return _top_k(scores, self.slate_size)
+        return top_k(scores, self.slate_size)

@@ -37,8 +37,9 @@ import numpy as np
 import torch
 
 from .. import rng
-from ..engine import OBS_KEYS, Engine, StepResult
+from ..engine import Engine, StepResult
 from ..exogenous import trending_category as trending_category_of
+from ..interface import OBS_KEYS
 
 BACKENDS = ("fast", "torch")
 

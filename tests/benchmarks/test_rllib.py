@@ -34,8 +34,8 @@ from driftrec.agents.rllib_module import (
     slate_to_scores,
 )
 from driftrec.benchmarks.cli import main
+from driftrec.envs.interface import top_k
 from driftrec.envs.next_step import NextStepAutoreset
-from driftrec.envs.wrappers import _top_k
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "integrations.md"
 SMALL = {"encoder": "hashing", "num_candidates": 20, "slate_size": 3}
@@ -90,7 +90,7 @@ def test_sampled_scores_decode_to_the_slate_whose_exact_logp_they_carry():
     dist = rl.get_exploration_action_dist_cls().from_logits(logits)
     scores = dist.sample()
     slate = scores_to_slate(scores, K)
-    assert torch.equal(torch.from_numpy(_top_k(scores.numpy(), K)), slate)  # what the env shows
+    assert torch.equal(torch.from_numpy(top_k(scores.numpy(), K)), slate)  # what the env shows
     assert torch.allclose(dist.logp(scores), sequential_terms(logits, slate)[0])
     assert sorted(scores[0].tolist())[-K:] == pytest.approx([1 / 3, 2 / 3, 1.0])
     assert float(dist.kl(dist).abs().max()) == 0.0
