@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 from driftrec.encoders.io import atomic_write_json
+from driftrec.envs.adapter import AdapterConfig
 from driftrec.envs.calibration import CalibrationConfig, calibrate
 from driftrec.envs.datasets import DATASETS, build_setup, load_dataset
 
@@ -37,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-iter", type=int, default=CalibrationConfig.max_iter)
     parser.add_argument("--max-train-steps", type=int, default=CalibrationConfig.max_train_steps)
     parser.add_argument("--quadrature", type=int, default=CalibrationConfig.quadrature)
+    parser.add_argument("--adapter-dim", type=int, default=None,
+                        help="fit the behaviour-tuned item adapter (envs/adapter.py) of this "
+                             "dimension instead; it is written beside --out")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (the default keeps shared machines usable)")
     parser.add_argument("--out", type=Path, default=None,
@@ -52,7 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     t_setup = time.perf_counter() - t0 - t_load
     config = CalibrationConfig(max_iter=args.max_iter, max_train_steps=args.max_train_steps,
                                quadrature=args.quadrature)
-    result = calibrate(setup, config=config)
+    adapter = None if args.adapter_dim is None else AdapterConfig(dim=args.adapter_dim)
+    result = calibrate(setup, config=config, adapter=adapter, out=out if adapter else None)
     wall = time.perf_counter() - t0
     record = result.to_json()
     record["command"] = ["python", "-m", "driftrec.benchmarks.calibration_report",
