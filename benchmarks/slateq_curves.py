@@ -12,7 +12,9 @@ Ablations (``--ablations``) run the same curve with one design choice reverted, 
 one is worth: the top-K slate heuristic of Ie et al. instead of the exact optimiser, γ = 0.9,
 10-step TD targets instead of one-step ones, gradient steps while evaluating (on the evaluation cohort's few transitions),
 and the three choices of the version before issue 24 together (top-K, γ = 0.9, online gradient
-steps; on today's features and network).
+steps; on today's features and network). Variants for the ``news`` diagnosis add one option
+instead: ``position_bias`` (a learned choice logit per slate position), ``memory`` (the
+features' per-user memory columns in the replay), both, or γ = 0.95.
 
 Diagnostics for the last checkpoint of the first seed (``choice_calibration``): the learned click
 model's predicted no-click probability against the observed no-click rate on the evaluation
