@@ -1,0 +1,115 @@
+"""driftrec's side of ``benchmarks/peers.py``: one user through ``gym.make`` or the vector env,
+per backend, and the floor that any step of it must pay, served by the project's interpreter.
+
+    python driftrec_loop.py single N K SEED BACKENDS          # gym.make("driftrec/Video-v0")
+    python driftrec_loop.py vector B N K SEED BACKENDS ITEMS  # DriftRecVectorEnv, synthetic catalog
+
+BACKENDS is a comma list of ``fast``/``torch``. Besides a step per backend the worker serves
+the parts of the floor, on the torch engine's own operands (as ``driftrec.benchmarks.throughput``
+does): ``gather``, copying the B×K shown item embeddings into a preallocated buffer
+(``numpy.take``), and the similarity product that scores every user against a new pool
+(``pool_lifetime`` in the meta says how many steps share one), once through the engine's
+``similarity_product`` (``product``) and once through ``numpy.matmul`` (``product_np``): at
+one user a torch call's fixed cost exceeds the arithmetic, so the floor takes the cheaper of
+the two. One thread.
+"""
+
+import sys
+from typing import Any
+
+import numpy as np
+import torch
+from _serve import serve, session_stepper, slate_bank, versions
+
+
+def floor_fns(engine: Any, table: np.ndarray, rows: int, seed: int) -> dict[str, Any]:
+    """``gather`` (``rows`` item embeddings of ``table``), ``product`` and ``product_np``."""
+    from driftrec.envs.gemm import similarity_product
+
+    emb = np.array(table, dtype=np.float32, order="C")
+    idx = np.random.default_rng(seed).integers(0, len(emb), rows)
+    buf = np.empty((rows, emb.shape[1]), dtype=np.float32)
+    operands = engine.similarity_operands()
+    left, right = (np.array(x.numpy(), order="C") for x in operands)
+    right_t, out = right.T, np.empty((len(left), len(right)), dtype=left.dtype)
+    return {
+        "gather": lambda: np.take(emb, idx, axis=0, out=buf),
+        "product": lambda: similarity_product(*operands),
+        "product_np": lambda: np.matmul(left, right_t, out=out),
+    }
+
+
+def single(n: int, k: int, seed: int, backends: list[str]) -> tuple[dict, dict]:
+    import driftrec.envs  # noqa: F401  (registers the ids)
+    import gymnasium as gym
+
+    fns, envs = {}, {}
+    for backend in sorted(set(backends) | {"torch"}):
+        env = gym.make("driftrec/Video-v0", num_candidates=n, slate_size=k, backend=backend)
+        env.reset(seed=seed)
+        envs[backend] = env
+
+        def step(slate: np.ndarray, env: Any = env) -> bool:
+            out = env.step(slate)
+            return bool(out[2] or out[3])
+
+        bank = slate_bank(np.random.default_rng(seed), n, k)
+        if backend in backends:
+            fns[backend] = session_stepper(step, env.reset, bank)
+    torch_env = envs["torch"].unwrapped
+    fns.update(floor_fns(torch_env.engine, torch_env.item_embeddings, k, seed))
+    meta = {
+        "pool_lifetime": torch_env.engine.config.pool_lifetime,
+        "d": int(torch_env.item_embeddings.shape[1]),
+        "M": len(torch_env.item_embeddings),
+    }
+    return fns, meta
+
+
+def _autoreset_step(env: Any) -> Any:
+    """A vector env's step: it resets ended sessions itself, so the caller never has to."""
+
+    def step(slates: np.ndarray) -> bool:
+        env.step(slates)
+        return False
+
+    return step
+
+
+def vector(b: int, n: int, k: int, seed: int, backends: list[str], items: int) -> tuple:
+    from driftrec.benchmarks.throughput import synthetic_catalog
+    from driftrec.envs import DriftRecVectorEnv
+
+    catalog = synthetic_catalog(items, 384)
+    fns, envs = {}, {}
+    for backend in sorted(set(backends) | {"torch"}):
+        env = DriftRecVectorEnv(
+            b, "video", catalog=catalog, num_candidates=n, slate_size=k, backend=backend
+        )
+        env.reset(seed=seed)
+        envs[backend] = env
+        rng = np.random.default_rng(seed)
+        bank = [np.argsort(rng.random((b, n)), axis=1)[:, :k] for _ in range(4)]
+        if backend in backends:
+            fns[backend] = session_stepper(_autoreset_step(env), lambda: None, bank)
+    engine = envs["torch"].engine
+    fns.update(floor_fns(engine, catalog.embeddings, b * k, seed))
+    meta = {"pool_lifetime": engine.config.pool_lifetime, "d": 384, "M": items}
+    return fns, meta
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    mode, *args = sys.argv[1:]
+    if mode == "single":
+        n, k, seed = (int(a) for a in args[:3])
+        fns, meta = single(n, k, seed, args[3].split(","))
+    else:
+        b, n, k, seed = (int(a) for a in args[:4])
+        fns, meta = vector(b, n, k, seed, args[4].split(","), int(args[5]))
+    meta.update(simulator="driftrec", **versions("driftrec", "torch", "numba", "numpy"))
+    serve(fns, meta, warmup=3 if mode == "vector" else 20)
+
+
+if __name__ == "__main__":
+    main()
