@@ -23,6 +23,7 @@ hit@10 on held-out events whose target is such an item is compared with populari
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Sequence
@@ -181,15 +182,20 @@ def cold_start(setup: Any, log: SequenceLog, model: Any, args: argparse.Namespac
     cold_fit = timed("cold_adapter_fit", lambda: fit_adapter(
         cold_log, cat.embeddings, cold_appeal, model, ccfg))
     is_cold = torch.from_numpy(cold)
-    cold_lp = torch.log(torch.tensor(cold_pop))
-    cold_report = {
-        "items": int(cold.sum()),
-        "driftrec + adapter (text only for cold items)": evaluate_adapter(
-            cold_fit, log, cat.embeddings, cold_appeal, model, ccfg,
-            rows_filter=lambda items: cold[items], new_items=cold),
-        "popularity": score(None, torch.tensor([0.0, 1.0]), cold_lp - torch.logsumexp(cold_lp, 0),
-                            held, False, keep=is_cold[held[1]]),
-    }
+    # Two readings of a new item's count-based terms: none at all (appeal 0, popularity 1), or
+    # the warm items' mean (a catalog that gives a new item the average prior).
+    prior_appeal = np.where(cold, cold_appeal[~cold].mean(), cold_appeal).astype(np.float32)
+    prior_pop = np.where(cold, cold_pop[~cold].mean(), cold_pop).astype(np.float32)
+    cold_report: dict[str, Any] = {"items": int(cold.sum())}
+    for tag, app, pop in (("count 0", cold_appeal, cold_pop),
+                          ("mean warm prior", prior_appeal, prior_pop)):
+        lp = torch.log(torch.tensor(pop))
+        cold_report[f"driftrec + adapter, text only ({tag})"] = evaluate_adapter(
+            cold_fit, log, cat.embeddings, app, model, ccfg,
+            rows_filter=lambda items: cold[items], new_items=cold)
+        cold_report[f"popularity ({tag})"] = score(
+            None, torch.tensor([0.0, 1.0]), lp - torch.logsumexp(lp, 0), held, False,
+            keep=is_cold[held[1]])
     return cold_report
 
 
@@ -206,6 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--residual-l2", type=float, default=0.0,
                         help="> 0: per-item residuals with this Gaussian-prior weight")
     parser.add_argument("--skip-cold", action="store_true", help="skip the cold-start refit")
+    parser.add_argument("--cold-only", action="store_true",
+                        help="only the cold-start refit (no main fit, no references)")
     parser.add_argument("--skip-raw", action="store_true",
                         help="skip the calibration in the encoder's own space (no adapter)")
     parser.add_argument("--threads", type=int, default=1)
@@ -229,6 +237,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "cpu_s": round(time.process_time() - c, 1)}
         return value
 
+    if args.cold_only:
+        held = events(log, EVAL)
+        record = {"cold_start": cold_start(setup, log, model, args, cfg, held, timed),
+                  "timing": timing, "command": ["python", "-m", "driftrec.benchmarks.fidelity",
+                                                *(sys.argv[1:] if argv is None else argv)]}
+        atomic_write_json(out, record)
+        print(json.dumps(record["cold_start"], indent=1))
+        return 0
     fit = timed("adapter_fit", lambda: fit_adapter(log, cat.embeddings, cat.appeal, model, cfg))
     label = "driftrec calibrated + adapter" + (" + item residual" if args.residual_l2 else "")
     report[label] = evaluate_adapter(
