@@ -5,10 +5,14 @@ twice after a fresh install, the first run encodes the catalog) and then steps i
 counts user-steps: one per user per vector step):
 
 - ``gymnasium``: ``gym.make_vec(id, num_envs=B)``, random distinct slates, B = 4 and 256;
-- ``sb3``: ``make_vec_env(id, n_envs=4, wrapper_class=FlatObservation∘ScoreAction)`` and
-  ``PPO("MlpPolicy").learn`` (env-steps/s during training, updates included);
-- ``torchrl``: ``GymWrapper(ScoreAction(FlatObservation(gym.make_vec(id, num_envs=4))))``, a
-  random-score rollout; ``GymEnv(id)`` and ``GymEnv("driftrec.envs:" + id, num_envs=4)`` (one
+- ``sb3``: the textbook call ``PPO("MlpPolicy", make_vec_env("driftrec/NewsRank-v0",
+  n_envs=4)).learn`` on the Rank id, and the older ``make_vec_env(id, n_envs=4,
+  wrapper_class=FlatObservation∘ScoreAction)`` route with the same PPO settings (env-steps/s
+  during training, updates included);
+- ``torchrl``: ``GymEnv("driftrec/NewsRank-v0")`` and ``GymWrapper`` of the Rank id's native
+  vector env, random-score rollouts (a score action: any sample is valid);
+  ``GymWrapper(ScoreAction(FlatObservation(gym.make_vec(id, num_envs=4))))``, a random-score
+  rollout; ``GymEnv(id)`` and ``GymEnv("driftrec.envs:" + id, num_envs=4)`` (one
   process per user, slate size 1: its build steps a random action) with a fixed slate;
 - ``frames``: ``render()`` of an ``rgb_array`` env per step, and ``RecordVideo`` over one
   episode when moviepy is installed.
@@ -33,6 +37,7 @@ from typing import Any
 import numpy as np
 
 ENV_ID = "driftrec/News-v0"
+RANK_ID = "driftrec/NewsRank-v0"
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
@@ -59,18 +64,24 @@ def gymnasium_route(users: int, steps: int) -> dict[str, Any]:
             "steps_per_s": users * steps / run}
 
 
-def sb3_route(timesteps: int) -> dict[str, Any]:
+def sb3_routes(timesteps: int) -> list[dict[str, Any]]:
     from driftrec.envs import FlatObservation, ScoreAction
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
 
-    vec, build = _timed(lambda: make_vec_env(
-        ENV_ID, n_envs=4, seed=0, wrapper_class=lambda e: FlatObservation(ScoreAction(e))))
-    model = PPO("MlpPolicy", vec, n_steps=128, batch_size=128, n_epochs=1, seed=0, device="cpu")
-    _, run = _timed(lambda: model.learn(total_timesteps=timesteps))
-    vec.close()
-    return {"route": "sb3 make_vec_env n_envs=4 + PPO MlpPolicy", "build_s": build,
-            "steps_per_s": model.num_timesteps / run}
+    rows = []
+    routes = (("sb3 PPO MlpPolicy on make_vec_env(NewsRank-v0, n_envs=4)", RANK_ID, None),
+              ("sb3 PPO MlpPolicy on make_vec_env(News-v0, n_envs=4, flat+score)", ENV_ID,
+               lambda e: FlatObservation(ScoreAction(e))))
+    for name, env_id, wrapper in routes:
+        vec, build = _timed(lambda i=env_id, w=wrapper: make_vec_env(
+            i, n_envs=4, seed=0, wrapper_class=w))
+        model = PPO("MlpPolicy", vec, n_steps=128, batch_size=128, n_epochs=1, seed=0,
+                    device="cpu")
+        _, run = _timed(lambda m=model: m.learn(total_timesteps=timesteps))
+        vec.close()
+        rows.append({"route": name, "build_s": build, "steps_per_s": model.num_timesteps / run})
+    return rows
 
 
 def torchrl_routes(steps: int) -> list[dict[str, Any]]:
@@ -80,6 +91,17 @@ def torchrl_routes(steps: int) -> list[dict[str, Any]]:
     from torchrl.envs import GymEnv, GymWrapper
 
     rows = []
+    for name, make in (
+        ("torchrl GymEnv(NewsRank-v0)", lambda: GymEnv(RANK_ID)),
+        ("torchrl GymWrapper(make_vec(NewsRank-v0, B=4))",
+         lambda: GymWrapper(gym.make_vec(RANK_ID, num_envs=4))),
+    ):
+        env, build = _timed(make)
+        users = env.batch_size.numel()
+        _, run = _timed(lambda e=env: e.rollout(steps, break_when_any_done=False))
+        rows.append({"route": f"{name}, random scores", "build_s": build,
+                     "steps_per_s": users * steps / run})
+        env.close()
     env, build = _timed(lambda: GymWrapper(ScoreAction(FlatObservation(
         gym.make_vec(ENV_ID, num_envs=4)))))
     _, run = _timed(lambda: env.rollout(steps, break_when_any_done=False))
@@ -166,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"first build in this process: {first:.2f} s (encoder loaded, catalog from the cache; "
           "later builds reuse both)", flush=True)
     rows = [gymnasium_route(4, args.steps), gymnasium_route(256, args.steps),
-            sb3_route(args.timesteps)]
+            *sb3_routes(args.timesteps)]
     if importlib.util.find_spec("torchrl") is not None:
         rows += torchrl_routes(args.steps)
     rows += frame_routes(min(args.steps, 50))
