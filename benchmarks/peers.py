@@ -216,11 +216,13 @@ def single_jobs(
     peer_python: str | None,
     seed: int,
     skipped: dict[str, str],
+    encoder: str | None = None,
 ) -> list[Job]:
     """The workers of one single-user (N, K): driftrec's and each selected peer measured there."""
     jobs = []
     if "driftrec" in simulators:
         argv = ("driftrec_loop.py", "single", str(n), str(k), str(seed), ",".join(backends))
+        argv += (encoder,) if encoder else ()
         jobs.append(Job("driftrec", sys.executable, argv, (*backends, *FLOOR)))
     for peer, (script, configs, _) in PEERS.items():
         if peer in simulators and (n, k) in configs and peer not in skipped:
@@ -240,7 +242,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     for n, k in args.single:
         start = len(single)
         jobs = single_jobs(n, k, args.simulators, args.backends, args.peer_python, args.seed,
-                           skipped)  # fmt: skip
+                           skipped, args.encoder)  # fmt: skip
         times, metas = run_group(jobs, args.repeats, args.budget_s, args.timeout_s, skipped)
         for sim, meta in metas.items():
             (driftrec_meta if sim == "driftrec" else peer_meta).setdefault(sim, meta)
@@ -347,6 +349,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--budget-s", type=float, default=0.25, help="wall seconds a block")
     parser.add_argument("--items", type=int, default=5000, help="vector-env catalog size M")
+    parser.add_argument("--encoder", default=None,
+                        help="the single-user env's encoder (default: the env's own; 'hashing' "
+                        "skips the language model, e.g. in tests)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--timeout-s",
@@ -379,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
                              *(argv if argv is not None else sys.argv[1:])]),
         "config": {"repeats": args.repeats, "budget_s": args.budget_s, "seed": args.seed,
                    "single": args.single, "batches": args.batches, "vector_N_K": VECTOR_NK,
-                   "items": args.items, "backends": args.backends,
+                   "items": args.items, "backends": args.backends, "encoder": args.encoder,
                    "simulators": args.simulators, "peer_python": args.peer_python,
                    "threads": 1, "policy": "random distinct slates, whole sessions",
                    "statistic": "median over repeats of alternating blocks (order rotated each "
