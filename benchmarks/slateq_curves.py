@@ -12,9 +12,10 @@ Ablations (``--ablations``) run the same curve with one design choice reverted, 
 one is worth: the top-K slate heuristic of Ie et al. instead of the exact optimiser, γ = 0.9,
 10-step TD targets instead of one-step ones, gradient steps while evaluating (on the evaluation cohort's few transitions),
 and the three choices of the version before issue 24 together (top-K, γ = 0.9, online gradient
-steps; on today's features and network). Variants for the ``news`` diagnosis add one option
-instead: ``position_bias`` (a learned choice logit per slate position), ``memory`` (the
-features' per-user memory columns in the replay), both, or γ = 0.95.
+steps; on today's features and network), and ``no_position_bias`` (the position-free click
+model before the ``news`` diagnosis; ``results/slateq_news_diagnosis.json`` ran it as the
+default against ``position_bias`` on). Variants add an option instead: ``memory`` (the
+features' per-user memory columns in the replay) or γ = 0.95.
 
 Diagnostics for the last checkpoint of the first seed (``choice_calibration``): the learned click
 model's predicted no-click probability against the observed no-click rate on the evaluation
@@ -67,10 +68,9 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "n_step10": {"n_step": 10},
     "online_sgd": {"online_updates": True},
     "before": {"slate_optimizer": "topk", "gamma": 0.9, "online_updates": True},
-    "position_bias": {"position_bias": True},
+    "no_position_bias": {"position_bias": False},
     "gamma0.95": {"gamma": 0.95},
     "memory": {"memory": True},
-    "memory+position_bias": {"memory": True, "position_bias": True},
 }
 
 

@@ -166,7 +166,7 @@ def test_slateq_beats_random_by_a_clear_margin(tiny_env):
 
 def test_position_bias_adds_one_learned_logit_per_slate_position(spec, make_obs):
     obs = make_obs(batch=2, seed=3)
-    agent = make_agent("slateq", spec, seed=0, position_bias=True)
+    agent = make_agent("slateq", spec, seed=0)  # on by default; the logits start at 0
     slates = agent.act(obs)
     plain = agent.choice_probabilities(obs, slates)
     with torch.no_grad():
@@ -176,7 +176,7 @@ def test_position_bias_adds_one_learned_logit_per_slate_position(spec, make_obs)
     weights = plain * np.exp([1.0, 0.0, -1.0, 0.0])
     np.testing.assert_allclose(shifted, weights / weights.sum(axis=1, keepdims=True), rtol=1e-5)
     # Without the option the parameter is ignored.
-    off = make_agent("slateq", spec, seed=0)
+    off = make_agent("slateq", spec, seed=0, position_bias=False)
     with torch.no_grad():
         off.net.position.copy_(torch.tensor([1.0, 0.0, -1.0]))
     np.testing.assert_allclose(off.choice_probabilities(obs, slates), plain, rtol=1e-6)
