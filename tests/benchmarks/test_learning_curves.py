@@ -99,3 +99,9 @@ def test_compare_agents_says_its_rl_rows_are_a_short_budget():
 def test_iqm_of_seeds_with_cohorts_of_different_sizes_is_rejected():
     with pytest.raises(ValueError, match=r"per-seed user returns of sizes \[2, 3\]; expected one"):
         lc.iqm_fields([[1, 2], [1, 2, 3]])
+
+
+def test_a_quick_run_does_not_overwrite_the_committed_results():
+    args = lc.parse_args(["--quick"])
+    assert args.out != lc.DEFAULT_OUT and args.out.name == "quick-learning_curves.json"
+    assert lc.parse_args(["--quick", "--out", "x.json"]).out.name == "x.json"
