@@ -479,14 +479,16 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from . import rllib_training
 
     all_scenarios = scenario_names()
-    check_names("scenario", [args.scenario], list(all_scenarios))
+    calibrated = _calibration_file(args.scenario)  # a calibration file trains like a preset
+    check_names("scenario", [] if calibrated else [args.scenario], list(all_scenarios))
     check_names("agent", [args.agent], list(agent_names()))
     check_encoder(args.encoder)
     check_device(args.device)
     if args.seeds is not None:
         _check_distinct_seeds(args.seeds)
     rllib_training.check_args(args)
-    out_dir = prepare_out_dir(args.out, f"train-{args.agent}-{args.scenario}", args.overwrite,
+    label = Path(args.scenario).stem if calibrated else args.scenario
+    out_dir = prepare_out_dir(args.out, f"train-{args.agent}-{label}", args.overwrite,
                               resume=args.resume)
     if args.seeds is None:
         return _train_function(args)(args, out_dir, argv)

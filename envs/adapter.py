@@ -645,3 +645,46 @@ def set_parameters(net: AdapterModel, weight: np.ndarray, parameters: dict[str, 
         net.weight.copy_(torch.tensor(np.asarray(weight, dtype=np.float32)))
         for k, v in parameters.items():
             net.raw[k].copy_(torch.tensor(_unconstrain(k, float(v))))
+
+
+# ------------------------------------------------------------------------------ the simulator
+
+
+def adapt_catalog(catalog: Any, weight: np.ndarray, tag: str) -> Any:
+    """``catalog`` with its embeddings replaced by normalise(W e) (ids, texts, categories and
+    item attributes unchanged, nothing re-encoded): the catalog the engine runs on, so drift,
+    satiation, the walk basis and trend centroids are computed in the adapted space. ``tag``
+    marks ``encoder_name`` (a cache or pool keyed by it must not mix the two spaces)."""
+    from dataclasses import replace
+
+    return replace(catalog, embeddings=adapted_embeddings(weight, catalog.embeddings),
+                   encoder_name=f"{catalog.encoder_name}|{tag}")
+
+
+def adapt_pool(pool: Any, weight: np.ndarray) -> Any:
+    """A real-data ``UserPool`` in the adapted space: interests (means of the users' early
+    history in the text space) mapped by W and re-normalised — the linear image of the same
+    history; profiles in the text space (d = W's input dim) mapped the same way, agent-side
+    ones kept."""
+    from .users import UserPool
+
+    d = weight.shape[1]
+    if pool.interests.shape[1] != d:
+        raise ValueError(f"user_pool.interests has dim {pool.interests.shape[1]}; the adapter "
+                         f"maps the encoder's {d}-d space, so expected dim {d}")
+    profiles = pool.profiles
+    if profiles.shape[1] == d:
+        profiles = adapted_embeddings(weight, profiles)
+    return UserPool(interests=adapted_embeddings(weight, pool.interests), profiles=profiles,
+                    texts=pool.texts)
+
+
+class AdaptedEncoder:
+    """An encoder followed by the adapter: persona texts land in the adapted space (profile =
+    normalise(W text embedding)), so ``persona_pool`` works unchanged on an adapted catalog."""
+
+    def __init__(self, encoder: Any, weight: np.ndarray, name: str) -> None:
+        self.encoder, self.weight, self.name = encoder, weight, name
+
+    def encode(self, texts: list[str], **kwargs: Any) -> np.ndarray:
+        return adapted_embeddings(self.weight, self.encoder.encode(texts, **kwargs))

@@ -88,5 +88,32 @@ def build_engine(
 
         catalog = require_catalog(catalog)
         encoder = _encoder_for(catalog, config.encoder) if user_pool is None else None
+    if config.adapter:
+        catalog, user_pool, encoder = _adapted(config, catalog, user_pool, encoder)
     engine_cls = FastEngine if backend == "fast" else Engine
     return engine_cls(catalog, config, num_users, user_pool=user_pool, encoder=encoder)
+
+
+def _adapted(config: ScenarioConfig, catalog: Any, user_pool: UserPool | None, encoder: Any
+             ) -> tuple[Any, UserPool | None, Any]:
+    """Catalog, user pool and persona encoder mapped through the scenario's item adapter.
+
+    The engine gets normalise(W e) as its item embeddings and users whose interests come from
+    the same map, so every mechanism (drift, satiation, walk, trend centroids) runs unchanged in
+    the adapted space. The agent's "same" view is then that space too (``agent_view``)."""
+    from .adapter import AdaptedEncoder, adapt_catalog, adapt_pool
+    from .calibration import scenario_adapter
+
+    weight, ref = scenario_adapter(config.adapter)
+    where = f"scenario adapter {ref['file']} (of {config.adapter})"
+    if catalog.encoder_name != ref["encoder"] or catalog.dim != weight.shape[1]:
+        raise ValueError(f"{where} maps {ref['encoder']!r} {weight.shape[1]}-d embeddings; the "
+                         f"catalog is encoded by {catalog.encoder_name!r} ({catalog.dim}-d); "
+                         "expected a catalog encoded by the encoder the calibration was fitted "
+                         "with")
+    tag = f"adapter:{ref['sha256'][:12]}"
+    adapted = adapt_catalog(catalog, weight, tag)
+    if user_pool is not None:
+        return adapted, adapt_pool(user_pool, weight), None
+    wrapped = None if encoder is None else AdaptedEncoder(encoder, weight, adapted.encoder_name)
+    return adapted, None, wrapped

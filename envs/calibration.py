@@ -299,30 +299,52 @@ def calibrated_scenario(path: str | Path, base: str | ScenarioConfig | None = No
 
     A file's ``scenario`` may be another calibration file; the chain is followed to its preset
     and each file's parameters applied from the innermost out. A chain that comes back to a
-    file (one that names itself, or A → B → A) is an error naming the files.
+    file (one that names itself, or A → B → A) is an error naming the files. A file that
+    carries an item adapter sets the scenario's ``adapter`` to its path: the engine then runs
+    in the adapted space (``builder.build_engine``).
     """
     path = Path(path)
     chain = [(path, load_calibration(path))] if base is not None else _calibration_chain(path)
-    for file, result in chain:
-        _refuse_adapter(file, result)
+    adapter = _chain_adapter(chain)
     if base is not None:
         config = _with_file(path, chain[0][1].scenario_config, base)
     else:
         config = _with_file(chain[-1][0], make_scenario, chain[-1][1].scenario)
         for file, result in reversed(chain):
             config = _with_file(file, apply_overrides, config, **result.overrides())
+    if adapter:
+        config = apply_overrides(config, adapter=adapter)
     return apply_overrides(config, **overrides) if overrides else config
 
 
-def _refuse_adapter(file: Path, result: CalibrationResult) -> None:
-    """Parameters fitted with an item adapter live in the adapted space: running them on the
-    raw catalog would be a different model, so it is an error until the engine maps its catalog."""
-    if "adapter" in result.meta:
-        raise NotImplementedError(
-            f"calibration file {file} carries an item adapter ({result.meta['adapter']['file']}); "
-            "its parameters live in the adapted item space, and running the simulator's catalog "
-            "through the adapter is not implemented yet (issue #25 step 2); use a calibration "
-            "fitted without an adapter")
+def _chain_adapter(chain: list[tuple[Path, CalibrationResult]]) -> str:
+    """The calibration file (absolute path) whose item adapter the scenario runs through, or "".
+
+    Parameters fitted with an adapter live in the adapted space, so the engine must map its
+    catalog through it (``builder.build_engine``). Two adapters in one chain would be two
+    different spaces: an error naming both files."""
+    carriers = [file for file, result in chain if "adapter" in result.meta]
+    if len(carriers) > 1:
+        raise ValueError(f"calibration files {carriers[0]} and {carriers[1]} both carry an item "
+                         "adapter; expected at most one adapter in a chain of calibration files "
+                         "(each maps the text space to its own interest space)")
+    return str(carriers[0].resolve()) if carriers else ""
+
+
+def scenario_adapter(path: str | Path) -> tuple[np.ndarray, dict[str, Any]]:
+    """W (k, d) and its reference (``meta.adapter``: file, sha256, dim, input_dim, encoder) of
+    the calibration file ``path``, checked again (hash, shape, encoder) when an engine is
+    built: the adapter file may have changed since the scenario was resolved."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"scenario adapter {str(path)!r} is not a file; expected the path of a "
+                         "calibration file that carries an item adapter")
+    reference = load_calibration(path).meta.get("adapter")
+    if reference is None:
+        raise ValueError(f"scenario adapter {path} carries no item adapter (meta.adapter); "
+                         "expected a calibration file written by `driftrec calibrate "
+                         "--adapter-dim K`")
+    return check_adapter_reference(path, reference), reference
 
 
 def _calibration_chain(path: Path) -> list[tuple[Path, CalibrationResult]]:

@@ -309,6 +309,8 @@ class ScenarioConfig:
     (projected to ``agent_dim`` principal directions), ``"noise"`` (plus Gaussian noise of std
     ``agent_noise`` per coordinate, renormalised; fixed per env), ``"encoder"`` (the item texts
     encoded by ``agent_encoder``).
+    ``adapter``: the calibration file whose behaviour-tuned item adapter maps the catalog into
+    the simulator's space (``adapter.py``); set by ``calibrated_scenario``, "" = none.
     """
 
     name: str = "custom"
@@ -327,6 +329,7 @@ class ScenarioConfig:
     agent_noise: float = 0.1
     agent_encoder: str = "hashing"
     device: str = "cpu"
+    adapter: str = ""
     user_model: UserModelConfig = field(default_factory=UserModelConfig)
 
     def __post_init__(self) -> None:
@@ -374,6 +377,9 @@ class ScenarioConfig:
             raise TypeError(
                 f"{o}.agent_encoder must be a non-empty string, got {self.agent_encoder!r}"
             )
+        if not isinstance(self.adapter, str):
+            raise TypeError(f"{o}.adapter must be the path of a calibration file (str) or '', "
+                            f"got {self.adapter!r}")
         if not isinstance(self.device, str):
             raise TypeError(
                 f"{o}.device must be a str such as 'cpu' or 'cuda', got {self.device!r}"

@@ -126,7 +126,7 @@ def test_held_out_events_never_reach_the_fit(tmp_path, hashing_encoder, movielen
     assert second.report["adapted"] != first.report["adapted"]
 
 
-def test_a_calibration_with_an_adapter_loads_and_refuses_to_run_unadapted(
+def test_a_calibration_with_an_adapter_loads_and_names_its_adapter(
     tmp_path, hashing_encoder, movielens_files
 ) -> None:
     from driftrec.envs import calibration as cal
@@ -137,8 +137,8 @@ def test_a_calibration_with_an_adapter_loads_and_refuses_to_run_unadapted(
     loaded = cal.load_calibration(out)
     assert sorted(loaded.fitted) == sorted(ad.ADAPTER_PARAMETERS)
     assert (tmp_path / "p.adapter.npz").is_file()
-    with pytest.raises(NotImplementedError, match=r"carries an item adapter \(p.adapter.npz\)"):
-        cal.calibrated_scenario(out)
+    # the scenario runs in the adapted space (tests/envs/test_adapter_env.py)
+    assert cal.calibrated_scenario(out).adapter == str(out.resolve())
 
 
 # ------------------------------------------------------------------------------ resuming
