@@ -542,17 +542,28 @@ def _unconstrain(name: str, value: float) -> float:
 # ------------------------------------------------------------------------------ the file
 
 
-def adapter_bytes(fit: AdapterFit, encoder: str) -> bytes:
-    """The adapter file's content (npz): W and what it maps from."""
+def adapter_bytes(fit: AdapterFit, encoder: str, item_ids: Any = None) -> bytes:
+    """The adapter file's content (npz): W and what it maps from; with ``item_ids`` (the fitted
+    catalog's ids, one per residual row) also the per-item residual, so the simulator can give
+    the items seen in fitting normalise(W e + δ) (a residual without ids could not be matched
+    to another catalog's items, so it is not written)."""
+    extra: dict[str, np.ndarray] = {}
+    if fit.residual is not None and item_ids is not None:
+        if len(item_ids) != len(fit.residual):
+            raise ValueError(f"{len(item_ids)} item ids for {len(fit.residual)} residual rows; "
+                             "expected one id per fitted item")
+        extra = {"residual": fit.residual.astype(np.float32),
+                 "item_ids": np.array([str(i) for i in item_ids])}
     buf = io.BytesIO()
     np.savez(buf, format=np.array(ADAPTER_FORMAT), version=np.array(ADAPTER_VERSION),
-             weight=fit.weight.astype(np.float32), encoder=np.array(encoder))
+             weight=fit.weight.astype(np.float32), encoder=np.array(encoder), **extra)
     return buf.getvalue()
 
 
-def save_adapter(path: str | Path, fit: AdapterFit, encoder: str) -> dict[str, Any]:
+def save_adapter(path: str | Path, fit: AdapterFit, encoder: str,
+                 item_ids: Any = None) -> dict[str, Any]:
     """Write the adapter file atomically; returns the calibration file's reference to it."""
-    data = adapter_bytes(fit, encoder)
+    data = adapter_bytes(fit, encoder, item_ids)
     atomic_write_bytes(path, data)
     k, d = fit.weight.shape
     return {"file": Path(path).name, "sha256": hashlib.sha256(data).hexdigest(),
@@ -650,14 +661,37 @@ def set_parameters(net: AdapterModel, weight: np.ndarray, parameters: dict[str, 
 # ------------------------------------------------------------------------------ the simulator
 
 
-def adapt_catalog(catalog: Any, weight: np.ndarray, tag: str) -> Any:
-    """``catalog`` with its embeddings replaced by normalise(W e) (ids, texts, categories and
-    item attributes unchanged, nothing re-encoded): the catalog the engine runs on, so drift,
-    satiation, the walk basis and trend centroids are computed in the adapted space. ``tag``
-    marks ``encoder_name`` (a cache or pool keyed by it must not mix the two spaces)."""
+def load_residual(path: str | Path, weight: np.ndarray) -> dict[str, np.ndarray]:
+    """{item id: residual δ (k,)} of an adapter file (empty when it has none). Call after
+    ``load_adapter`` has checked the file's hash; shapes are checked here."""
+    with np.load(Path(path), allow_pickle=False) as z:
+        if "residual" not in z.files:
+            return {}
+        residual, ids = np.array(z["residual"]), [str(i) for i in z["item_ids"]]
+    k = weight.shape[0]
+    if residual.shape != (len(ids), k) or not np.isfinite(residual).all() or \
+            len(set(ids)) != len(ids):
+        raise ValueError(f"adapter file {path}: residual has shape {residual.shape} for "
+                         f"{len(ids)} item ids; expected finite ({len(ids)}, {k}) rows, one per "
+                         "distinct id")
+    return dict(zip(ids, residual, strict=True))
+
+
+def adapt_catalog(catalog: Any, weight: np.ndarray, tag: str,
+                  residual: dict[str, np.ndarray] | None = None) -> Any:
+    """``catalog`` with its embeddings replaced by normalise(W e [+ δ]) (δ for the items whose
+    id the fit saw; ids, texts, categories and item attributes unchanged, nothing re-encoded):
+    the catalog the engine runs on, so drift, satiation, the walk basis and trend centroids are
+    computed in the adapted space. ``tag`` marks ``encoder_name`` (a cache or pool keyed by it
+    must not mix the two spaces)."""
     from dataclasses import replace
 
-    return replace(catalog, embeddings=adapted_embeddings(weight, catalog.embeddings),
+    f = torch.tensor(np.asarray(catalog.embeddings, dtype=np.float32)) @ torch.tensor(weight).T
+    if residual:
+        rows = [i for i, item in enumerate(catalog.ids) if item in residual]
+        if rows:
+            f[rows] += torch.tensor(np.stack([residual[catalog.ids[i]] for i in rows]))
+    return replace(catalog, embeddings=torch.nn.functional.normalize(f, dim=1).numpy(),
                    encoder_name=f"{catalog.encoder_name}|{tag}")
 
 

@@ -98,13 +98,13 @@ def _adapted(config: ScenarioConfig, catalog: Any, user_pool: UserPool | None, e
              ) -> tuple[Any, UserPool | None, Any]:
     """Catalog, user pool and persona encoder mapped through the scenario's item adapter.
 
-    The engine gets normalise(W e) as its item embeddings and users whose interests come from
-    the same map, so every mechanism (drift, satiation, walk, trend centroids) runs unchanged in
-    the adapted space. The agent's "same" view is then that space too (``agent_view``)."""
+    The engine gets normalise(W e [+ δ for items seen in fitting]) as its item embeddings and
+    users whose interests come from the same map, so every mechanism (drift, satiation, walk,
+    trend centroids) runs unchanged in the adapted space. The agent's "same" view is then that space too (``agent_view``)."""
     from .adapter import AdaptedEncoder, adapt_catalog, adapt_pool
     from .calibration import scenario_adapter
 
-    weight, ref = scenario_adapter(config.adapter)
+    weight, residual, ref = scenario_adapter(config.adapter)
     where = f"scenario adapter {ref['file']} (of {config.adapter})"
     if catalog.encoder_name != ref["encoder"] or catalog.dim != weight.shape[1]:
         raise ValueError(f"{where} maps {ref['encoder']!r} {weight.shape[1]}-d embeddings; the "
@@ -112,7 +112,7 @@ def _adapted(config: ScenarioConfig, catalog: Any, user_pool: UserPool | None, e
                          "expected a catalog encoded by the encoder the calibration was fitted "
                          "with")
     tag = f"adapter:{ref['sha256'][:12]}"
-    adapted = adapt_catalog(catalog, weight, tag)
+    adapted = adapt_catalog(catalog, weight, tag, residual)
     if user_pool is not None:
         return adapted, adapt_pool(user_pool, weight), None
     wrapped = None if encoder is None else AdaptedEncoder(encoder, weight, adapted.encoder_name)

@@ -331,10 +331,12 @@ def _chain_adapter(chain: list[tuple[Path, CalibrationResult]]) -> str:
     return str(carriers[0].resolve()) if carriers else ""
 
 
-def scenario_adapter(path: str | Path) -> tuple[np.ndarray, dict[str, Any]]:
-    """W (k, d) and its reference (``meta.adapter``: file, sha256, dim, input_dim, encoder) of
-    the calibration file ``path``, checked again (hash, shape, encoder) when an engine is
-    built: the adapter file may have changed since the scenario was resolved."""
+def scenario_adapter(path: str | Path
+                     ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
+    """W (k, d), the per-item residuals ({item id: δ}, empty if none) and the reference
+    (``meta.adapter``: file, sha256, dim, input_dim, encoder) of the calibration file ``path``,
+    checked again (hash, shape, encoder) when an engine is built: the adapter file may have
+    changed since the scenario was resolved."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"scenario adapter {str(path)!r} is not a file; expected the path of a "
@@ -344,7 +346,14 @@ def scenario_adapter(path: str | Path) -> tuple[np.ndarray, dict[str, Any]]:
         raise ValueError(f"scenario adapter {path} carries no item adapter (meta.adapter); "
                          "expected a calibration file written by `driftrec calibrate "
                          "--adapter-dim K`")
-    return check_adapter_reference(path, reference), reference
+    from .adapter import load_residual
+
+    weight = check_adapter_reference(path, reference)
+    try:
+        residual = load_residual(path.parent / reference["file"], weight)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    return weight, residual, reference
 
 
 def _calibration_chain(path: Path) -> list[tuple[Path, CalibrationResult]]:
@@ -925,7 +934,7 @@ def _calibrate_adapter(setup: Any, scen: ScenarioConfig, log: ChoiceLog, world: 
     if out is not None:
         out = Path(out)
         meta["adapter"] = save_adapter(out.with_name(out.stem + ".adapter.npz"), fit,
-                                       cat.encoder_name)
+                                       cat.encoder_name, item_ids=cat.ids)
     return CalibrationResult(
         scenario=scen.name, parameters=dict(fit.parameters),
         defaults={k: float(v) for k, v in defaults.items() if k in fit.parameters},

@@ -22,13 +22,15 @@ PARAMETERS = {"interest_weight": 5.0, "drift_rate": 0.2, "drift_neutral_rating":
 
 
 def write_calibration(folder: Path, weight: np.ndarray | None, encoder: str, name: str = "p",
-                      scenario: str = "video") -> Path:
+                      scenario: str = "video", residual: dict | None = None) -> Path:
     """A calibration file over ``scenario`` with PARAMETERS, carrying adapter ``weight``
-    (None: no adapter)."""
+    (None: no adapter) and ``residual`` {item id: δ} (None: none)."""
     meta: dict = {}
     if weight is not None:
-        fit = ad.AdapterFit(weight=np.asarray(weight, np.float32), parameters={})
-        meta["adapter"] = ad.save_adapter(folder / f"{name}.adapter.npz", fit, encoder)
+        fit = ad.AdapterFit(weight=np.asarray(weight, np.float32), parameters={},
+                            residual=None if residual is None else np.stack(list(residual.values())))
+        meta["adapter"] = ad.save_adapter(folder / f"{name}.adapter.npz", fit, encoder,
+                                          item_ids=None if residual is None else list(residual))
     path = folder / f"{name}.json"
     path.write_text(json.dumps({"format": "driftrec-calibration", "version": 1,
                                 "scenario": scenario, "parameters": PARAMETERS,
@@ -122,6 +124,52 @@ def test_the_identity_adapter_reproduces_the_plain_calibrated_env(tmp_path, cata
     assert len(got) == len(want) == 31
     for a, b in zip(got, want, strict=True):
         np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_items_seen_in_fitting_get_their_residual_and_others_the_text_image(
+    tmp_path, catalog
+) -> None:
+    w = random_weight(8, catalog.dim)
+    g = np.random.default_rng(2)
+    seen = {catalog.ids[3]: g.normal(size=8).astype(np.float32),
+            catalog.ids[10]: g.normal(size=8).astype(np.float32), "not-in-catalog": np.ones(8)}
+    path = write_calibration(tmp_path, w, catalog.encoder_name, residual=seen)
+    engine = build_engine(str(path), 2, catalog, **SMALL)
+    f = catalog.embeddings @ w.T
+    f[3] += seen[catalog.ids[3]]
+    f[10] += seen[catalog.ids[10]]
+    want = f / np.linalg.norm(f, axis=1, keepdims=True)
+    np.testing.assert_allclose(engine.embeddings.numpy(), want, atol=1e-5)
+    assert not np.allclose(want[3], ad.adapted_embeddings(w, catalog.embeddings[3:4])[0])
+
+
+def test_a_calibrated_adapter_with_residuals_runs_on_its_data_sets_catalog_and_users(
+    tmp_path, hashing_encoder, movielens_files
+) -> None:
+    """``calibrate`` → file with W and δ → the env on the data set's own catalog and pool."""
+    from driftrec.envs import calibration as cal
+    from driftrec.envs.datasets import build_setup, load_dataset
+
+    root = movielens_files.write_100k(tmp_path / "ml", num_users=12, num_items=20)
+    setup = build_setup(load_dataset("movielens", root), hashing_encoder)
+    cfg = ad.AdapterConfig(dim=6, max_epochs=2, batch_users=4, residual_l2=0.1, progress=False)
+    out = tmp_path / "p.json"
+    cal.calibrate(setup, adapter=cfg, out=out)
+    weight, residual, _ = cal.scenario_adapter(out)
+    assert sorted(residual) == sorted(setup.catalog.ids)
+    env = gym.make_vec("driftrec/Video-v0", num_envs=3, vectorization_mode="vector_entry_point",
+                       scenario=str(out), catalog=setup.catalog, user_pool=setup.user_pool,
+                       num_candidates=10, slate_size=3)
+    env.reset(seed=0)
+    _, reward, *_ = env.step(env.action_space.sample())
+    engine = env.unwrapped.engine
+    f = setup.catalog.embeddings @ weight.T + np.stack([residual[i] for i in setup.catalog.ids])
+    np.testing.assert_allclose(engine.embeddings.numpy(),
+                               f / np.linalg.norm(f, axis=1, keepdims=True), atol=1e-5)
+    np.testing.assert_allclose(engine.pool_interests.numpy(),
+                               ad.adapted_embeddings(weight, setup.user_pool.interests), atol=1e-6)
+    assert reward.shape == (3,)
+    env.close()
 
 
 def test_a_real_data_user_pool_is_mapped_by_the_adapter(adapter_file, catalog) -> None:
@@ -218,6 +266,14 @@ def test_a_calibration_without_an_adapter_as_the_adapter_override_is_an_error(
     plain = write_calibration(tmp_path, None, catalog.encoder_name)
     with pytest.raises(ValueError, match=r"p\.json carries no item adapter \(meta\.adapter\)"):
         build_engine("video", 2, catalog, adapter=str(plain), **SMALL)
+
+
+def test_a_residual_without_one_id_per_row_is_refused() -> None:
+    fit = ad.AdapterFit(weight=np.eye(3, dtype=np.float32), parameters={},
+                        residual=np.zeros((4, 3), np.float32))
+    with pytest.raises(ValueError, match=r"3 item ids for 4 residual rows; expected one id per "
+                                         r"fitted item"):
+        ad.adapter_bytes(fit, "hashing-3@v1", item_ids=["a", "b", "c"])
 
 
 def test_a_user_pool_of_another_dim_is_refused(adapter_file, catalog) -> None:
