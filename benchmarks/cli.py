@@ -19,32 +19,28 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any, NoReturn
 
-#: Standard suite when ``driftrec bench`` has no flags (sized to finish within 10 minutes on two
-#: CPU cores with a cached catalog; see docs/metrics.md for the measurement).
-#: SlateQ, the transformer and the SB3 learners are one `--agents` away; each alone costs more than
-#: this whole default suite on two cores (measured: SlateQ ≈ 440 s of a 565 s run).
-DEFAULT_AGENTS: tuple[str, ...] = ("random", "popular", "greedy", "oracle", "linucb", "thompson")
-DEFAULT_SEEDS = 3
-DEFAULT_USERS = 64
-DEFAULT_STEPS: int | None = None  # None: each scenario's session limit (max_steps)
-DEFAULT_TRAIN_STEPS = 200  # the bandits need ~200 logged steps to beat popular in news
-
-#: ``--quick``: a smoke-test run (seconds) — two seeds so the bands exist.
-QUICK = {"agents": ("random", "popular", "greedy"), "seeds": 2, "users": 8, "steps": 8,
-         "train_steps": 4}
-
-
-class CLIError(Exception):
-    """A user-facing error: printed as one line, exit status ``code``."""
-
-    def __init__(self, message: str, code: int = 2) -> None:
-        super().__init__(message)
-        self.code = code
+from .bench_command import run_bench
+from .options import (
+    DEFAULT_AGENTS,
+    DEFAULT_SEEDS,
+    DEFAULT_STEPS,
+    DEFAULT_TRAIN_STEPS,
+    DEFAULT_USERS,
+    QUICK,
+    CLIError,
+    _calibration_file,
+    _names,
+    agent_names,
+    check_device,
+    check_encoder,
+    check_names,
+    prepare_out_dir,
+    scenario_names,
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -93,19 +89,6 @@ def _seeds(text: str) -> tuple[int, ...]:
     if len(set(values)) != len(values):
         raise argparse.ArgumentTypeError(f"seeds must be distinct, got {text!r}")
     return tuple(values)
-
-
-def _names(values: Sequence[str] | None) -> tuple[str, ...] | None:
-    """Accept ``--agents a b``, ``--agents a,b`` or a mix; keep order, drop repeats."""
-    if values is None:
-        return None
-    out: list[str] = []
-    for value in values:
-        for name in value.split(","):
-            name = name.strip().lower()
-            if name and name not in out:
-                out.append(name)
-    return tuple(out)
 
 
 def _version() -> str:
@@ -253,124 +236,6 @@ def _add_common(p: argparse.ArgumentParser, out_help: str) -> None:
 
 
 # ----------------------------------------------------------------------------------------------
-# shared validation
-
-
-def scenario_names() -> dict[str, str]:
-    """Scenario name → one-line description."""
-    import driftrec.envs.scenarios as scenarios_module
-    from driftrec.envs import SCENARIOS
-
-    doc = scenarios_module.__doc__ or ""
-    return {name: _describe_scenario(name, cfg, doc) for name, cfg in SCENARIOS.items()}
-
-
-def _describe_scenario(name: str, cfg: Any, doc: str) -> str:
-    """The preset's own description if it has one, else its first sentence in the scenarios
-    module's "Presets" list, plus the facts that matter when choosing one."""
-    text = str(getattr(cfg, "description", "") or "").strip()
-    if not text:
-        marker = f"- ``{name}``:"
-        lines = [line.strip() for line in doc.splitlines()]
-        for i, line in enumerate(lines):
-            if line.startswith(marker):
-                bullet = [line[len(marker):]]
-                for more in lines[i + 1:]:
-                    if not more or more.startswith("- "):
-                        break
-                    bullet.append(more)
-                text = " ".join(" ".join(bullet).split()).split(". ")[0].rstrip(".")
-                break
-    facts = (f"{cfg.domain} catalog, N={cfg.num_candidates} candidates, K={cfg.slate_size}, "
-             f"sessions up to {cfg.max_steps} steps")
-    return f"{text} ({facts})" if text else facts
-
-
-def agent_names() -> dict[str, str]:
-    """Agent name → one-line description."""
-    from driftrec.agents import AGENTS
-
-    return {name: spec.description for name, spec in AGENTS.items()}
-
-
-def _calibration_file(name: str) -> bool:
-    """Whether a ``--scenarios`` entry is a calibration file (one that does not load is a
-    one-line error)."""
-    from driftrec.envs.scenarios import is_calibration_path
-
-    if not is_calibration_path(name):
-        return False
-    from driftrec.envs.calibration import load_calibration
-
-    try:
-        load_calibration(name)
-    except (ValueError, KeyError, OSError) as exc:
-        raise CLIError(f"--scenarios {name!r}: {exc}") from None
-    return True
-
-
-def check_names(kind: str, names: Sequence[str], valid: Sequence[str]) -> None:
-    unknown = [n for n in names if n not in valid]
-    if unknown:
-        raise CLIError(f"unknown {kind} {', '.join(map(repr, unknown))}; "
-                       f"valid {kind}s: {', '.join(valid)}")
-
-
-def check_device(device: str) -> None:
-    """``--device`` through the library's one device check, as a CLI error."""
-    from driftrec.encoders.device import check_device as check_torch_device
-
-    try:
-        check_torch_device(device)
-    except (TypeError, ValueError) as exc:
-        raise CLIError(f"invalid --device {device!r}: {exc}") from None
-
-
-def check_encoder(spec: str) -> None:
-    if spec in ("minilm", "hashing"):
-        return
-    if not Path(spec).is_dir():
-        raise CLIError(f"--encoder {spec!r}: expected minilm, hashing or an existing local "
-                       "model folder")
-
-
-def prepare_out_dir(out: str | None, default_name: str, overwrite: bool,
-                    resume: bool = False) -> Path:
-    """Create (or accept) the output folder; refuse a non-empty one unless allowed; probe it.
-
-    ``resume`` needs an existing folder (the run to continue): a mistyped ``--out`` is an error,
-    not a new empty run."""
-    if resume:
-        _check_resume(out, overwrite)
-    path = Path(out) if out else Path("runs") / f"{datetime.now():%Y%m%d-%H%M%S}-{default_name}"
-    if resume and not path.is_dir():
-        raise CLIError(f"--resume: no run folder {str(path)!r}; expected the --out folder of an "
-                       "earlier run")
-    if path.exists() and not path.is_dir():
-        raise CLIError(f"output folder {str(path)!r} exists and is not a folder")
-    if path.is_dir() and any(path.iterdir()) and not (overwrite or resume):
-        raise CLIError(f"output folder {str(path)!r} is not empty; use --overwrite to write "
-                       "into it anyway (or choose another --out)")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".driftrec-write-test"
-        probe.write_text("ok", encoding="utf-8")
-        probe.unlink()
-    except OSError as exc:
-        raise CLIError(f"cannot write to output folder {str(path)!r}: "
-                       f"{exc.strerror or exc}") from None
-    return path
-
-
-def _check_resume(out: str | None, overwrite: bool) -> None:
-    if overwrite:
-        raise CLIError("--resume and --overwrite contradict each other (--resume continues the "
-                       "run in --out, --overwrite starts a new one there); give one of them")
-    if not out:
-        raise CLIError("--resume needs --out, the folder of the run to continue")
-
-
-# ----------------------------------------------------------------------------------------------
 # subcommands
 
 
@@ -401,72 +266,6 @@ def cmd_bench(args: argparse.Namespace, argv: Sequence[str]) -> int:
         encoder=args.encoder, device=args.device)
     out_dir = prepare_out_dir(args.out, "bench", args.overwrite, resume=args.resume)
     return run_bench(config, out_dir, argv, resume=args.resume)
-
-
-def run_bench(config: Any, out_dir: Path, argv: Sequence[str],
-              extra_config: dict[str, Any] | None = None, env_factory: Any = None,
-              scenario_configs: dict[str, Any] | None = None, resume: bool = False) -> int:
-    """Run a suite (with ``resume``: only the runs the interrupted one in ``out_dir`` did not
-    finish), write the results folder and plots, print the table."""
-    from tqdm.auto import tqdm
-
-    from . import plots, report
-    from .runner import run_suite, total_steps
-
-    store, completed = _bench_store(config, out_dir, argv, extra_config, resume)
-    print(f"driftrec bench → {out_dir}", file=sys.stderr)
-    try:
-        with tqdm(total=total_steps(config, scenario_configs), unit="step", desc="bench",
-                  dynamic_ncols=True, file=sys.stderr, mininterval=0.5) as bar:
-            suite = run_suite(config, progress=bar.update, on_status=bar.set_postfix_str,
-                              env_factory=env_factory, completed=completed,
-                              on_result=store.write)
-    except KeyboardInterrupt:
-        print(f"{len(completed) + store.written} finished runs are kept in {store.dir}; "
-              "continue with the same command and --resume", file=sys.stderr)
-        raise
-    results = report.build_results(suite, ["driftrec", *argv], extra_config)
-    report.write_results(out_dir, results)
-    pngs = plots.plot_run(results, out_dir)
-    sys.stdout.write(report.text_table(results["summary"]))
-    kept = f" ({suite.resumed} kept from the interrupted run)" if suite.resumed else ""
-    print(f"\n{len(suite.runs)} runs{kept} in {suite.seconds:.1f}s; wrote results.json, "
-          f"results.csv, results.md, {', '.join(p.name for p in pngs)} to {out_dir}",
-          file=sys.stderr)
-    return 0
-
-
-def _bench_store(config: Any, out_dir: Path, argv: Sequence[str],
-                 extra_config: dict[str, Any] | None, resume: bool) -> tuple[Any, dict[Any, Any]]:
-    """The per-run file store of this bench and, with ``resume``, the runs it already finished.
-
-    A new bench records its settings and a fresh run id in config.json; ``--resume`` must ask for
-    the same settings and keeps only files carrying that id."""
-    from driftrec.encoders.io import atomic_write_json
-
-    from . import runfolder
-    from .runner import grid
-
-    settings = runfolder.json_normal({**config.to_dict(), **(extra_config or {})})
-    runfolder.check_inside(out_dir, out_dir / runfolder.RUNS_DIR)  # written into below
-    if not resume:
-        run_id = runfolder.new_run_id()
-        atomic_write_json(out_dir / runfolder.CONFIG_FILE,
-                          {"command": ["driftrec", *argv], "run_id": run_id, "config": settings})
-        return runfolder.RunStore(out_dir, run_id, config.users), {}
-    saved, run_id = runfolder.read_config(out_dir, "config", "bench")
-    runfolder.settings_diff(saved, settings, sorted(set(saved) | set(settings)), out_dir)
-    if run_id is None:
-        raise CLIError(f"{out_dir / runfolder.CONFIG_FILE} has no run_id; expected the "
-                       "config.json of a `driftrec bench` run")
-    store = runfolder.RunStore(out_dir, run_id, config.users)
-    cells = grid(config)
-    completed, notes = store.load(cells)
-    for note in notes:
-        print(f"driftrec bench: {note}", file=sys.stderr)
-    print(f"driftrec bench: resuming {out_dir}: {len(completed)} of {len(cells)} runs finished, "
-          f"{len(cells) - len(completed)} to do", file=sys.stderr)
-    return store, completed
 
 
 def _bench_dataset(args: argparse.Namespace, argv: Sequence[str]) -> int:

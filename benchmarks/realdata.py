@@ -17,7 +17,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .cli import (
+from .bench_command import run_bench
+from .options import (
     DEFAULT_AGENTS,
     DEFAULT_SEEDS,
     DEFAULT_TRAIN_STEPS,
@@ -30,7 +31,6 @@ from .cli import (
     check_encoder,
     check_names,
     prepare_out_dir,
-    run_bench,
 )
 
 

@@ -69,7 +69,7 @@ STAT_KEYS = ("user_steps", "reward", "ctr", "engagement", "departures")
 
 def import_ray() -> Any:
     """Ray, or the CLI error that says how to install it."""
-    from .cli import CLIError
+    from .options import CLIError
 
     try:
         import ray
@@ -82,7 +82,7 @@ def import_ray() -> Any:
 
 def check_args(args: argparse.Namespace) -> None:
     """The ``--engine``/``--workers`` checks, made before any folder is touched."""
-    from .cli import CLIError
+    from .options import CLIError
 
     if args.resume and args.out:
         _check_resume_engine(args, Path(args.out))
@@ -107,7 +107,7 @@ def check_args(args: argparse.Namespace) -> None:
 def _check_resume_engine(args: argparse.Namespace, out: Path) -> None:
     """A ``--resume`` of a run folder (or of its ``seed-*`` runs) trained by the other engine is
     an error naming the engine: the checkpoints of the two engines are different files."""
-    from .cli import CLIError
+    from .options import CLIError
     from .runfolder import CONFIG_FILE, read_json_object
 
     for config in [out / CONFIG_FILE, *sorted(out.glob(f"seed-*/{CONFIG_FILE}"))]:

@@ -23,8 +23,8 @@ from typing import Any
 
 from driftrec.encoders.io import atomic_write_json
 
-from .cli import CLIError
 from .metrics import METRIC_NAMES
+from .options import CLIError
 from .runner import EpisodeResult, RunKey
 
 CONFIG_FILE = "config.json"

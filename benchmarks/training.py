@@ -290,7 +290,7 @@ def _is_number(x: Any) -> bool:
 
 
 def _cli_error(message: str) -> Exception:
-    from .cli import CLIError
+    from .options import CLIError
 
     return CLIError(message)
 
