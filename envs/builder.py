@@ -100,7 +100,9 @@ def _adapted(config: ScenarioConfig, catalog: Any, user_pool: UserPool | None, e
 
     The engine gets normalise(W e [+ δ for items seen in fitting]) as its item embeddings and
     users whose interests come from the same map, so every mechanism (drift, satiation, walk,
-    trend centroids) runs unchanged in the adapted space. The agent's "same" view is then that space too (``agent_view``)."""
+    trend centroids) runs unchanged in the adapted space. The agent's "same" view is then that
+    space too (the true embeddings, as on every scenario); ``agent_view="encoder"`` gives the
+    agent the raw text embeddings instead (docs/fidelity.md)."""
     from .adapter import AdaptedEncoder, adapt_catalog, adapt_pool
     from .calibration import scenario_adapter
 

@@ -28,7 +28,8 @@ def write_calibration(folder: Path, weight: np.ndarray | None, encoder: str, nam
     meta: dict = {}
     if weight is not None:
         fit = ad.AdapterFit(weight=np.asarray(weight, np.float32), parameters={},
-                            residual=None if residual is None else np.stack(list(residual.values())))
+                            residual=None if residual is None
+                            else np.stack(list(residual.values())))
         meta["adapter"] = ad.save_adapter(folder / f"{name}.adapter.npz", fit, encoder,
                                           item_ids=None if residual is None else list(residual))
     path = folder / f"{name}.json"
@@ -282,3 +283,128 @@ def test_a_user_pool_of_another_dim_is_refused(adapter_file, catalog) -> None:
     with pytest.raises(ValueError, match=r"user_pool\.interests has dim 8; the adapter maps the "
                                          r"encoder's 64-d space, so expected dim 64"):
         build_engine(str(path), 2, catalog, pool, **SMALL)
+
+
+def test_agent_view_encoder_gives_the_agent_the_raw_text_embeddings(adapter_file, catalog) -> None:
+    from driftrec.envs.builder import get_encoder
+
+    path, _ = adapter_file
+    engine = build_engine(str(path), 2, catalog, agent_view="encoder", agent_encoder="hashing",
+                          **SMALL)
+    raw = get_encoder("hashing").encode(list(catalog.texts))
+    np.testing.assert_allclose(engine.item_embeddings, raw, atol=1e-6)
+    assert engine.dim == 8
+
+
+# ------------------------------------------------------------------------------ the register
+# Each case damages one input of an adapter scenario and names the error it must give; the
+# table is the bad-input register of this area (rows printed by `pytest -s -k register`).
+
+
+def _npz(**fields) -> bytes:
+    import io
+
+    base = {"format": np.array(ad.ADAPTER_FORMAT), "version": np.array(ad.ADAPTER_VERSION),
+            "weight": np.eye(8, 64, dtype=np.float32), "encoder": np.array("hashing-64@v1")}
+    buf = io.BytesIO()
+    np.savez(buf, **{**base, **fields})
+    return buf.getvalue()
+
+
+def _crafted(tmp_path: Path, data: bytes, **ref) -> Path:
+    """A calibration file whose adapter file holds ``data``, referenced with its true hash
+    (the reference's fields overridable by ``ref``)."""
+    import hashlib
+
+    (tmp_path / "p.adapter.npz").write_bytes(data)
+    reference = {"file": "p.adapter.npz", "sha256": hashlib.sha256(data).hexdigest(), "dim": 8,
+                 "input_dim": 64, "encoder": "hashing-64@v1", **ref}
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"format": "driftrec-calibration", "version": 1,
+                                "scenario": "video", "parameters": PARAMETERS,
+                                "fitted": list(PARAMETERS), "meta": {"adapter": reference}}))
+    return path
+
+
+def _build(path, catalog, **kw):
+    return build_engine(str(path), 2, catalog, **{**SMALL, **kw})
+
+
+BAD = {
+    "float64 weight": (lambda t, c: _build(_crafted(t, _npz(weight=np.eye(8, 64))), c),
+                       r"weight has shape \(8, 64\) and dtype float64; expected a finite float32"),
+    "NaN in weight": (lambda t, c: _build(_crafted(t, _npz(weight=np.full((8, 64), np.nan,
+                                                                          np.float32))), c),
+                      r"expected a finite float32 \(k, d\) matrix"),
+    "not an npz": (lambda t, c: _build(_crafted(t, b"hello"), c),
+                   r"p\.adapter\.npz is not a driftrec adapter"),
+    "npz without weight": (lambda t, c: _build(_crafted(t, _npz(weight=None)), c),
+                           r"is not a driftrec adapter .*expected an npz with format, version"),
+    "wrong format tag": (lambda t, c: _build(_crafted(t, _npz(format=np.array("other"))), c),
+                         r"is 'other' version 1; expected 'driftrec-adapter' version 1"),
+    "reference dim 9 for an 8-row W": (lambda t, c: _build(_crafted(t, _npz(), dim=9), c),
+                                       (r"maps 'hashing-64@v1' 64-d to 8-d; the calibration "
+                                        r"file expects 'hashing-64@v1' 64-d to 9-d")),
+    "reference names another encoder": (
+        lambda t, c: _build(_crafted(t, _npz(), encoder="minilm"), c),
+        r"the calibration file expects 'minilm' 64-d to 8-d"),
+    "sha256 not a string": (lambda t, c: _build(_crafted(t, _npz(), sha256=5), c),
+                            r"the calibration file expects 5…"),
+    "file name with a folder": (lambda t, c: _build(_crafted(t, _npz(), file="../x.npz"), c),
+                                r"meta\.adapter\.file '\.\./x\.npz' is not a file name"),
+    "empty file name": (lambda t, c: _build(_crafted(t, _npz(), file=""), c),
+                        r"meta\.adapter\.file '' is not a file name"),
+    "reference lacks sha256": (lambda t, c: _build(_crafted(t, _npz(), sha256=None), c),
+                               r"has SHA-256 .*expects None"),
+    "NaN residual": (lambda t, c: _build(_crafted(t, _npz(residual=np.full((2, 8), np.nan),
+                                                          item_ids=np.array(["a", "b"]))), c),
+                     r"residual has shape \(2, 8\) for 2 item ids; expected finite \(2, 8\)"),
+    "duplicate residual ids": (
+        lambda t, c: _build(_crafted(t, _npz(residual=np.zeros((2, 8)),
+                                             item_ids=np.array(["a", "a"]))), c),
+        r"one per distinct id"),
+    "residual of another k": (
+        lambda t, c: _build(_crafted(t, _npz(residual=np.zeros((2, 5)),
+                                             item_ids=np.array(["a", "b"]))), c),
+        r"residual has shape \(2, 5\) for 2 item ids; expected finite \(2, 8\) rows"),
+    "adapter override is a folder": (lambda t, c: _build("video", c, adapter=str(t)),
+                                     r"scenario adapter '.*' is not a file"),
+    "adapter override is the npz": (
+        lambda t, c: _build("video", c,
+                            adapter=str(_crafted(t, _npz()).with_name("p.adapter.npz"))),
+        r"p\.adapter\.npz: not UTF-8 text"),
+    "adapter override is not a calibration": (
+        lambda t, c: (t / "x.json").write_text("{}") and _build("video", c,
+                                                                adapter=str(t / "x.json")),
+        r"x\.json: not a driftrec calibration file"),
+    "encoder override other than the calibration's": (
+        lambda t, c: _build(_crafted(t, _npz()), None, encoder="hashing"),
+        (r"maps 'hashing-64@v1' 64-d embeddings; the catalog is encoded by 'hashing-256@v1' "
+         r"\(256-d\)")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_register_of_bad_adapter_inputs(tmp_path, catalog, case) -> None:
+    make, match = BAD[case]
+    with pytest.raises(ValueError, match=match) as info:
+        make(tmp_path, catalog)
+    message = str(info.value).replace(str(tmp_path), "<tmp>")
+    print(f"| adapter-env | {case} | {info.type.__name__}: {message[:200]} |")
+
+
+def test_bench_and_train_on_a_swapped_adapter_are_one_line_errors(tmp_path, capsys) -> None:
+    from driftrec.benchmarks.cli import main
+
+    builtin, _ = get_catalog("video", "hashing")
+    path = write_calibration(tmp_path, random_weight(6, builtin.dim), builtin.encoder_name)
+    np.savez(path.with_name("p.adapter.npz"), weight=random_weight(6, builtin.dim, seed=1))
+    for argv in (["bench", "--quick", "--encoder", "hashing", "--scenarios", str(path),
+                  "--agents", "random", "--out", str(tmp_path / "b")],
+                 ["train", "--agent", "random", "--scenario", str(path), "--encoder", "hashing",
+                  "--steps", "2", "--out", str(tmp_path / "t")]):
+        capsys.readouterr()
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1
+        assert "p.adapter.npz has SHA-256" in err and "(the adapter was replaced or damaged" in err
