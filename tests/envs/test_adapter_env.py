@@ -408,3 +408,21 @@ def test_bench_and_train_on_a_swapped_adapter_are_one_line_errors(tmp_path, caps
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1
         assert "p.adapter.npz has SHA-256" in err and "(the adapter was replaced or damaged" in err
+
+
+def test_calibrate_with_an_adapter_then_bench_the_data_set_with_it(
+    tmp_path, movielens_files, capsys
+) -> None:
+    """``driftrec calibrate --adapter-dim`` then ``bench --dataset --calibration``: the data
+    set's own catalog and users, run in the adapted space."""
+    from driftrec.benchmarks.cli import main
+
+    root = movielens_files.write_100k(tmp_path / "ml", num_users=12, num_items=20)
+    params = tmp_path / "p.json"
+    common = ["--dataset", "movielens", "--data-dir", str(root), "--encoder", "hashing"]
+    assert main(["calibrate", *common, "--out", str(params), "--adapter-dim", "4"]) == 0
+    out = tmp_path / "bench"
+    assert main(["bench", *common, "--quick", "--calibration", str(params), "--agents", "random",
+                 "--out", str(out)]) == 0
+    assert {r["scenario"] for r in json.loads((out / "results.json").read_text())["runs"]} == {
+        "movielens"}
