@@ -70,6 +70,16 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return value
+
+
 def _seeds(text: str) -> tuple[int, ...]:
     """``N`` → seeds 0..N−1; ``a,b,c`` → exactly those seeds."""
     parts = [p for p in text.replace(" ", ",").split(",") if p]
@@ -219,6 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--adapter-dim", type=_positive_int, metavar="K",
                      help="also fit a behaviour-tuned item adapter (text embedding -> K-d "
                           "interest space), written beside --out as <stem>.adapter.npz")
+    cal.add_argument("--residual-l2", type=_non_negative_float, default=0.0, metavar="L2",
+                     help="with --adapter-dim: also fit a per-item residual with this Gaussian "
+                          "prior penalty (0, the default: none; 1.0 gave the best held-out fit "
+                          "in docs/fidelity.md)")
     cal.add_argument("--checkpoint", metavar="FILE",
                      help="with --adapter-dim: resumable checkpoint of the adapter fit")
     return parser
@@ -278,7 +292,7 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from . import rllib_training
 
     all_scenarios = scenario_names()
-    calibrated = _calibration_file(args.scenario)  # a calibration file trains like a preset
+    calibrated = _calibration_file(args.scenario, "--scenario")  # a calibration file trains like a preset
     check_names("scenario", [] if calibrated else [args.scenario], list(all_scenarios))
     check_names("agent", [args.agent], list(agent_names()))
     check_encoder(args.encoder)

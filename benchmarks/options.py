@@ -86,7 +86,7 @@ def agent_names() -> dict[str, str]:
     return {name: spec.description for name, spec in AGENTS.items()}
 
 
-def _calibration_file(name: str) -> bool:
+def _calibration_file(name: str, flag: str = "--scenarios") -> bool:
     """Whether a ``--scenarios`` entry is a calibration file (one that does not load is a
     one-line error)."""
     from driftrec.envs.scenarios import is_calibration_path
@@ -98,7 +98,7 @@ def _calibration_file(name: str) -> bool:
     try:
         load_calibration(name)
     except (ValueError, KeyError, OSError) as exc:
-        raise CLIError(f"--scenarios {name!r}: {exc}") from None
+        raise CLIError(f"{flag} {name!r}: {exc}") from None
     return True
 
 

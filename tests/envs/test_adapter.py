@@ -190,3 +190,18 @@ def test_driftrec_calibrate_adapter_dim_writes_the_adapter_beside_the_file(
     assert ad.load_adapter(tmp_path / ref["file"], ref).shape == (6, ref["input_dim"])
     assert cal.load_calibration(out).parameters == json.loads(out.read_text())["parameters"]
     assert "adapted" in capsys.readouterr().out
+
+
+def test_driftrec_calibrate_residual_l2_writes_the_residual(tmp_path, movielens_files) -> None:
+    """``--residual-l2`` fits the per-item residual from the CLI too (docs/fidelity.md's best
+    fit), and without ``--adapter-dim`` it is a one-line error."""
+    from driftrec.benchmarks.cli import main
+
+    root = movielens_files.write_100k(tmp_path / "ml", num_users=12, num_items=20)
+    out = tmp_path / "p.json"
+    common = ["calibrate", "--dataset", "movielens", "--data-dir", str(root), "--out", str(out),
+              "--encoder", "hashing"]
+    assert main([*common, "--adapter-dim", "6", "--residual-l2", "0.5"]) == 0
+    with np.load(tmp_path / "p.adapter.npz") as npz:
+        assert npz["residual"].shape == (20, 6)
+    assert main([*common, "--residual-l2", "0.5", "--overwrite"]) == 2
