@@ -51,15 +51,15 @@ def _names(values: Sequence[str] | None) -> tuple[str, ...] | None:
 
 def scenario_names() -> dict[str, str]:
     """Scenario name → one-line description."""
-    import driftrec.envs.scenarios as scenarios_module
+    import driftrec.envs.presets as presets_module
     from driftrec.envs import SCENARIOS
 
-    doc = scenarios_module.__doc__ or ""
+    doc = presets_module.__doc__ or ""
     return {name: _describe_scenario(name, cfg, doc) for name, cfg in SCENARIOS.items()}
 
 
 def _describe_scenario(name: str, cfg: Any, doc: str) -> str:
-    """The preset's own description if it has one, else its first sentence in the scenarios
+    """The preset's own description if it has one, else its first sentence in the presets
     module's "Presets" list, plus the facts that matter when choosing one."""
     text = str(getattr(cfg, "description", "") or "").strip()
     if not text:

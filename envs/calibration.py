@@ -54,9 +54,9 @@ from tqdm.auto import tqdm
 from .choice import position_effect
 from .config import ScenarioConfig, UserModelConfig
 from .drift import drift_strength
+from .presets import SCENARIOS, apply_overrides, is_calibration_path
 from .ranking import TargetRanks, concat_ranks, ranking_metrics, target_ranks
 from .satiation import boredom
-from .scenarios import SCENARIOS, apply_overrides, is_calibration_path, make_scenario
 
 #: Fitted parameter → scenario override key (``make_scenario(name, **overrides)``).
 OVERRIDE_KEYS = {
@@ -176,7 +176,7 @@ class CalibrationResult:
         base = self.scenario if base is None else base
         if isinstance(base, ScenarioConfig):
             return apply_overrides(base, **self.overrides())
-        return make_scenario(base, **self.overrides())
+        return resolve_scenario(base, **self.overrides())
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -309,7 +309,7 @@ def calibrated_scenario(path: str | Path, base: str | ScenarioConfig | None = No
     if base is not None:
         config = _with_file(path, chain[0][1].scenario_config, base)
     else:
-        config = _with_file(chain[-1][0], make_scenario, chain[-1][1].scenario)
+        config = _with_file(chain[-1][0], resolve_scenario, chain[-1][1].scenario)
         for file, result in reversed(chain):
             config = _with_file(file, apply_overrides, config, **result.overrides())
     if adapter:
@@ -354,6 +354,26 @@ def scenario_adapter(path: str | Path
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None
     return weight, residual, reference
+
+
+def resolve_scenario(name: str | Path, **overrides: Any) -> ScenarioConfig:
+    """``scenarios.make_scenario``'s work: a preset or a calibration file by name, with
+    ``overrides``. It lives here, beside the calibration files it resolves, so that neither
+    module imports the other in a circle (presets ← calibration ← scenarios)."""
+    if not isinstance(name, (str, Path)):
+        raise TypeError(f"scenario name must be a str (one of {sorted(SCENARIOS)} or the path of "
+                        f"a calibration file), got {name!r} ({type(name).__name__})")
+    name = str(name)
+    if name not in SCENARIOS:
+        if is_calibration_path(name):
+            return calibrated_scenario(name, **overrides)
+        if name.endswith(".json"):
+            raise ValueError(f"calibration file {name!r} does not exist (or is not a file); "
+                             f"expected the path of a file written by `driftrec calibrate`, or "
+                             f"one of the presets {sorted(SCENARIOS)}")
+        raise ValueError(f"unknown scenario {name!r}; expected one of {sorted(SCENARIOS)} or the "
+                         "path of a calibration file (.json)")
+    return apply_overrides(SCENARIOS[name], **overrides)
 
 
 def _calibration_chain(path: Path) -> list[tuple[Path, CalibrationResult]]:
@@ -842,7 +862,7 @@ def calibrate(
     setup = dataset if isinstance(dataset, RealDataSetup) else build_setup(
         dataset, encoder, config=cohort, cache_dir=cache_dir)
     base = scenario if scenario is not None else setup.dataset.domain
-    scen = base if isinstance(base, ScenarioConfig) else make_scenario(base)
+    scen = base if isinstance(base, ScenarioConfig) else resolve_scenario(base)
     model = scen.user_model
     imp = setup.dataset.impressions
     shown = cfg.use_impressions and imp is not None and len(imp) > 0

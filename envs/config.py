@@ -3,7 +3,7 @@
 One frozen dataclass per mechanism, each validated in ``__post_init__`` so that a bad value fails
 at construction with a message naming it (never deep inside a step). ``UserModelConfig`` composes
 them; ``ScenarioConfig`` adds the environment-level settings (reward, N, K, H, episode length,
-encoder, agent view, device). Scenarios are named instances (``scenarios.py``).
+encoder, agent view, device). Scenarios are named instances (``presets.py``).
 
 Parameter meanings are given next to each field; the equations are in the mechanism modules.
 """
