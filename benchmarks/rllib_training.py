@@ -56,6 +56,7 @@ from .training import (
     _resume_start,
     _settings,
     _Start,
+    write_held_out,
 )
 
 INSTALL_HINT = "pip install driftrec[rllib]"
@@ -390,15 +391,10 @@ def _evaluate(agent: RLlibPPO, args: argparse.Namespace, out_dir: Path, step: in
         result = evaluate_agent(agent, env, steps=args.eval_steps, seed=args.seed, learn=True)
     finally:
         env.close()
-    atomic_write_json(out_dir / "eval.json", {
-        "note": "held-out users (evaluation seed differs from the training seeds); the module "
-                "acts greedily and does not learn (the Rank features log item feedback, as a "
-                "deployed recommender would)",
-        "engine": "rllib", "workers": args.workers,
-        "trained_steps": step, "eval_users": args.eval_users, "eval_steps": args.eval_steps,
-        "seed": args.seed, "metrics": result.metrics, "curves": result.curves})
-    m = result.metrics
-    print(f"trained {step} steps in {train_seconds:.1f}s with RLlib ({args.workers} env "
-          f"runners); held-out evaluation: return {m['return_mean']:.4g} ± "
-          f"{m['return_ci95']:.3g}, CTR {m['ctr']:.3g}, churn {m['churn_rate']:.3g} → {out_dir}")
+    write_held_out(out_dir, args, step, train_seconds, result,
+                   "held-out users (evaluation seed differs from the training seeds); the module "
+                   "acts greedily and does not learn (the Rank features log item feedback, as a "
+                   "deployed recommender would)",
+                   extra={"engine": "rllib", "workers": args.workers},
+                   how=f" with RLlib ({args.workers} env runners)")
     return 0

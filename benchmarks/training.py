@@ -516,16 +516,25 @@ def train_command(args: argparse.Namespace, out_dir: Path, argv: Sequence[str]) 
     finally:
         eval_env.close()
         env.close()
+    write_held_out(out_dir, args, step, train_seconds, result,
+                   "held-out users (evaluation seed differs from the training seeds); no "
+                   "learning during the evaluation")
+    return 0
+
+
+def write_held_out(out_dir: Path, args: argparse.Namespace, step: int, train_seconds: float,
+                   result: Any, note: str, extra: dict[str, Any] | None = None,
+                   how: str = "") -> None:
+    """The final held-out evaluation of a train run: ``eval.json`` (atomic) and one line on
+    stdout; the same file whichever engine trained (``how`` says which, in the line)."""
     atomic_write_json(out_dir / "eval.json", {
-        "note": "held-out users (evaluation seed differs from the training seeds); no learning "
-                "during the evaluation",
+        "note": note, **(extra or {}),
         "trained_steps": step, "eval_users": args.eval_users, "eval_steps": args.eval_steps,
         "seed": args.seed, "metrics": result.metrics, "curves": result.curves})
     m = result.metrics
-    print(f"trained {step} steps in {train_seconds:.1f}s; held-out evaluation: "
+    print(f"trained {step} steps in {train_seconds:.1f}s{how}; held-out evaluation: "
           f"return {m['return_mean']:.4g} ± {m['return_ci95']:.3g}, CTR {m['ctr']:.3g}, "
           f"churn {m['churn_rate']:.3g} → {out_dir}")
-    return 0
 
 
 def _step_values(reward: Any, info: dict[str, Any], done: np.ndarray) -> dict[str, float]:
