@@ -83,8 +83,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="multiply every agent's training budget")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     p.add_argument("--quick", action="store_true", help="1 seed, 32 users, 1/10 training")
-    p.add_argument("--pool-lifetime", type=int, default=None,
-                   help="steps a candidate pool lasts (default: the scenario's)")
     args = p.parse_args(argv)
     if args.quick:
         args.seeds, args.users, args.train_scale = "0", 32, 0.1
@@ -191,8 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     raw: dict[str, dict[str, list[dict[str, Any]]]] = {}
     summary: dict[str, dict[str, dict[str, Any]]] = {}
     for scn in scenarios:
-        overrides = {} if args.pool_lifetime is None else {"pool_lifetime": args.pool_lifetime}
-        env = make_vector_env(scn, args.users, encoder=args.encoder, **overrides)
+        env = make_vector_env(scn, args.users, encoder=args.encoder)
         try:
             steps = int(env.unwrapped.config.max_steps)
             centroids, _ = scenario_geometry(env)
@@ -213,7 +210,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = {
         "config": {"scenarios": scenarios, "agents": agents, "seeds": seeds,
                    "users": args.users, "encoder": args.encoder, "train_scale": args.train_scale,
-                   "pool_lifetime": args.pool_lifetime,
                    "train_steps": TRAIN_STEPS, "agent_kwargs": AGENT_KWARGS,
                    "train_seed_offset": TRAIN_SEED_OFFSET,
                    "eval_steps": "scenario max_steps (one session)",
