@@ -63,7 +63,9 @@ news 18.3 ± 0.8 at 123k user-steps (seeds 19.1, 16.2, 19.5; 144 CPU-s) against 
 has position effects (``results/slateq_position_bias_check.json``); video seeds 1 and 2 at 61k:
 1,304 and 1,718 (1,751 and 1,720 without; ``results/slateq_position_bias_video_seeds12.json``),
 so on video the three seeds average 1,573 against 1,592 — no loss within the seed spread. The
-3-seed video and shopping curves in ``results/slateq_curves.json`` were measured without it.
+3-seed video and shopping curves in ``results/slateq_curves.json`` were measured without it;
+with it (this default), ``results/slateq_curves_video_shopping.json``: video 1,654 ± 71 at 61k and
+1,485 ± 90 at 123k user-steps (seeds 1,707, 960, 1,789: one seed fell back late), shopping 763 ± 79.
 ``memory`` stays off (one seed only). γ = 0.9 is not made the default: measured on ``news``
 only, and ``video``'s budget pays off over tens of steps (γ = 0.9 cost it 1,514 vs 1,635).
 """
