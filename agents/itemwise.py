@@ -39,6 +39,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from driftrec.envs.candidate_features import category_share, count_in, normalise
 
 from .base import EnvSpec, Obs
 from .features import UserItemFeatures, log_feedback, masked_max, user_features
@@ -153,7 +154,7 @@ class CandidateFeatures:
         cand = np.asarray(obs["candidate_embeddings"], dtype=np.float32)  # the agent-side rows
         ui = self.user_item
         user, _ = ui.user(obs)
-        profile = _unit(obs["profile_embedding"].astype(np.float32))
+        profile = normalise(obs["profile_embedding"].astype(np.float32), axis=1)
         recent = obs["history_ids"][:, : ui.recent]
         # One batched product for every similarity: history mean, profile, last consumed items.
         refs = np.concatenate([user[:, None], profile[:, None], ui.table[np.clip(recent, 0, None)]],
@@ -167,8 +168,8 @@ class CandidateFeatures:
             masked_max(sims[..., 2:], recent_mask[:, None, :]),
             obs["candidate_popularity"].astype(np.float32),
             self.category_share(obs),
-            _count_in(ids, shown.reshape(len(ids), -1)) / self.window,
-            _count_in(ids, obs["history_ids"]) / obs["history_ids"].shape[1],
+            count_in(ids, shown.reshape(len(ids), -1)) / self.window,
+            count_in(ids, obs["history_ids"]) / obs["history_ids"].shape[1],
         ]
         session = np.concatenate([user_features(obs), no_click[:, None]], axis=1)
         out = np.empty((*ids.shape, self.dim), dtype=np.float32)
@@ -179,28 +180,12 @@ class CandidateFeatures:
         out[..., p + len(ITEM_COLUMNS) :] = session[:, None, :]
         return out
 
-    def category_share(self, obs: Obs, decay: float = 0.8) -> np.ndarray:
-        """Decayed share (B, N) of the user's history in each candidate's category; 0 if none."""
-        hist = obs["history_ids"]
-        mask = (obs["history_mask"] > 0) & (hist >= 0)
-        weights = mask * decay ** np.arange(hist.shape[1], dtype=np.float32)[None, :]
-        cats = self.spec.category_ids[np.clip(hist, 0, None)]
-        share = np.zeros((len(hist), self.spec.num_categories), dtype=np.float32)
-        np.add.at(share, (np.arange(len(hist))[:, None], cats), weights)
-        share /= np.maximum(share.sum(axis=1, keepdims=True), 1e-8)
-        cand_cats = self.spec.category_ids[np.asarray(obs["candidate_ids"])]
-        return np.take_along_axis(share, cand_cats, axis=1)
+    def category_share(self, obs: Obs) -> np.ndarray:
+        """Decayed share (B, N) of the user's history in each candidate's category; 0 if none
+        (the Rank ids' column too: one function in ``envs/candidate_features.py``)."""
+        return category_share(obs, self.spec.category_ids, self.spec.num_categories)
 
     def observe(self, obs: Obs, slates: np.ndarray, info: Mapping[str, Any]) -> None:
         """Log one batched transition into the item statistics: shown items, the consumed one
         (``info['chosen']`` slate position, −1 none) and its rating."""
         log_feedback(self.stats, obs, slates, info, "the item-wise agent")
-
-
-def _count_in(ids: np.ndarray, pool: np.ndarray) -> np.ndarray:
-    """How often each of ``ids`` (B, N) occurs in ``pool`` (B, P) (−1 entries never match)."""
-    return (ids[:, :, None] == pool[:, None, :]).sum(axis=2).astype(np.float32)
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-8)
