@@ -19,8 +19,7 @@ from pathlib import Path
 
 import torch
 from driftrec.encoders.io import atomic_write_json
-from driftrec.envs.adapter import AdapterConfig
-from driftrec.envs.calibration import CalibrationConfig, calibrate
+from driftrec.envs.calibration import AdapterConfig, CalibrationConfig, calibrate
 from driftrec.envs.datasets import DATASETS, build_setup, load_dataset
 
 from .report import versions
@@ -39,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-train-steps", type=int, default=CalibrationConfig.max_train_steps)
     parser.add_argument("--quadrature", type=int, default=CalibrationConfig.quadrature)
     parser.add_argument("--adapter-dim", type=int, default=None,
-                        help="fit the behaviour-tuned item adapter (envs/adapter.py) of this "
+                        help="fit the behaviour-tuned item adapter (envs/calibration/) of this "
                              "dimension instead; it is written beside --out")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (the default keeps shared machines usable)")

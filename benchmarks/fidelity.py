@@ -5,7 +5,7 @@ standard next-item references, on the calibration split exactly.
     python -m driftrec.benchmarks.fidelity --data-dir ../shared/data/ml-100k
 
 writes ``benchmarks/results/fidelity_movielens.json``. Every model is scored on the same
-held-out events (the cohort's held-out tails, ``calibration.py``), as a distribution over the
+held-out events (the cohort's held-out tails, ``envs/calibration/logs.py``), as a distribution over the
 same candidates (the catalog minus items the user already consumed, when no user consumes an
 item twice), with hit@10, NDCG@10 and MRR exact under random tie-breaks (``envs/ranking.py``)
 and the mean log-likelihood of the true next item. References, each with weights fitted by
@@ -33,19 +33,20 @@ from typing import Any
 import numpy as np
 import torch
 from driftrec.encoders.io import atomic_write_json
-from driftrec.envs.adapter import (
+from driftrec.envs.calibration import (
     EVAL,
     GAP,
     PAD,
     TRAIN,
     VALID,
     AdapterConfig,
+    CalibrationConfig,
     SequenceLog,
+    calibrate,
     evaluate_adapter,
     fit_adapter,
     sequence_log,
 )
-from driftrec.envs.calibration import CalibrationConfig, calibrate
 from driftrec.envs.datasets import DATASETS, build_setup, load_dataset
 from driftrec.envs.datasets.cohort import item_statistics
 from driftrec.envs.ranking import concat_ranks, ranking_metrics, target_ranks

@@ -180,7 +180,7 @@ def _adapter_config(args: argparse.Namespace) -> Any:
         raise CLIError("--residual-l2 only applies with --adapter-dim")
     if not getattr(args, "adapter_dim", None):
         return None
-    from driftrec.envs.adapter import AdapterConfig
+    from driftrec.envs.calibration import AdapterConfig
 
     return AdapterConfig(dim=args.adapter_dim, residual_l2=getattr(args, "residual_l2", 0.0))
 

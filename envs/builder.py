@@ -103,8 +103,7 @@ def _adapted(config: ScenarioConfig, catalog: Any, user_pool: UserPool | None, e
     trend centroids) runs unchanged in the adapted space. The agent's "same" view is then that
     space too (the true embeddings, as on every scenario); ``agent_view="encoder"`` gives the
     agent the raw text embeddings instead (docs/fidelity.md)."""
-    from .adapter import AdaptedEncoder, adapt_catalog, adapt_pool
-    from .calibration import scenario_adapter
+    from .calibration import AdaptedEncoder, adapt_catalog, adapt_pool, scenario_adapter
 
     weight, residual, ref = scenario_adapter(config.adapter)
     where = f"scenario adapter {ref['file']} (of {config.adapter})"

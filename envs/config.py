@@ -310,7 +310,7 @@ class ScenarioConfig:
     ``agent_noise`` per coordinate, renormalised; fixed per env), ``"encoder"`` (the item texts
     encoded by ``agent_encoder``).
     ``adapter``: the calibration file whose behaviour-tuned item adapter maps the catalog into
-    the simulator's space (``adapter.py``); set by ``calibrated_scenario``, "" = none.
+    the simulator's space (``calibration/``); set by ``calibrated_scenario``, "" = none.
     """
 
     name: str = "custom"

@@ -1,7 +1,7 @@
 """``make_scenario``: a preset by name, or a ``driftrec calibrate`` file, with overrides applied.
 
 The layers, each importing only those before it: the presets and override rules
-(``presets.py``) ← calibration files and fitting (``calibration.py``) ← this resolver, which
+(``presets.py``) ← calibration files and fitting (``calibration/``) ← this resolver, which
 accepts either kind of name. The presets and override helpers are re-exported here for the
 names that have always been imported from ``driftrec.envs.scenarios``.
 """

@@ -1,4 +1,4 @@
-"""The behaviour-tuned item adapter (``envs/adapter.py``): its likelihood is the reference user
+"""The behaviour-tuned item adapter (``envs/calibration/``): its likelihood is the reference user
 model's, the fit recovers a known adapter and parameters from data the model generated, held-out
 events never reach the fit, an interrupted fit resumes bit-identically, and bad files fail with
 errors naming them.
@@ -20,7 +20,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from driftrec.envs import adapter as ad
+from driftrec.envs import calibration as ad
 from driftrec.envs.scenarios import make_scenario
 
 MODEL = make_scenario("video", satiation_enabled=False).user_model
@@ -155,7 +155,9 @@ def test_an_interrupted_fit_resumes_bit_identical(tmp_path, monkeypatch) -> None
     whole = _small_fit()
     ckpt = tmp_path / "fit.ckpt"
     calls = {"n": 0}
-    real = ad._mean_ll
+    from driftrec.envs.calibration import adapter_fit
+
+    real = adapter_fit._mean_ll
 
     def interrupt_second_epoch(*args, **kwargs):
         calls["n"] += 1
@@ -163,10 +165,10 @@ def test_an_interrupted_fit_resumes_bit_identical(tmp_path, monkeypatch) -> None
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(ad, "_mean_ll", interrupt_second_epoch)
+    monkeypatch.setattr(adapter_fit, "_mean_ll", interrupt_second_epoch)
     with pytest.raises(KeyboardInterrupt):
         _small_fit(ckpt)
-    monkeypatch.setattr(ad, "_mean_ll", real)
+    monkeypatch.setattr(adapter_fit, "_mean_ll", real)
     assert ckpt.is_file()
     resumed = _small_fit(ckpt)
     assert np.array_equal(resumed.weight, whole.weight)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from driftrec.envs import adapter as ad
+from driftrec.envs import calibration as ad
 from driftrec.envs import calibration as cal
 from driftrec.envs.scenarios import make_scenario
 

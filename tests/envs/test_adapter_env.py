@@ -12,7 +12,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
-from driftrec.envs import adapter as ad
+from driftrec.envs import calibration as ad
 from driftrec.envs import make_scenario
 from driftrec.envs.builder import build_engine, get_catalog
 from driftrec.envs.users import UserPool

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 from driftrec.envs import calibration as cal
+from driftrec.envs.calibration import raw_fit
 from driftrec.envs.catalog import Catalog
 from driftrec.envs.datasets import load_dataset
 from driftrec.envs.engine import Engine
@@ -68,7 +69,7 @@ def test_likelihood_equals_the_engines_choice_probabilities_along_its_trajectory
     truth = dict(TRUE, interest_spread=0.0)
     log, ref, world = simulate(40, 25, truth)
     params = {k: torch.tensor(v, dtype=torch.float64) for k, v in truth.items()}
-    out = cal._replay(params, log, world, cal.CalibrationConfig(), evaluate=False)
+    out = raw_fit._replay(params, log, world, cal.CalibrationConfig(), evaluate=False)
     # Score-space replay (Gram matrix) vs the engine's embedding-space state, 25 steps of drift
     # and satiation: per-user summed log-probabilities agree to float32 rounding.
     np.testing.assert_allclose(out["train"][0].numpy(), ref["logp"].sum(axis=1), atol=1e-4)

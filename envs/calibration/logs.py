@@ -1,0 +1,272 @@
+"""The logs the likelihood replays: per-user padded steps with a phase per step (warm-up,
+fitted, validation, gap, held-out), built from a real data set's cohort split, from its
+impressions (MIND), or from an engine rollout (the ground truth of recovery tests).
+
+The split is the cohort split of ``datasets``: held-out (EVAL) steps come after every fitted
+step, and nothing fitted depends on them (``tests/envs/test_adapter.py`` perturbs them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from .settings import AdapterConfig, CalibrationConfig
+
+#: Step phases. PAD: no step; WARMUP: replayed, not scored; TRAIN: scored for the fit; GAP:
+#: replayed, not scored; EVAL: held out, scored for the report; VALID: scored for early stopping.
+PAD, WARMUP, TRAIN, GAP, EVAL, VALID = -1, 0, 1, 2, 3, 4
+
+
+@dataclass
+class ChoiceLog:
+    """Padded per-user steps (B users, T steps) — the likelihood's input, from any source.
+
+    ``items[b, t]``: the consumed item, or −1 for a shown slate with no click (slates only);
+    ``phase``: PAD, WARMUP (satiation only, not scored), TRAIN (scored for the fit), GAP (state
+    update only), EVAL (scored for validation); ``slates``: (B, T, K) item ids in position order,
+    or None when the candidates are the whole catalog minus ``unavailable`` (B, M) items (already
+    consumed before the first step; updated as the replay consumes).
+    """
+
+    interests: np.ndarray  # (B, d) initial interest u0, unit rows
+    items: np.ndarray  # (B, T) int64
+    ratings: np.ndarray  # (B, T) float32 (NaN = none)
+    phase: np.ndarray  # (B, T) int8
+    slates: np.ndarray | None = None  # (B, T, K) int64
+    unavailable: np.ndarray | None = None  # (B, M) bool, catalog mode with exclusion
+    user_ids: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return int(self.items.shape[0])
+
+    def take(self, rows: np.ndarray, last: int | None = None) -> ChoiceLog:
+        """Users ``rows``, steps [0, last)."""
+        t = slice(None, last)
+        return ChoiceLog(
+            interests=self.interests[rows],
+            items=self.items[rows, t],
+            ratings=self.ratings[rows, t],
+            phase=self.phase[rows, t],
+            slates=None if self.slates is None else self.slates[rows, t],
+            unavailable=None if self.unavailable is None else self.unavailable[rows],
+            user_ids=tuple(self.user_ids[i] for i in rows) if self.user_ids else (),
+        )
+
+    def count(self, phase: int) -> int:
+        return int((self.phase == phase).sum())
+
+def log_from_setup(setup: Any, cfg: CalibrationConfig) -> ChoiceLog:
+    """The ``ChoiceLog`` of a ``RealDataSetup``: warm-up = last init items, TRAIN = the first
+    ``max_train_steps`` held-in steps, GAP = the rest of held-in, EVAL = the held-out tail.
+    Candidates: the whole catalog; items already consumed are excluded when no user ever
+    consumes an item twice (each MovieLens movie is rated once), else none are."""
+    inter = setup.dataset.interactions
+    split = setup.split
+    m = len(setup.catalog)
+    n_u = len(split)
+    starts = np.maximum(split.init_end - cfg.warmup, 0)
+    length = split.lengths - starts
+    t_len = int(length.max())
+    items = np.full((n_u, t_len), 0, dtype=np.int64)
+    ratings = np.full((n_u, t_len), np.nan, dtype=np.float32)
+    phase = np.full((n_u, t_len), PAD, dtype=np.int8)
+    repeats = False
+    unavailable = np.zeros((n_u, m), dtype=bool)
+    for i, u in enumerate(split.users):
+        seq = inter.sequence(int(u))
+        s0, ie, hs = int(starts[i]), int(split.init_end[i]), int(split.heldout_start[i])
+        n = int(split.lengths[i]) - s0
+        items[i, :n] = seq.items[s0:]
+        ratings[i, :n] = seq.ratings[s0:]
+        ph = np.full(n, GAP, dtype=np.int8)
+        ph[: ie - s0] = WARMUP
+        ph[ie - s0 : min(hs, ie + cfg.max_train_steps) - s0] = TRAIN
+        ph[hs - s0 :] = EVAL
+        phase[i, :n] = ph
+        unavailable[i, seq.items[:s0]] = True
+        repeats = repeats or np.unique(seq.items).shape[0] < seq.items.shape[0]
+    return ChoiceLog(
+        interests=np.asarray(setup.user_pool.interests, dtype=np.float32),
+        items=items, ratings=ratings, phase=phase, slates=None,
+        unavailable=None if repeats else unavailable,
+        user_ids=tuple(inter.user_ids[int(u)] for u in split.users),
+    )
+
+def log_from_impressions(setup: Any, cfg: CalibrationConfig) -> ChoiceLog:
+    """Slate-mode ``ChoiceLog`` of a data set that records its shown lists (MIND impressions).
+
+    Per cohort user: WARMUP = the last ``warmup`` consumptions logged before the user's first
+    held-in interaction (its time ``t_in``); then one step per impression at or after ``t_in``,
+    in time order — one per click (the shown list is the slate, the clicked item the choice) or,
+    with no click, one no-click step. Impressions before the user's first held-out interaction
+    (time ``t_out``) are TRAIN (the first ``max_train_steps``, the rest GAP), later ones EVAL.
+    Shown lists are padded with −1 to the widest one (at most ``max_slate``; a longer list keeps
+    its clicked items and the first others).
+    """
+    inter, imp = setup.dataset.interactions, setup.dataset.impressions
+    split = setup.split
+    order = np.lexsort((np.arange(len(imp)), imp.timestamps, imp.users))
+    first = np.searchsorted(imp.users[order], np.arange(len(inter.user_ids) + 1))
+    users: list[tuple[list[int], list[np.ndarray], list[int]]] = []
+    for i, u in enumerate(split.users):
+        seq = inter.sequence(int(u))
+        t_in = int(seq.timestamps[split.init_end[i]])
+        t_out = int(seq.timestamps[split.heldout_start[i]])
+        early = seq.items[: split.init_end[i]][seq.timestamps[: split.init_end[i]] < t_in]
+        early = early[max(len(early) - cfg.warmup, 0):]
+        items = [int(j) for j in early]
+        phases = [WARMUP] * len(items)
+        slates: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * len(items)
+        n_train = 0
+        for r in order[first[u] : first[u + 1]]:
+            ts = int(imp.timestamps[r])
+            if ts < t_in:
+                continue
+            shown = imp.items[imp.offsets[r] : imp.offsets[r + 1]]
+            clicked = imp.clicks[imp.offsets[r] : imp.offsets[r + 1]] > 0
+            if len(shown) > cfg.max_slate:
+                keep = np.flatnonzero(clicked)
+                rest = np.flatnonzero(~clicked)[: max(cfg.max_slate - len(keep), 0)]
+                idx = np.sort(np.concatenate([keep, rest]))[: cfg.max_slate]
+                shown, clicked = shown[idx], clicked[idx]
+            choices = [int(j) for j in shown[clicked]] or [-1]
+            for j in choices:
+                if ts >= t_out:
+                    ph = EVAL
+                elif n_train < cfg.max_train_steps:
+                    ph, n_train = TRAIN, n_train + 1
+                else:
+                    ph = GAP
+                items.append(j)
+                phases.append(ph)
+                slates.append(shown.astype(np.int64))
+        users.append((items, slates, phases))
+    n_u = len(users)
+    t_len = max(len(it) for it, _, _ in users)
+    width = max([len(sl) for _, sls, _ in users for sl in sls] + [1])
+    items = np.full((n_u, t_len), 0, dtype=np.int64)
+    phase = np.full((n_u, t_len), PAD, dtype=np.int8)
+    slates = np.full((n_u, t_len, width), -1, dtype=np.int64)
+    for i, (its, sls, phs) in enumerate(users):
+        items[i, : len(its)] = its
+        phase[i, : len(phs)] = phs
+        for t, sl in enumerate(sls):
+            slates[i, t, : len(sl)] = sl
+    return ChoiceLog(
+        interests=np.asarray(setup.user_pool.interests, dtype=np.float32),
+        items=items, ratings=np.full((n_u, t_len), np.nan, dtype=np.float32), phase=phase,
+        slates=slates, user_ids=tuple(inter.user_ids[int(u)] for u in split.users),
+    )
+
+def log_from_engine(engine: Any, steps: int, seed: int = 0) -> tuple[ChoiceLog, dict[str, np.ndarray]]:
+    """Roll ``engine`` (reset here with ``seed``) for ``steps`` steps with uniformly random slates
+    and record what a log with slates would hold — the ground truth for recovery tests.
+
+    Every step is TRAIN. Returns the log and the engine's own per-step numbers (``logp`` (B, T):
+    log-probability of the recorded outcome under the engine's choice model, from its slate
+    utilities and ``click_probabilities``) so a test can compare the two implementations.
+    Users must not leave during the rollout (disable budget and hazard, max_steps > steps).
+    """
+    from ..choice import click_probabilities
+
+    engine.reset(seed)
+    b, k = engine.num_users, engine.config.slate_size
+    n = engine.config.num_candidates
+    gen = torch.Generator().manual_seed(seed)
+    interests = engine.state.interest.clone().numpy()
+    items = np.zeros((b, steps), dtype=np.int64)
+    ratings = np.zeros((b, steps), dtype=np.float32)
+    slates = np.zeros((b, steps, k), dtype=np.int64)
+    logp = np.zeros((b, steps), dtype=np.float64)
+    for t in range(steps):
+        slate = torch.rand(b, n, generator=gen).argsort(dim=1)[:, :k]
+        slates[:, t] = engine.world.pool_ids[slate].numpy()
+        v0 = engine.state.no_click_utility.clone()
+        res = engine.step(slate, autoreset=False)
+        if bool((res.terminated | res.truncated).any()):
+            raise ValueError("a user left during the rollout; disable budget/hazard churn and "
+                             "raise max_steps above steps")
+        info = res.info
+        items[:, t] = info["item"].numpy()
+        ratings[:, t] = info["rating"].numpy()
+        probs = click_probabilities(info["slate_utilities"], v0, engine.model.choice)
+        outcome = torch.where(info["chosen"] >= 0, info["chosen"], torch.full_like(info["chosen"], k))
+        logp[:, t] = torch.log(probs.gather(1, outcome.unsqueeze(1)).squeeze(1)).numpy()
+    log = ChoiceLog(
+        interests=interests, items=items, ratings=ratings,
+        phase=np.full((b, steps), TRAIN, dtype=np.int8), slates=slates,
+    )
+    return log, {"logp": logp}
+
+@dataclass
+class SequenceLog:
+    """Per-user sequences aligned at the first replayed (warm-up) step; B users, T steps.
+
+    ``init`` (B, L): the user's init items (−1 padding) → initial interest;
+    ``unavailable`` (B, M): items consumed before the first replayed step (None when some user
+    consumes an item twice: then every item stays a candidate).
+    """
+
+    init: np.ndarray
+    items: np.ndarray
+    ratings: np.ndarray
+    phase: np.ndarray
+    unavailable: np.ndarray | None
+
+    def __len__(self) -> int:
+        return int(self.items.shape[0])
+
+    def take(self, rows: np.ndarray, last: int) -> SequenceLog:
+        return SequenceLog(
+            init=self.init[rows], items=self.items[rows, :last],
+            ratings=self.ratings[rows, :last], phase=self.phase[rows, :last],
+            unavailable=None if self.unavailable is None else self.unavailable[rows],
+        )
+
+    def last_step(self, rows: np.ndarray, phases: tuple[int, ...]) -> int:
+        """1 + the last step index of ``rows`` in ``phases`` (0 if none)."""
+        hit = np.isin(self.phase[rows], phases).any(axis=0)
+        idx = np.flatnonzero(hit)
+        return int(idx[-1]) + 1 if idx.size else 0
+
+    def count(self, phase: int) -> int:
+        return int((self.phase == phase).sum())
+
+def sequence_log(setup: Any, cfg: AdapterConfig) -> SequenceLog:
+    """The ``SequenceLog`` of a ``RealDataSetup`` (the cohort split of ``datasets``):
+    WARMUP = last ``warmup`` init items, TRAIN = the first ``max_train_steps`` held-in events
+    before the validation slice, VALID = the last ``valid_steps`` held-in events (at most half of
+    held-in), GAP = the rest of held-in, EVAL = the held-out tail."""
+    inter, split = setup.dataset.interactions, setup.split
+    m, n_u = len(setup.catalog), len(split)
+    starts = np.maximum(split.init_end - cfg.warmup, 0)
+    t_len = int((split.lengths - starts).max())
+    l_init = int(split.init_end.max())
+    init = np.full((n_u, l_init), -1, dtype=np.int64)
+    items = np.zeros((n_u, t_len), dtype=np.int64)
+    ratings = np.full((n_u, t_len), np.nan, dtype=np.float32)
+    phase = np.full((n_u, t_len), PAD, dtype=np.int8)
+    unavailable = np.zeros((n_u, m), dtype=bool)
+    repeats = False
+    for i, u in enumerate(split.users):
+        seq = inter.sequence(int(u))
+        s0, ie, hs = int(starts[i]), int(split.init_end[i]), int(split.heldout_start[i])
+        n = int(split.lengths[i]) - s0
+        init[i, :ie] = seq.items[:ie]
+        items[i, :n] = seq.items[s0:]
+        ratings[i, :n] = seq.ratings[s0:]
+        n_valid = min(cfg.valid_steps, (hs - ie) // 2)
+        ph = np.full(n, GAP, dtype=np.int8)
+        ph[: ie - s0] = WARMUP
+        ph[ie - s0 : min(hs - n_valid, ie + cfg.max_train_steps) - s0] = TRAIN
+        ph[hs - n_valid - s0 : hs - s0] = VALID
+        ph[hs - s0 :] = EVAL
+        phase[i, :n] = ph
+        unavailable[i, seq.items[:s0]] = True
+        # Repeats are judged on the fitted part only, so held-out events cannot change the fit.
+        repeats = repeats or np.unique(seq.items[:hs]).shape[0] < hs
+    return SequenceLog(init=init, items=items, ratings=ratings, phase=phase,
+                       unavailable=None if repeats else unavailable)

@@ -1,0 +1,92 @@
+"""Settings of a calibration run: ``CalibrationConfig`` (the fit in the encoder's space) and
+``AdapterConfig`` (the behaviour-tuned item space), typed and checked at construction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CalibrationConfig:
+    """Settings of a calibration run.
+
+    ``max_train_steps``: held-in steps per user in the likelihood (the first ones after init; the
+    rest are replayed without being scored) — bounds the memory of back-propagation through
+    time. ``warmup``: last init items replayed through satiation before scoring starts, so the
+    first scored step does not see a bored-of-nothing user. ``implicit_rating``: the rating used
+    for drift when the log has none (MIND clicks). ``use_impressions``: where the data set
+    records what was shown (MIND), score the held-in/held-out steps against the shown lists,
+    with the no-click option (so ``no_click_utility`` is fitted); ``max_slate``: longer shown
+    lists keep their clicked items and the first others up to this width.
+    """
+
+    max_train_steps: int = 48
+    warmup: int = 10
+    quadrature: int = 9
+    fit_spread: bool = True
+    max_iter: int = 25
+    batch_users: int = 64
+    implicit_rating: float = 4.0
+    hit_k: int = 10
+    max_gram_items: int = 12000
+    max_slate: int = 100
+    use_impressions: bool = True
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("max_train_steps", "quadrature", "max_iter", "batch_users", "hit_k",
+                     "max_gram_items", "max_slate"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"CalibrationConfig.{name} must be an int >= 1, got {v!r}")
+        if self.warmup < 0:
+            raise ValueError(f"CalibrationConfig.warmup must be >= 0, got {self.warmup!r}")
+        if not 1.0 <= self.implicit_rating <= 5.0:
+            raise ValueError("CalibrationConfig.implicit_rating must be in [1, 5]")
+
+@dataclass(frozen=True)
+class AdapterConfig:
+    """Settings of an adapter fit (see the module docstring).
+
+    ``dim``: k, the adapted space's dimension; ``valid_steps``: last held-in events per user
+    scored for early stopping (never fitted); ``patience``: epochs without a better validation
+    log-likelihood before stopping; ``cold_items``: catalog ids treated as new (their counts
+    zeroed, never a fitted target) for the cold-start report. ``residual_l2`` > 0 adds a
+    per-item residual δ_j to W e_j for the items of the fitted catalog, with the Gaussian prior
+    penalty residual_l2·||δ||² (a rare item's δ stays near zero; a new item has none).
+    """
+
+    dim: int = 64
+    max_epochs: int = 30
+    patience: int = 3
+    batch_users: int = 32
+    learning_rate: float = 0.05
+    lr_decay: float = 1.0
+    residual_l2: float = 0.0
+    max_train_steps: int = 48
+    valid_steps: int = 5
+    warmup: int = 10
+    implicit_rating: float = 4.0
+    hit_k: int = 10
+    seed: int = 0
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("dim", "max_epochs", "patience", "batch_users", "max_train_steps",
+                     "valid_steps", "hit_k"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"AdapterConfig.{name} must be an int >= 1, got {v!r}")
+        if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0:
+            raise ValueError(f"AdapterConfig.warmup must be an int >= 0, got {self.warmup!r}")
+        if not (isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate < 10):
+            raise ValueError(f"AdapterConfig.learning_rate must be in (0, 10), got "
+                             f"{self.learning_rate!r}")
+        if not (isinstance(self.lr_decay, (int, float)) and 0 < self.lr_decay <= 1):
+            raise ValueError(f"AdapterConfig.lr_decay must be in (0, 1], got {self.lr_decay!r}")
+        if not (isinstance(self.residual_l2, (int, float)) and self.residual_l2 >= 0):
+            raise ValueError(f"AdapterConfig.residual_l2 must be a number >= 0 (0 = no per-item "
+                             f"residual), got {self.residual_l2!r}")
+        if not 1.0 <= self.implicit_rating <= 5.0:
+            raise ValueError(f"AdapterConfig.implicit_rating must be in [1, 5], got "
+                             f"{self.implicit_rating!r}")
