@@ -22,11 +22,11 @@ from .config import (
     ScenarioConfig,
     UserModelConfig,
 )
-from .engine import Engine
 from .env import DriftRecEnv, EpisodeEndedError
+from .model.engine import Engine
+from .model.state import UserState, WorldState
 from .personas import generate_personas
 from .scenarios import SCENARIOS, make_scenario
-from .state import UserState, WorldState
 from .users import UserPool
 from .vector_env import DriftRecVectorEnv
 from .wrappers import FlatObservation, ScoreAction

@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from .config import ScenarioConfig
-from .engine import Engine
+from .model.engine import Engine
 from .scenarios import apply_overrides, make_scenario
 from .users import UserPool
 

@@ -11,7 +11,7 @@ import torch
 
 from .builder import build_engine
 from .config import ScenarioConfig
-from .engine import Engine
+from .model.engine import Engine
 from .model.fast import O_REWARD, O_TERM, O_TRUNC, check_backend
 from .render import FrameRenderer, LastStep, check_render_mode, render_user_line
 from .spaces import action_space, observation_space

@@ -13,7 +13,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector.utils import batch_space
 
-from .engine import Engine
+from .model.engine import Engine
 
 
 class SlateSpace(spaces.MultiDiscrete):

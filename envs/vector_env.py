@@ -22,7 +22,7 @@ from gymnasium.vector.utils import batch_space
 
 from .builder import build_engine
 from .config import ScenarioConfig
-from .engine import Engine, StepResult
+from .model.engine import Engine, StepResult
 from .model.fast import O_REWARD, O_TERM, O_TRUNC
 from .render import (
     FrameRenderer,

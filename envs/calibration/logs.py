@@ -170,7 +170,7 @@ def log_from_engine(engine: Any, steps: int, seed: int = 0) -> tuple[ChoiceLog, 
     utilities and ``click_probabilities``) so a test can compare the two implementations.
     Users must not leave during the rollout (disable budget and hazard, max_steps > steps).
     """
-    from ..choice import click_probabilities
+    from ..model.choice import click_probabilities
 
     engine.reset(seed)
     b, k = engine.num_users, engine.config.slate_size

@@ -47,11 +47,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..choice import position_effect
 from ..config import UserModelConfig
-from ..drift import drift_strength
+from ..model.choice import position_effect
+from ..model.drift import drift_strength
+from ..model.satiation import boredom
 from ..ranking import TargetRanks, concat_ranks, ranking_metrics, target_ranks
-from ..satiation import boredom
 from .logs import EVAL, GAP, PAD, TRAIN, ChoiceLog
 from .settings import CalibrationConfig
 

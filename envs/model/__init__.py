@@ -1,6 +1,15 @@
-"""The user model as plain functions over an explicit state (``reference``), and the data it is
-given (``params``). ``reference_step`` defines driftrec's users; faster paths are checked
-against it."""
+"""The user model: what driftrec's users are, and the paths that step them.
+
+- ``reference``: the definition, ``reference_step`` as plain functions over an explicit state,
+  composed from one module per mechanism: ``choice``, ``response``, ``drift``, ``satiation``,
+  ``exogenous`` (trend and walk), ``budget`` (satisfaction and churn); ``params`` is the data it
+  is given.
+- ``engine`` (with its stored ``state``): the batched torch path, for large B and GPUs.
+- ``fast`` (``fast_kernels``): the compiled path for one user and small batches.
+
+Both paths are checked against the reference (``tests/envs/test_reference_step.py``,
+``tests/envs/test_fast_path.py``). The counter-based draws (``envs/rng.py``) and the row-stable
+products (``envs/gemm.py``) stay one level up: the sources of users use them too."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The fast path: the user model compiled into a few numba kernels over an explicit state, for one
 user and small batches (``backend="fast"`` of ``DriftRecEnv`` / ``DriftRecVectorEnv``).
 
-Why it exists: the batched torch engine (``envs/engine.py``) pays hundreds of small tensor
+Why it exists: the batched torch engine (``envs/model/engine.py``) pays hundreds of small tensor
 operations per call whatever B, so one user stepped through ``gym.make`` was an order of
 magnitude slower than other simulators. Here an env step is one compiled call: per user, the same
 scalar code reads the interest ``u`` and satiation ``s`` rows, scores today's N candidates (dot
@@ -37,9 +37,9 @@ import numpy as np
 import torch
 
 from .. import rng
-from ..engine import Engine, StepResult
-from ..exogenous import trending_category as trending_category_of
 from ..interface import OBS_KEYS
+from .engine import Engine, StepResult
+from .exogenous import trending_category as trending_category_of
 
 BACKENDS = ("fast", "torch")
 

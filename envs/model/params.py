@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..config import ScenarioConfig, UserModelConfig
-from ..exogenous import category_centroids, principal_basis
+from .exogenous import category_centroids, principal_basis
 
 # Rank of the subspace of a new user's interest noise (``reference.new_users``).
 NOISE_RANK = 32

@@ -1,5 +1,5 @@
 """The user model of driftrec, as plain functions over an explicit state: the definition of the
-simulator's users, step by step. Every faster path (the batched engine in ``envs/engine.py``,
+simulator's users, step by step. Every faster path (the batched engine in ``envs/model/engine.py``,
 small-batch paths) must agree with ``reference_step`` (``tests/envs/test_reference_step.py``).
 
     state, outcome = reference_step(state, slate, params, draws)
@@ -45,16 +45,16 @@ from typing import Any
 import torch
 
 from .. import rng
-from ..budget import churn, update_budget, update_satisfaction
-from ..choice import choose
 from ..config import ScenarioConfig, UserModelConfig
-from ..drift import apply_drift, drift_strength, normalise_
-from ..exogenous import apply_exogenous
-from ..exogenous import trending_category as _trending_category
-from ..response import Response, respond
-from ..satiation import boredom, update_satiation
 from ..validation import validate_slate
+from .budget import churn, update_budget, update_satisfaction
+from .choice import choose
+from .drift import apply_drift, drift_strength, normalise_
+from .exogenous import apply_exogenous
+from .exogenous import trending_category as _trending_category
 from .params import DTYPE, ReferenceParams
+from .response import Response, respond
+from .satiation import boredom, update_satiation
 
 # Uniforms per user-step after the choice's (1 for mnl, else K): completion noise, rating noise,
 # purchase, churn hazard; then r for the random walk (``step_draws``).

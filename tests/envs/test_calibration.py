@@ -21,7 +21,7 @@ from driftrec.envs import calibration as cal
 from driftrec.envs.calibration import raw_fit
 from driftrec.envs.catalog import Catalog
 from driftrec.envs.datasets import load_dataset
-from driftrec.envs.engine import Engine
+from driftrec.envs.model.engine import Engine
 from driftrec.envs.scenarios import make_scenario
 from driftrec.envs.users import UserPool
 

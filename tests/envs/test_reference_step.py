@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 import torch
 from driftrec.envs import DriftRecVectorEnv
-from driftrec.envs.choice import click_probabilities
 from driftrec.envs.model import (
     ReferenceParams,
     ReferenceState,
@@ -29,6 +28,7 @@ from driftrec.envs.model import (
     step_draws,
     utility,
 )
+from driftrec.envs.model.choice import click_probabilities
 from driftrec.envs.model.reference import RESPONSE_DRAWS, Outcome
 
 RTOL, ATOL = 2e-5, 2e-5

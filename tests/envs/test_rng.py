@@ -1,7 +1,7 @@
 import pytest
 import torch
 from driftrec.envs import rng
-from driftrec.envs.response import logistic_noise
+from driftrec.envs.model.response import logistic_noise
 
 
 def test_hash32_stays_in_32_bits_and_is_deterministic():

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import torch
 
-from .config import BudgetConfig
-from .rng import sigmoid
+from ..config import BudgetConfig
+from ..rng import sigmoid
 
 
 def update_budget(

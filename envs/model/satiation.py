@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from .config import SatiationConfig
+from ..config import SatiationConfig
 
 
 def update_satiation(

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import torch
 
-from . import rng
-from .config import ExogenousConfig
-from .gemm import rows_stable_mm
+from .. import rng
+from ..config import ExogenousConfig
+from ..gemm import rows_stable_mm
 
 
 def principal_basis(embeddings: torch.Tensor, rank: int) -> torch.Tensor:

@@ -2,7 +2,7 @@
 
 import torch
 from driftrec.envs.config import SatiationConfig
-from driftrec.envs.satiation import boredom, update_satiation
+from driftrec.envs.model.satiation import boredom, update_satiation
 
 
 def test_satiation_update_formula():

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .config import ResponseConfig
-from .rng import sigmoid
+from ..config import ResponseConfig
+from ..rng import sigmoid
 
 
 @dataclass

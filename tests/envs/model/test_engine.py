@@ -218,7 +218,7 @@ def test_drift_info_equals_cosine_to_the_initial_interest(catalog, monkeypatch, 
     large for them, the dot product with the stored u_0) keeps <u, u_0> exact: info["drift"] is
     cos(u_t, u_0) of the hidden state, through drift, walk, trend and autoresets."""
     if not tables:
-        monkeypatch.setattr(driftrec.envs.engine, "MAX_PERSONA_TABLE", 0)
+        monkeypatch.setattr(driftrec.envs.model.engine, "MAX_PERSONA_TABLE", 0)
     env = driftrec.envs.DriftRecVectorEnv(
         16, "video", catalog=catalog, encoder="hashing", max_steps=12
     )

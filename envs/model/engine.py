@@ -43,19 +43,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import rng
-from .agent_view import build_agent_view
+from .. import rng
+from ..agent_view import build_agent_view
+from ..config import ScenarioConfig
+from ..gemm import MIN_GEMM_ROWS, rows_stable_mm, similarity_product
+from ..users import UserPool, draw_new_users, persona_pool, synthetic_pool
 from .budget import churn, update_budget, update_satisfaction
 from .choice import choose, examination, position_effect
-from .config import ScenarioConfig
 from .drift import drift_strength
 from .exogenous import trending_category
-from .gemm import MIN_GEMM_ROWS, rows_stable_mm, similarity_product
-from .model.params import catalog_bases, resolve_user_model
-from .model.reference import reward as scenario_reward
+from .params import catalog_bases, resolve_user_model
+from .reference import reward as scenario_reward
 from .response import completion_logit, purchase_logit, rating_mean, respond
 from .state import UserState, WorldState
-from .users import UserPool, draw_new_users, persona_pool, synthetic_pool
 
 # Exact renormalisation of a user's stored interest at least every this many of its own steps
 # bounds the float error of the closed-form norm update (keyed by the user's step count, so it

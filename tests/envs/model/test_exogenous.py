@@ -1,7 +1,7 @@
 """Exogenous drift: off → interest constant without consumption; on → a unit-norm random walk."""
 
 import torch
-from driftrec.envs.exogenous import principal_basis, trending_category
+from driftrec.envs.model.exogenous import principal_basis, trending_category
 
 
 def _interest_after(h, catalog, steps: int, **kw):

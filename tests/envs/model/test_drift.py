@@ -3,7 +3,7 @@
 import pytest
 import torch
 from driftrec.envs.config import DriftConfig
-from driftrec.envs.drift import apply_drift, drift_strength, normalise_
+from driftrec.envs.model.drift import apply_drift, drift_strength, normalise_
 
 
 def test_drift_step_formula():

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .gemm import MIN_GEMM_ROWS
+from ..gemm import MIN_GEMM_ROWS
 
 
 @dataclass

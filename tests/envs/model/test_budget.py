@@ -1,8 +1,8 @@
 """Budget ends sessions; quality refills it (other mechanisms off)."""
 
 import torch
-from driftrec.envs.budget import churn, hazard, update_budget
 from driftrec.envs.config import BudgetConfig
+from driftrec.envs.model.budget import churn, hazard, update_budget
 
 
 def test_budget_formula_spends_and_refills():

@@ -3,8 +3,8 @@
 import pytest
 import torch
 from driftrec.envs import rng
-from driftrec.envs.choice import choose, click_probabilities
 from driftrec.envs.config import ChoiceConfig
+from driftrec.envs.model.choice import choose, click_probabilities
 
 DRAWS = 40_000
 

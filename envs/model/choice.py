@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import torch
 
-from .config import ChoiceConfig
-from .rng import sigmoid
+from ..config import ChoiceConfig
+from ..rng import sigmoid
 
 
 def examination(k: int, config: ChoiceConfig, device: torch.device | str = "cpu") -> torch.Tensor:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from .config import DriftConfig
+from ..config import DriftConfig
 
 
 def drift_strength(

@@ -1,6 +1,6 @@
 import torch
 from driftrec.envs.config import ResponseConfig
-from driftrec.envs.response import respond
+from driftrec.envs.model.response import respond
 
 
 def _respond(cfg, consumed=(True, True, False)):
