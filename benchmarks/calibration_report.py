@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from driftrec.encoders.io import atomic_write_json
 from driftrec.envs.calibration import AdapterConfig, CalibrationConfig, calibrate
-from driftrec.envs.datasets import DATASETS, build_setup, load_dataset
+from driftrec.envs.sources.datasets import DATASETS, build_setup, load_dataset
 
 from .report import versions
 

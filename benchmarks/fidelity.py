@@ -47,10 +47,10 @@ from driftrec.envs.calibration import (
     fit_adapter,
     sequence_log,
 )
-from driftrec.envs.datasets import DATASETS, build_setup, load_dataset
-from driftrec.envs.datasets.cohort import item_statistics
 from driftrec.envs.ranking import concat_ranks, ranking_metrics, target_ranks
 from driftrec.envs.scenarios import make_scenario
+from driftrec.envs.sources.datasets import DATASETS, build_setup, load_dataset
+from driftrec.envs.sources.datasets.cohort import item_statistics
 
 from .report import versions
 

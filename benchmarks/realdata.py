@@ -1,6 +1,6 @@
 """CLI glue for real data sets: ``driftrec bench --dataset`` and ``driftrec calibrate``.
 
-Loading, cohort building and calibration live in ``driftrec.envs.datasets`` and
+Loading, cohort building and calibration live in ``driftrec.envs.sources.datasets`` and
 ``driftrec.envs.calibration``; this module maps the flags onto them, turns their documented
 errors (``DatasetFormatError`` names the file, the line and what was expected) into one-line CLI
 errors, and reuses the bench runner so a data-set run writes the same results folder and plots
@@ -69,7 +69,7 @@ def bench_dataset(args: argparse.Namespace, argv: Sequence[str]) -> int:
     users (the preset of the data set's domain, or a calibration file's scenario)."""
     from .runner import BenchConfig
 
-    ds = _module("driftrec.envs.datasets", "benchmarking on real data sets (--dataset)")
+    ds = _module("driftrec.envs.sources.datasets", "benchmarking on real data sets (--dataset)")
     data_dir = _check_dataset(args, ds.DATASETS)
     if args.scenarios:
         raise CLIError("--scenarios does not apply with --dataset (the data set defines the "
@@ -139,7 +139,7 @@ def _fit_to_catalog(scenario: Any, setup: Any) -> dict[str, int]:
 
 def calibrate_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """``driftrec calibrate``: fit, report held-out fit, write the parameter file."""
-    ds = _module("driftrec.envs.datasets", "calibration (driftrec calibrate)")
+    ds = _module("driftrec.envs.sources.datasets", "calibration (driftrec calibrate)")
     cal = _module("driftrec.envs.calibration", "calibration (driftrec calibrate)")
     data_dir = _check_dataset(args, ds.DATASETS)
     check_encoder(args.encoder)

@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 from driftrec.encoders import load_encoder
 from driftrec.encoders.io import atomic_write_json
-from driftrec.envs.builtin import DOMAINS
-from driftrec.envs.catalog import Catalog, load_catalog
-from driftrec.envs.personas import generate_personas
+from driftrec.envs.sources.builtin import DOMAINS
+from driftrec.envs.sources.catalog import Catalog, load_catalog
+from driftrec.envs.sources.personas import generate_personas
 
 from .report import versions
 

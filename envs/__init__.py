@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from gymnasium.envs.registration import register, registry
 
-from .catalog import Catalog, load_catalog
 from .config import (
     BudgetConfig,
     ChoiceConfig,
@@ -25,9 +24,10 @@ from .config import (
 from .env import DriftRecEnv, EpisodeEndedError
 from .model.engine import Engine
 from .model.state import UserState, WorldState
-from .personas import generate_personas
 from .scenarios import SCENARIOS, make_scenario
-from .users import UserPool
+from .sources.catalog import Catalog, load_catalog
+from .sources.personas import generate_personas
+from .sources.users import UserPool
 from .vector_env import DriftRecVectorEnv
 from .wrappers import FlatObservation, ScoreAction
 

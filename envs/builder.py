@@ -13,7 +13,7 @@ from typing import Any
 from .config import ScenarioConfig
 from .model.engine import Engine
 from .scenarios import apply_overrides, make_scenario
-from .users import UserPool
+from .sources.users import UserPool
 
 _ENCODERS: dict[tuple[str, int | None], Any] = {}
 _CATALOGS: dict[tuple[str, str, str], Any] = {}
@@ -34,7 +34,7 @@ def get_catalog(domain: str, spec: str) -> tuple[Any, Any]:
     encoder = get_encoder(spec)
     key = (domain, encoder.name, os.environ.get("DRIFTREC_CACHE_DIR", ""))
     if key not in _CATALOGS:
-        from .catalog import load_catalog
+        from .sources.catalog import load_catalog
 
         _CATALOGS[key] = load_catalog(domain, encoder=encoder)
     return _CATALOGS[key], encoder
@@ -42,7 +42,7 @@ def get_catalog(domain: str, spec: str) -> tuple[Any, Any]:
 
 def _encoder_for(catalog: Any, spec: str) -> Any:
     """The encoder that produced ``catalog`` if ``spec`` names it, else None (no persona texts)."""
-    from .builtin import DOMAINS
+    from .sources.builtin import DOMAINS
 
     if getattr(catalog, "domain", None) not in DOMAINS:
         return None  # no persona texts for a custom domain: no need to load any encoder
@@ -84,7 +84,7 @@ def build_engine(
     if catalog is None:
         catalog, encoder = get_catalog(config.domain, config.encoder)
     else:
-        from .catalog import require_catalog
+        from .sources.catalog import require_catalog
 
         catalog = require_catalog(catalog)
         encoder = _encoder_for(catalog, config.encoder) if user_pool is None else None

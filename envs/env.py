@@ -14,8 +14,8 @@ from .config import ScenarioConfig
 from .model.engine import Engine
 from .model.fast import O_REWARD, O_TERM, O_TRUNC, check_backend
 from .render import FrameRenderer, LastStep, check_render_mode, render_user_line
+from .sources.users import UserPool
 from .spaces import action_space, observation_space
-from .users import UserPool
 from .validation import validate_slate
 from .vector_env import check_options, check_seed, fork_safe_threads, info_to_numpy
 

@@ -31,8 +31,8 @@ from .render import (
     render_user_line,
     users_to_render,
 )
+from .sources.users import UserPool
 from .spaces import action_space, observation_space
-from .users import UserPool
 from .validation import validate_slate
 
 # The process that imported this module: an env built in another one is in a forked child.

@@ -37,8 +37,8 @@ def hashing_encoder():
 @pytest.fixture(scope="session")
 def movielens_files() -> ModuleType:
     """The MovieLens fixture writers (``write_100k``, ``write_latest``) of
-    ``envs/test_datasets_movielens.py``, for other tests (test modules are not a package)."""
-    path = Path(__file__).parent / "envs" / "test_datasets_movielens.py"
+    ``envs/sources/test_datasets_movielens.py``, for other tests (test modules are not a package)."""
+    path = Path(__file__).parent / "envs" / "sources" / "test_datasets_movielens.py"
     spec = importlib.util.spec_from_file_location("_movielens_files", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

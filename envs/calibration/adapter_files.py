@@ -119,7 +119,7 @@ def adapt_pool(pool: Any, weight: np.ndarray) -> Any:
     history in the text space) mapped by W and re-normalised — the linear image of the same
     history; profiles in the text space (d = W's input dim) mapped the same way, agent-side
     ones kept."""
-    from ..users import UserPool
+    from ..sources.users import UserPool
 
     d = weight.shape[1]
     if pool.interests.shape[1] != d:

@@ -46,7 +46,7 @@ def calibrate(
             written to ``<out stem>.adapter.npz`` beside it and referenced by its SHA-256.
             ``checkpoint``: the adapter fit's resumable checkpoint file.
     """
-    from ..datasets import RealDataSetup, build_setup
+    from ..sources.datasets import RealDataSetup, build_setup
 
     cfg = config or CalibrationConfig()
     t0 = time.perf_counter()

@@ -47,7 +47,7 @@ from .. import rng
 from ..agent_view import build_agent_view
 from ..config import ScenarioConfig
 from ..gemm import MIN_GEMM_ROWS, rows_stable_mm, similarity_product
-from ..users import UserPool, draw_new_users, persona_pool, synthetic_pool
+from ..sources.users import UserPool, draw_new_users, persona_pool, synthetic_pool
 from .budget import churn, update_budget, update_satisfaction
 from .choice import choose, examination, position_effect
 from .drift import drift_strength

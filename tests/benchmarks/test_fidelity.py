@@ -8,7 +8,7 @@ import json
 import pytest
 from driftrec.benchmarks import fidelity
 from driftrec.envs import calibration as cal
-from driftrec.envs.datasets import load_dataset
+from driftrec.envs.sources.datasets import load_dataset
 
 
 def test_every_model_is_scored_on_the_calibration_splits_held_out_events(

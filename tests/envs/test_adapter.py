@@ -89,7 +89,7 @@ def test_fit_recovers_the_adapter_and_parameters_that_generated_the_data() -> No
 
 def _calibrate(root, encoder, out):
     from driftrec.envs import calibration as cal
-    from driftrec.envs.datasets import load_dataset
+    from driftrec.envs.sources.datasets import load_dataset
 
     cfg = ad.AdapterConfig(dim=6, max_epochs=2, batch_users=4, progress=False)
     return cal.calibrate(load_dataset("movielens", root), encoder, adapter=cfg, out=out)

@@ -15,7 +15,7 @@ import pytest
 from driftrec.envs import calibration as ad
 from driftrec.envs import make_scenario
 from driftrec.envs.builder import build_engine, get_catalog
-from driftrec.envs.users import UserPool
+from driftrec.envs.sources.users import UserPool
 
 SMALL = {"encoder": "hashing", "num_candidates": 20, "slate_size": 3}
 PARAMETERS = {"interest_weight": 5.0, "drift_rate": 0.2, "drift_neutral_rating": 2.0}
@@ -149,7 +149,7 @@ def test_a_calibrated_adapter_with_residuals_runs_on_its_data_sets_catalog_and_u
 ) -> None:
     """``calibrate`` → file with W and δ → the env on the data set's own catalog and pool."""
     from driftrec.envs import calibration as cal
-    from driftrec.envs.datasets import build_setup, load_dataset
+    from driftrec.envs.sources.datasets import build_setup, load_dataset
 
     root = movielens_files.write_100k(tmp_path / "ml", num_users=12, num_items=20)
     setup = build_setup(load_dataset("movielens", root), hashing_encoder)

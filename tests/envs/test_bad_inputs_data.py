@@ -22,9 +22,13 @@ import pytest
 import torch
 from driftrec.encoders import HashingEncoder, load_encoder
 from driftrec.envs import Catalog, load_catalog, make_scenario
-from driftrec.envs.catalog import CatalogRecordError
-from driftrec.envs.datasets import DatasetFileNotFoundError, DatasetFormatError, load_dataset
-from driftrec.envs.personas import generate_personas
+from driftrec.envs.sources.catalog import CatalogRecordError
+from driftrec.envs.sources.datasets import (
+    DatasetFileNotFoundError,
+    DatasetFormatError,
+    load_dataset,
+)
+from driftrec.envs.sources.personas import generate_personas
 
 
 class Case(NamedTuple):

@@ -19,11 +19,11 @@ import pytest
 import torch
 from driftrec.envs import calibration as cal
 from driftrec.envs.calibration import raw_fit
-from driftrec.envs.catalog import Catalog
-from driftrec.envs.datasets import load_dataset
 from driftrec.envs.model.engine import Engine
 from driftrec.envs.scenarios import make_scenario
-from driftrec.envs.users import UserPool
+from driftrec.envs.sources.catalog import Catalog
+from driftrec.envs.sources.datasets import load_dataset
+from driftrec.envs.sources.users import UserPool
 
 TRUE = {
     "interest_weight": 3.0, "appeal_weight": 1.5, "drift_rate": 0.3, "satiation_decay": 0.6,
@@ -179,7 +179,7 @@ def _write_mind(root: Path, click_every: int) -> Path:
 
 def test_mind_impressions_become_slates_with_no_click_steps(tmp_path: Path,
                                                            hashing_encoder) -> None:
-    from driftrec.envs.datasets import build_setup
+    from driftrec.envs.sources.datasets import build_setup
 
     setup = build_setup(load_dataset("mind", _write_mind(tmp_path / "mind", 2)), hashing_encoder)
     cfg = cal.CalibrationConfig(warmup=3, progress=False)

@@ -248,8 +248,8 @@ class RealDataSetup:
     """
 
     dataset: Dataset
-    catalog: Any  # driftrec.envs.catalog.Catalog
-    user_pool: Any  # driftrec.envs.users.UserPool
+    catalog: Any  # driftrec.envs.sources.catalog.Catalog
+    user_pool: Any  # driftrec.envs.sources.users.UserPool
     split: Split
     config: CohortConfig
 
@@ -279,8 +279,8 @@ def build_setup(
     ``encoder``: a ``TextEncoder`` or a ``load_encoder`` spec (its embedding cache makes reruns
     fast).
     """
-    from driftrec.envs.catalog import Catalog, resolve_encoder
-    from driftrec.envs.users import UserPool
+    from driftrec.envs.sources.catalog import Catalog, resolve_encoder
+    from driftrec.envs.sources.users import UserPool
 
     config = config or CohortConfig()
     split = split_sequences(dataset, config)

@@ -1,4 +1,4 @@
-"""Tests for envs/catalog.py and the built-in generator (envs/builtin/)."""
+"""Tests for envs/sources/catalog.py and the built-in generator (envs/sources/builtin/)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from driftrec.envs.builtin import DOMAINS, generate_records
-from driftrec.envs.catalog import Catalog, CatalogRecordError, load_catalog
+from driftrec.envs.sources.builtin import DOMAINS, generate_records
+from driftrec.envs.sources.catalog import Catalog, CatalogRecordError, load_catalog
 
 RECORDS = [
     {"id": "a", "title": "Lemon Garlic Chicken in One Pan", "description": "A weeknight recipe.",

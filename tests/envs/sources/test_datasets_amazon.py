@@ -8,7 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from driftrec.envs.datasets import DatasetFileNotFoundError, DatasetFormatError, load_dataset
+from driftrec.envs.sources.datasets import (
+    DatasetFileNotFoundError,
+    DatasetFormatError,
+    load_dataset,
+)
 
 META = [
     {"main_category": "All Beauty", "title": "Rose Face Oil", "average_rating": 4.5,

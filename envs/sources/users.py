@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import rng
-from .config import HeterogeneityConfig, UserModelConfig
-from .gemm import rows_stable_mm
+from .. import rng
+from ..config import HeterogeneityConfig, UserModelConfig
+from ..gemm import rows_stable_mm
 
 
 @dataclass(frozen=True)

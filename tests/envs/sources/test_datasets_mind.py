@@ -6,7 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from driftrec.envs.datasets import DatasetFileNotFoundError, DatasetFormatError, load_dataset
+from driftrec.envs.sources.datasets import (
+    DatasetFileNotFoundError,
+    DatasetFormatError,
+    load_dataset,
+)
 
 NEWS = [
     ("N1", "sports", "football_nfl", "Team wins the final", "A late goal decided it.",

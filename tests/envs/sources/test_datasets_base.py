@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from driftrec.envs import calibration as cal
-from driftrec.envs.datasets import load_dataset
-from driftrec.envs.datasets.base import InteractionBuilder
+from driftrec.envs.sources.datasets import load_dataset
+from driftrec.envs.sources.datasets.base import InteractionBuilder
 
 USERS, SECONDS, PER_SECOND, ITEMS = 10, 4, 3, 20
 

@@ -314,7 +314,7 @@ def load_catalog(
     through the encoder's on-disk cache, so only the first call per encoder computes anything.
 
     Args:
-        domain: one of ``driftrec.envs.builtin.DOMAINS``.
+        domain: one of ``driftrec.envs.sources.builtin.DOMAINS``.
         encoder: a ``TextEncoder`` or a ``load_encoder`` spec; ``None`` means ``"minilm"``.
         cache_dir: embedding cache folder (with an encoder object too: its model, this cache).
         seed: generator seed; the default 0 is *the* built-in catalog every benchmark uses.

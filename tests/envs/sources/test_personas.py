@@ -1,10 +1,10 @@
-"""Tests for envs/personas.py."""
+"""Tests for envs/sources/personas.py."""
 
 from __future__ import annotations
 
 import pytest
-from driftrec.envs.builtin import DOMAINS, generate_records
-from driftrec.envs.personas import Persona, generate_personas
+from driftrec.envs.sources.builtin import DOMAINS, generate_records
+from driftrec.envs.sources.personas import Persona, generate_personas
 
 
 @pytest.mark.parametrize("domain", DOMAINS)

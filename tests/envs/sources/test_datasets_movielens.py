@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from driftrec.envs.datasets import (
+from driftrec.envs.sources.datasets import (
     DatasetFileNotFoundError,
     DatasetFormatError,
     load_dataset,

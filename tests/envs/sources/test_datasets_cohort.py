@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from driftrec.envs.datasets import (
+from driftrec.envs.sources.datasets import (
     CohortConfig,
     Dataset,
     DatasetItems,
@@ -17,7 +17,7 @@ from driftrec.envs.datasets import (
     load_dataset,
     split_sequences,
 )
-from driftrec.envs.datasets.cohort import initial_interests
+from driftrec.envs.sources.datasets.cohort import initial_interests
 
 
 def tiny(ratings: list[list[float]], items: list[list[int]], m: int = 4) -> Dataset:
