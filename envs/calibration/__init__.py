@@ -7,7 +7,7 @@ Modules, one job each:
 - ``settings``: ``CalibrationConfig``, ``AdapterConfig``.
 - ``logs``: the logs the likelihood replays (cohort split, impressions, engine rollouts).
 - ``likelihood``: the user model's likelihood, through the reference step's functions.
-- ``raw_fit``: the fit in the encoder's own space (L-BFGS, per-user spread integrated out).
+- ``raw_fit``: the fit in the encoder's own space (W = identity; L-BFGS, spread integrated out).
 - ``adapter_fit``: the fit of the item adapter with the user model (Adam, early stopping).
 - ``adapter_files``: the adapter file, and a catalog / pool / encoder mapped through it.
 - ``files``: calibration files: save, load, resolve into a scenario.
@@ -40,11 +40,14 @@ from .files import (
 )
 from .likelihood import (
     ADAPTER_PARAMETERS,
+    PARAMETER_TRANSFORMS,
     AdapterModel,
     adapted_embeddings,
+    mean_loglik,
     pca_basis,
     replay,
     sample_log,
+    score_events,
     set_parameters,
 )
 from .logs import (
@@ -54,25 +57,64 @@ from .logs import (
     TRAIN,
     VALID,
     WARMUP,
-    ChoiceLog,
     SequenceLog,
     log_from_engine,
     log_from_impressions,
-    log_from_setup,
     sequence_log,
 )
 from .pipeline import calibrate
-from .raw_fit import evaluate, fit, make_world, standard_errors
+from .raw_fit import World, evaluate, fit, make_world, standard_errors
 from .settings import AdapterConfig, CalibrationConfig
 
 __all__ = [
-    "ADAPTER_FORMAT", "ADAPTER_PARAMETERS", "ADAPTER_VERSION", "EVAL", "FORMAT_VERSION", "GAP",
-    "OVERRIDE_KEYS", "PAD", "PARAMETERS", "TRAIN", "VALID", "WARMUP", "AdaptedEncoder",
-    "AdapterConfig", "AdapterFit", "AdapterModel", "CalibrationConfig", "CalibrationResult",
-    "ChoiceLog", "SequenceLog", "adapt_catalog", "adapt_pool", "adapted_embeddings",
-    "adapter_bytes", "calibrate", "calibrated_scenario", "check_adapter_reference", "evaluate",
-    "evaluate_adapter", "fit", "fit_adapter", "load_adapter", "load_calibration",
-    "load_residual", "log_from_engine", "log_from_impressions", "log_from_setup", "make_world",
-    "model_parameters", "pca_basis", "replay", "resolve_scenario", "sample_log", "save_adapter",
-    "scenario_adapter", "sequence_log", "set_parameters", "standard_errors",
+    "ADAPTER_FORMAT",
+    "ADAPTER_PARAMETERS",
+    "ADAPTER_VERSION",
+    "EVAL",
+    "FORMAT_VERSION",
+    "GAP",
+    "OVERRIDE_KEYS",
+    "PAD",
+    "PARAMETERS",
+    "PARAMETER_TRANSFORMS",
+    "TRAIN",
+    "VALID",
+    "WARMUP",
+    "AdaptedEncoder",
+    "AdapterConfig",
+    "AdapterFit",
+    "AdapterModel",
+    "CalibrationConfig",
+    "CalibrationResult",
+    "SequenceLog",
+    "World",
+    "adapt_catalog",
+    "adapt_pool",
+    "adapted_embeddings",
+    "adapter_bytes",
+    "calibrate",
+    "calibrated_scenario",
+    "check_adapter_reference",
+    "evaluate",
+    "evaluate_adapter",
+    "fit",
+    "fit_adapter",
+    "load_adapter",
+    "load_calibration",
+    "load_residual",
+    "log_from_engine",
+    "log_from_impressions",
+    "make_world",
+    "mean_loglik",
+    "model_parameters",
+    "pca_basis",
+    "replay",
+    "resolve_scenario",
+    "sample_log",
+    "save_adapter",
+    "scenario_adapter",
+    "score_events",
+    "sequence_log",
+    "set_parameters",
+    "standard_errors",
 ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,15 @@ from driftrec.encoders.io import atomic_save
 from tqdm.auto import tqdm
 
 from ..config import UserModelConfig
-from ..ranking import concat_ranks, ranking_metrics
-from .likelihood import ADAPTER_PARAMETERS, AdapterModel, pca_basis, replay, set_parameters
+from .likelihood import (
+    ADAPTER_PARAMETERS,
+    AdapterModel,
+    mean_loglik,
+    pca_basis,
+    replay,
+    score_events,
+    set_parameters,
+)
 from .logs import EVAL, GAP, TRAIN, VALID, WARMUP, SequenceLog
 from .settings import AdapterConfig
 
@@ -36,19 +43,22 @@ class AdapterFit:
     def overrides(self) -> dict[str, float]:
         return {ADAPTER_PARAMETERS[k]: float(v) for k, v in self.parameters.items()}
 
+
 def _fingerprint(log: SequenceLog, embeddings: np.ndarray, appeal: np.ndarray,
                  cfg: AdapterConfig, model: UserModelConfig) -> str:
     """Hash of what the fit sees (fitted phases only) — a checkpoint from other data or settings
     is refused, not silently resumed."""
     h = hashlib.sha256()
     fit_mask = np.isin(log.phase, (WARMUP, TRAIN, VALID, GAP))
-    for arr in (log.init, np.where(fit_mask, log.items, -2),
+    for arr in (log.init, log.interests, np.where(fit_mask, log.items, -2),
                 np.where(fit_mask, np.nan_to_num(log.ratings, nan=-9), -9), embeddings, appeal):
-        h.update(np.ascontiguousarray(arr).tobytes())
+        if arr is not None:
+            h.update(np.ascontiguousarray(arr).tobytes())
     cfg_items = {k: v for k, v in asdict(cfg).items() if k != "progress"}
     h.update(repr(sorted(cfg_items.items())).encode())
     h.update(repr(model).encode())
     return h.hexdigest()
+
 
 def fit_adapter(
     log: SequenceLog,
@@ -76,7 +86,6 @@ def fit_adapter(
     start = {"epoch": 0, "best": -math.inf, "best_state": None, "bad": 0, "history": []}
     if checkpoint is not None and Path(checkpoint).exists():
         start = _load_checkpoint(Path(checkpoint), fp, net, opt)
-    users = np.arange(len(log))
     n_train = log.count(TRAIN)
     best, best_state, bad, history = (start["best"], start["best_state"], start["bad"],
                                       start["history"])
@@ -84,13 +93,8 @@ def fit_adapter(
     bar = tqdm(total=cfg.max_epochs, initial=epoch, desc="adapter", unit="epoch",
                disable=not cfg.progress)
     while epoch < cfg.max_epochs and bad < cfg.patience:
-        order = np.random.default_rng([cfg.seed, epoch]).permutation(users)
         train_ll = 0.0
-        for lo in range(0, len(order), cfg.batch_users):
-            rows = np.sort(order[lo : lo + cfg.batch_users])
-            last = log.last_step(rows, (TRAIN,))
-            if last == 0:
-                continue
+        for rows, last in log.batches(cfg.batch_users, (TRAIN,), seed=[cfg.seed, epoch]):
             out = replay(net, log.take(rows, last), emb, app, (TRAIN,), cfg)
             loss = -out["loglik"] / max(n_train, 1)
             if net.residual is not None:
@@ -131,6 +135,7 @@ def fit_adapter(
               "cpu_s": round(time.process_time() - c0, 2), "fingerprint": fp},
     )
 
+
 def _load_checkpoint(path: Path, fp: str, net: AdapterModel, opt: torch.optim.Optimizer
                      ) -> dict[str, Any]:
     try:
@@ -145,18 +150,12 @@ def _load_checkpoint(path: Path, fp: str, net: AdapterModel, opt: torch.optim.Op
     opt.load_state_dict(state["opt"])
     return state
 
+
 def _mean_ll(net: AdapterModel, log: SequenceLog, emb: torch.Tensor, app: torch.Tensor,
              phases: tuple[int, ...], cfg: AdapterConfig) -> float:
-    total, n = 0.0, 0
-    with torch.no_grad():
-        for lo in range(0, len(log), cfg.batch_users):
-            rows = np.arange(lo, min(lo + cfg.batch_users, len(log)))
-            last = log.last_step(rows, phases)
-            if last:
-                out = replay(net, log.take(rows, last), emb, app, phases, cfg)
-                total += float(out["loglik"])
-                n += out["events"]
-    return total / n if n else float("nan")
+    """The validation score (a name the resumption test interrupts)."""
+    return mean_loglik(net, log, emb, app, phases, cfg, cfg.batch_users)
+
 
 def evaluate_adapter(fit: AdapterFit, log: SequenceLog, embeddings: np.ndarray,
                      appeal: np.ndarray, model: UserModelConfig, cfg: AdapterConfig,
@@ -174,21 +173,7 @@ def evaluate_adapter(fit: AdapterFit, log: SequenceLog, embeddings: np.ndarray,
             net.residual.copy_(torch.tensor(fit.residual * keep[:, None]))
     emb = torch.tensor(np.asarray(embeddings, dtype=np.float32))
     app = torch.tensor(np.asarray(appeal, dtype=np.float32))
-    parts, lls = [], []
-    with torch.no_grad():
-        for lo in range(0, len(log), cfg.batch_users):
-            rows = np.arange(lo, min(lo + cfg.batch_users, len(log)))
-            last = log.last_step(rows, (EVAL,))
-            if not last:
-                continue
-            sub = log.take(rows, last)
-            if rows_filter is not None:
-                sub.phase = np.where((sub.phase == EVAL) & ~rows_filter(sub.items), GAP,
-                                     sub.phase).astype(np.int8)
-            out = replay(net, sub, emb, app, (EVAL,), cfg, ranks=True)
-            parts += out["ranks"]
-            lls += out["lls"]
-    ll = torch.cat(lls) if lls else torch.zeros(0, dtype=torch.float64)
-    return {**ranking_metrics(concat_ranks(parts), cfg.hit_k),
-            "loglik": float(ll.mean()) if ll.numel() else float("nan"),
-            "events": int(ll.numel())}
+    if rows_filter is not None:
+        keep = (log.phase != EVAL) | rows_filter(log.items)
+        log = replace(log, phase=np.where(keep, log.phase, GAP).astype(np.int8))
+    return score_events(net, log, emb, app, cfg, cfg.batch_users)

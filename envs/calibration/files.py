@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 from driftrec.encoders.io import atomic_write_json
 
-from ..config import ScenarioConfig, UserModelConfig
+from ..config import ScenarioConfig
 from ..presets import SCENARIOS, apply_overrides, is_calibration_path
 from .adapter_files import load_adapter, load_residual
+from .likelihood import model_parameters  # noqa: F401 - re-exported
 
 #: Fitted parameter → scenario override key (``make_scenario(name, **overrides)``).
 OVERRIDE_KEYS = {
@@ -267,16 +268,3 @@ def _with_file(path: Path, build: Any, *args: Any, **kwargs: Any) -> ScenarioCon
         return build(*args, **kwargs)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{path}: {exc}") from None
-
-def model_parameters(model: UserModelConfig) -> dict[str, float]:
-    """The calibrated parameters' current values in a user model (the starting point)."""
-    return {
-        "interest_weight": model.choice.interest_weight,
-        "appeal_weight": model.choice.appeal_weight,
-        "drift_rate": model.drift.rate,
-        "satiation_decay": model.satiation.decay,
-        "satiation_rate": model.satiation.rate,
-        "no_click_utility": model.choice.no_click_utility,
-        "interest_spread": (model.heterogeneity.interest_spread
-                            if model.heterogeneity.enabled else 0.0),
-    }

@@ -1,32 +1,34 @@
-"""Behaviour-tuned item space: a linear adapter from the encoder's item embeddings to the
-simulator's interest space, fitted jointly with the user model by likelihood of next choices.
+"""The likelihood of logged choices under driftrec's user model — one for every fit.
 
-Why: in the raw language-model space the calibrated user barely beats popularity on held-out
-next items (``benchmarks/results/calibration_movielens.json``); what real users respond to is
-not what MiniLM's geometry encodes. A learned map W (k, d) keeps items text-grounded — a new item
-gets ``normalise(W e)`` from its text alone — while the users' next choices supervise it.
+The model is the reference user model's (``envs/model/reference.py``): its ``utility``,
+``drift`` and ``satiation`` functions are called on the fitted values (autograd tensors), so the
+fit and the simulator share one definition. Along each user's logged sequence, in the item
+space f_j = normalise(W e_j [+ δ_j]):
 
-The likelihood is the reference user model's (``envs/model/reference.py``), run along each
-user's logged sequence in the adapted space f_j = normalise(W e_j):
-
-    v_j  = γ a_j + β <u, f_j> − λ max(0, <s, f_j>)        ``reference.utility``
-    P(j) = softmax_j(v_j / τ) over the items still available (catalog mode, no slates)
+    v_j  = γ a_j + β_b <u, f_j> − λ max(0, <s, f_j>)      ``reference.utility``
+    P(j) = softmax_j(v_j / τ) over the items still available        (catalog mode), or
+    P(j) = exp(v_j + pos_k) / (exp(v0) + Σ_slate exp(v_i + pos_i))  (slates, with τ; no click)
     u    ← normalise(u + η (r − r0)/2 · f_j)              ``reference.drift`` (+ normalise)
     s    ← decay · s + rate · f_j                         ``reference.satiation``
 
-Fitted: W, β (interest_weight), γ (appeal_weight), η (drift_rate), r0 (drift_neutral_rating,
-in [1, 5]: r0 = 1 turns the rating-signed drift into a pull toward every consumed item —
-recency — without a new mechanism), and the satiation rate and decay. Fixed: τ, λ (only λ·rate
-is identified) and the per-user spreads; no-click utility is not identified by a consumption
-log. Initial interest: u0 = normalise(mean of f over the user's init items), then the last
-``warmup`` init items are replayed through drift and satiation unscored.
+Two fits use it: the **raw-space fit** (``raw_fit.py``) has W frozen to the identity (the
+encoder's own space; L-BFGS on the scalars), the **adapter fit** (``adapter_fit.py``) learns W
+(k, d) and optionally per-item residuals δ with them (Adam). Why the adapter: in the raw
+language-model space the calibrated user barely beats popularity on held-out next items; what
+real users respond to is not what MiniLM's geometry encodes. W keeps items text-grounded — a new
+item gets ``normalise(W e)`` from its text alone — while the users' next choices supervise it.
 
-Fitting: Adam on mini-batches of users, early stopping on the mean log-likelihood of a
-validation slice (the last ``valid_steps`` held-in events of each user), a checkpoint after
-every epoch (atomic; an interrupted fit resumes from it and ends bit-identical to an
-uninterrupted one), the adapter file written atomically with its SHA-256 in the calibration file.
-Held-out events are never replayed by the fit (``tests/envs/test_adapter.py`` perturbs them and
-checks the fit is bit-identical).
+Parameters (``PARAMETER_TRANSFORMS``; each fitted one unconstrained by softplus / sigmoid): β
+(interest_weight), γ (appeal_weight), η (drift_rate), r0 (drift_neutral_rating, in [1, 5]:
+r0 = 1 turns the rating-signed drift into a pull toward every consumed item — recency —
+without a new mechanism), satiation rate and decay, v0 (no_click_utility, identified only by
+shown lists), σ (interest_spread: β_b = β exp(σ h − σ²/2), h ~ N(0, 1) integrated out per user
+by Gauss-Hermite quadrature; the utility is affine in β, so the nodes' utilities come from the
+reference's at β = 0 and 1). Fixed: τ and λ (only λ·rate is identified).
+
+Initial interest: the cohort's u0 (recency-weighted liked init items in the encoder's space,
+``SequenceLog.interests``) mapped as the simulator maps it (``adapt_pool``: normalise(W u0));
+WARMUP steps (the last init items) then update satiation only.
 """
 
 from __future__ import annotations
@@ -42,11 +44,16 @@ from ..config import UserModelConfig
 from ..model.reference import drift as reference_drift
 from ..model.reference import satiation as reference_satiation
 from ..model.reference import utility as reference_utility
-from ..ranking import TargetRanks, target_ranks
-from .logs import PAD, SequenceLog
-from .settings import AdapterConfig
+from ..ranking import concat_ranks, ranking_metrics, target_ranks
+from .logs import EVAL, PAD, TRAIN, WARMUP, SequenceLog
 
-#: Fitted user-model parameters (beside W) and their scenario override keys.
+#: Every fittable parameter → how it is kept unconstrained.
+PARAMETER_TRANSFORMS = {
+    "interest_weight": "softplus", "appeal_weight": "identity", "drift_rate": "softplus",
+    "drift_neutral_rating": "rating", "satiation_rate": "softplus", "satiation_decay": "sigmoid",
+    "no_click_utility": "identity", "interest_spread": "softplus",
+}
+#: Fitted user-model parameters (beside W) of the adapter fit, and their scenario override keys.
 ADAPTER_PARAMETERS = {
     "interest_weight": "choice_interest_weight",
     "appeal_weight": "choice_appeal_weight",
@@ -56,13 +63,44 @@ ADAPTER_PARAMETERS = {
     "satiation_decay": "satiation_decay",
 }
 
-def _softplus_inv(y: float) -> float:
-    y = max(y, 1e-4)
-    return y + math.log(-math.expm1(-y))
 
-def _logit(y: float) -> float:
-    y = min(max(y, 1e-4), 1 - 1e-4)
-    return math.log(y / (1 - y))
+def model_parameters(model: UserModelConfig) -> dict[str, float]:
+    """The calibrated parameters' current values in a user model (the starting point)."""
+    return {
+        "interest_weight": model.choice.interest_weight,
+        "appeal_weight": model.choice.appeal_weight,
+        "drift_rate": model.drift.rate,
+        "satiation_decay": model.satiation.decay,
+        "satiation_rate": model.satiation.rate,
+        "no_click_utility": model.choice.no_click_utility,
+        "interest_spread": (model.heterogeneity.interest_spread
+                            if model.heterogeneity.enabled else 0.0),
+    }
+
+
+def to_raw(name: str, value: float) -> float:
+    """The unconstrained value of parameter ``name`` (inverse of ``from_raw``; bounds clipped)."""
+    kind = PARAMETER_TRANSFORMS[name]
+    if kind == "softplus":
+        y = max(value, 1e-4)
+        return y + math.log(-math.expm1(-y))
+    if kind in ("sigmoid", "rating"):
+        y = (value - 1.0) / 4.0 if kind == "rating" else value
+        y = min(max(y, 1e-4), 1 - 1e-4)
+        return math.log(y / (1 - y))
+    return value
+
+
+def from_raw(name: str, raw: torch.Tensor) -> torch.Tensor:
+    kind = PARAMETER_TRANSFORMS[name]
+    if kind == "softplus":
+        return torch.nn.functional.softplus(raw)
+    if kind == "sigmoid":
+        return torch.sigmoid(raw)
+    if kind == "rating":
+        return 1.0 + 4.0 * torch.sigmoid(raw)
+    return raw
+
 
 def pca_basis(embeddings: np.ndarray, k: int) -> np.ndarray:
     """(k, d) top-k principal directions of the item embeddings: W's starting point (the
@@ -76,59 +114,84 @@ def pca_basis(embeddings: np.ndarray, k: int) -> np.ndarray:
     sign = torch.sign(basis[torch.arange(k), basis.abs().argmax(1)])
     return (basis * sign.unsqueeze(1)).float().numpy()
 
-class AdapterModel(torch.nn.Module):
-    """W and the user-model parameters, unconstrained (softplus / sigmoid maps)."""
 
-    def __init__(self, basis: np.ndarray, model: UserModelConfig, num_items: int = 0) -> None:
+class AdapterModel(torch.nn.Module):
+    """The fitted quantities: W (or the identity: ``basis`` None), per-item residuals
+    (``num_items`` > 0), the ``fitted`` user-model parameters (unconstrained) and the others
+    held at ``start`` (default: the preset's values), exactly."""
+
+    def __init__(self, basis: np.ndarray | None, model: UserModelConfig, num_items: int = 0, *,
+                 fitted: tuple[str, ...] = tuple(ADAPTER_PARAMETERS),
+                 start: dict[str, float] | None = None, positions: torch.Tensor | None = None,
+                 quadrature: int = 1) -> None:
         super().__init__()
-        # f = normalise(W e) ignores W's scale; entries of order one make Adam's step (about
-        # ``learning_rate`` per entry) a relative change comparable to the scalars' steps.
-        basis = np.asarray(basis, dtype=np.float32)
-        scale = math.sqrt(basis.shape[1]) / max(float(np.linalg.norm(basis, axis=1).mean()), 1e-12)
-        self.weight = torch.nn.Parameter(torch.tensor(basis * scale))
-        self.residual = (torch.nn.Parameter(torch.zeros(num_items, basis.shape[0]))
-                         if num_items else None)
-        c, dr, sat = model.choice, model.drift, model.satiation
-        self.raw = torch.nn.ParameterDict({
-            "interest_weight": _param(_softplus_inv(c.interest_weight)),
-            "appeal_weight": _param(c.appeal_weight),
-            "drift_rate": _param(_softplus_inv(dr.rate)),
-            "drift_neutral_rating": _param(_logit((dr.neutral_rating - 1.0) / 4.0)),
-            "satiation_rate": _param(_softplus_inv(sat.rate)),
-            "satiation_decay": _param(_logit(sat.decay)),
-        })
+        self.weight = None
+        if basis is not None:
+            # f = normalise(W e) ignores W's scale; entries of order one make Adam's step (about
+            # ``learning_rate`` per entry) a relative change comparable to the scalars' steps.
+            basis = np.asarray(basis, dtype=np.float32)
+            scale = math.sqrt(basis.shape[1]) / max(float(np.linalg.norm(basis, axis=1).mean()),
+                                                    1e-12)
+            self.weight = torch.nn.Parameter(torch.tensor(basis * scale))
+        k = None if basis is None else basis.shape[0]
+        self.residual = (torch.nn.Parameter(torch.zeros(num_items, k))
+                         if num_items and k else None)
+        values = {**model_parameters(model), "drift_neutral_rating": model.drift.neutral_rating,
+                  **(start or {})}
+        self.raw = torch.nn.ParameterDict(
+            {k: torch.nn.Parameter(torch.tensor(to_raw(k, float(values[k])))) for k in fitted})
+        self.fixed = {k: torch.tensor(float(v)) for k, v in values.items() if k not in fitted}
+        c, sat = model.choice, model.satiation
         self.temperature = float(c.temperature)
         self.boredom_weight = float(sat.boredom_weight)
         self.satiation_on = bool(sat.enabled)
-        self.drift_on = bool(dr.enabled)
+        self.drift_on = bool(model.drift.enabled)
+        self.positions = positions
+        self.quadrature = quadrature
+        #: Unconstrained values that stand in for ``raw`` (a Hessian's input), when set.
+        self.raw_override: dict[str, torch.Tensor] | None = None
 
     def values(self) -> dict[str, torch.Tensor]:
-        sp, r = torch.nn.functional.softplus, self.raw
-        return {
-            "interest_weight": sp(r["interest_weight"]),
-            "appeal_weight": r["appeal_weight"],
-            "drift_rate": sp(r["drift_rate"]),
-            "drift_neutral_rating": 1.0 + 4.0 * torch.sigmoid(r["drift_neutral_rating"]),
-            "satiation_rate": sp(r["satiation_rate"]),
-            "satiation_decay": torch.sigmoid(r["satiation_decay"]),
-        }
+        """Every parameter's value."""
+        raw = self.raw if self.raw_override is None else self.raw_override
+        return {**self.fixed, **{k: from_raw(k, r) for k, r in raw.items()}}
 
     def parameters_dict(self) -> dict[str, float]:
-        return {k: float(v.detach()) for k, v in self.values().items()}
+        """The fitted parameters' values."""
+        vals = self.values()
+        return {k: float(vals[k].detach()) for k in self.raw}
 
     def item_space(self, embeddings: torch.Tensor) -> torch.Tensor:
-        """(M, k) adapted, re-normalised item vectors normalise(W e [+ δ])."""
-        x = embeddings @ self.weight.T
+        """(M, k) item vectors normalise(W e [+ δ]) (the encoder's own, unit, without W)."""
+        x = embeddings if self.weight is None else embeddings @ self.weight.T
         return torch.nn.functional.normalize(x if self.residual is None else x + self.residual,
                                              dim=1)
 
-def _param(x: float) -> torch.nn.Parameter:
-    return torch.nn.Parameter(torch.tensor(float(x), dtype=torch.float32))
+    def initial_interest(self, log: SequenceLog, f: torch.Tensor) -> torch.Tensor:
+        """(B, k) u0: normalise(W u0) of the log's interests, as ``adapt_pool`` maps a user
+        pool; without them, the mean adapted vector of the init items (synthetic logs)."""
+        if log.interests is not None:
+            x = torch.from_numpy(np.asarray(log.interests, dtype=np.float32))
+            return torch.nn.functional.normalize(x if self.weight is None else x @ self.weight.T,
+                                                 dim=1)
+        init = torch.from_numpy(log.init)
+        mask = (init >= 0).unsqueeze(2).float()
+        return torch.nn.functional.normalize((f[init.clamp_min(0)] * mask).sum(1), dim=1)
+
+    def nodes(self, spread: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Gauss-Hermite nodes h (Q,) and log-weights for E[g(h)], h ~ N(0, 1) (one node, h = 0,
+        without a spread)."""
+        q = self.quadrature if float(spread.detach()) > 0 else 1
+        x, w = np.polynomial.hermite.hermgauss(q)
+        return (torch.tensor(x * math.sqrt(2.0), dtype=torch.float32),
+                torch.tensor(np.log(w / math.sqrt(math.pi)), dtype=torch.float32))
+
 
 def adapted_embeddings(weight: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
     """(M, k) float32 normalise(W e): the item vectors the simulator runs on (new items too)."""
     f = torch.tensor(np.asarray(embeddings, dtype=np.float32)) @ torch.tensor(weight).T
     return torch.nn.functional.normalize(f, dim=1).numpy()
+
 
 def _views(
     p: dict[str, torch.Tensor], net: AdapterModel, f: torch.Tensor, appeal: torch.Tensor, b: int
@@ -144,10 +207,26 @@ def _views(
     )
     params = SimpleNamespace(embeddings=f, appeal=appeal, model=model)
     state = SimpleNamespace(
-        pool_ids=torch.arange(f.shape[0]), beta=p["interest_weight"].expand(b),
+        pool_ids=torch.arange(f.shape[0]), beta=None,
         boredom_weight=torch.full((b,), net.boredom_weight), interest=None, satiation=None,
     )
     return state, params
+
+
+def _utilities(state: SimpleNamespace, params: SimpleNamespace, beta: torch.Tensor
+               ) -> torch.Tensor:
+    """(Q, B, M) ``reference.utility`` at β = ``beta`` (Q,) for every user. With one node it is
+    one call; with several, the utility being affine in β, v(β) = v(0) + β (v(1) − v(0))."""
+    b = state.boredom_weight.shape[0]
+    if beta.shape[0] == 1:
+        state.beta = beta.expand(b)
+        return reference_utility(state, params).unsqueeze(0)
+    state.beta = torch.zeros(b)
+    v0 = reference_utility(state, params)
+    state.beta = torch.ones(b)
+    slope = reference_utility(state, params) - v0
+    return v0.unsqueeze(0) + beta.view(-1, 1, 1) * slope.unsqueeze(0)
+
 
 def replay(
     net: AdapterModel,
@@ -155,55 +234,95 @@ def replay(
     embeddings: torch.Tensor,
     appeal: torch.Tensor,
     scored: tuple[int, ...],
-    cfg: AdapterConfig,
+    cfg: Any,
     *,
     ranks: bool = False,
 ) -> dict[str, Any]:
-    """Run the reference user model along ``log`` in the adapted space; sum the log-likelihood
-    of events in ``scored`` phases (differentiable), and collect their ranks if asked."""
+    """Run the user model along ``log``; the log-likelihood of the events in ``scored`` phases.
+
+    Returns ``loglik`` (the sum over users of each user's marginal log-likelihood: the per-user
+    spread integrated out; differentiable), ``users`` (B,) those marginals, ``events``, and with
+    ``ranks`` each scored event's ``ranks`` and ``lls`` — under the mixture over the spread
+    weighted by the user's posterior from their TRAIN events so far. ``cfg`` gives
+    ``implicit_rating`` (the drift rating of events without one)."""
     b, t_len = log.items.shape
     p = net.values()
     f = net.item_space(embeddings)
+    state, params = _views(p, net, f, appeal, b)
+    h, logw = net.nodes(p["interest_spread"])
+    mixed = h.shape[0] > 1  # one node: no spread (the adapter fit does not integrate it out)
+    sigma = p["interest_spread"] if mixed else torch.zeros(())
+    beta = p["interest_weight"] * torch.exp(sigma * h - 0.5 * sigma**2)
+    v0 = p["no_click_utility"]
     items = torch.from_numpy(log.items)
     phase = torch.from_numpy(log.phase.astype(np.int64))
     rating = torch.from_numpy(np.nan_to_num(log.ratings, nan=cfg.implicit_rating))
-    init = torch.from_numpy(log.init)
-    state, params = _views(p, net, f, appeal, b)
-    mask = (init >= 0).unsqueeze(2).float()
-    u = torch.nn.functional.normalize((f[init.clamp_min(0)] * mask).sum(1), dim=1)
+    slates = None if log.slates is None else torch.from_numpy(log.slates)
+    available = None
+    if slates is None and log.unavailable is not None:
+        available = ~torch.from_numpy(log.unavailable)
+    u = net.initial_interest(log, f)
     s = torch.zeros_like(u)
-    available = (None if log.unavailable is None
-                 else ~torch.from_numpy(log.unavailable).clone())
-    total, count = torch.zeros(()), 0
-    parts: list[TargetRanks] = []
-    lls: list[torch.Tensor] = []
+    node_ll = torch.zeros(h.shape[0], b)  # scored events, per node
+    evidence = torch.zeros(h.shape[0], b)  # TRAIN events, per node: the posterior over nodes
+    count, parts, lls = 0, [], []
     rows_b = torch.arange(b)
     eta = p["drift_rate"].expand(b)
     scored_t = torch.tensor(scored)
     for t in range(t_len):
-        ph = phase[:, t]
-        j = items[:, t]
+        ph, j = phase[:, t], items[:, t]
         live = ph != PAD
         hit = torch.isin(ph, scored_t)
-        if bool(hit.any()):
+        needed = hit | (ph == TRAIN) if mixed else hit
+        if bool(needed.any()):
             state.interest, state.satiation = u, s
-            v = reference_utility(state, params) / net.temperature
-            if available is not None:
-                v = v.masked_fill(~available, -torch.inf)
-            logp = v[rows_b, j] - torch.logsumexp(v, dim=1)
-            total = total + logp[hit].sum()
+            logp_all, target = _log_probs(
+                _utilities(state, params, beta), j, available,
+                None if slates is None else slates[:, t], v0, net)
+            logp = logp_all[:, rows_b, target]  # (Q, B)
+            node_ll = node_ll + torch.where(hit, logp, 0.0)
+            if mixed:
+                evidence = evidence + torch.where(ph == TRAIN, logp, 0.0).detach()
             count += int(hit.sum())
-            if ranks:
-                parts.append(target_ranks(v[hit].detach(), j[hit]))
-                lls.append(logp[hit].detach().double())
-        e = f[j]
-        u = torch.nn.functional.normalize(
-            reference_drift(u, e, rating[:, t], live, eta, params.model), dim=1)
-        s = reference_satiation(s, e, live, params.model)
+            if ranks and bool(hit.any()):
+                with torch.no_grad():
+                    mix = logp_all[0] if not mixed else torch.logsumexp(
+                        torch.log_softmax(logw.unsqueeze(1) + evidence, 0).unsqueeze(2)
+                        + logp_all, dim=0)
+                    parts.append(target_ranks(mix[hit], target[hit]))
+                    lls.append(mix[rows_b, target][hit].double())
+        consumed = (j >= 0) & live
+        e = f[j.clamp_min(0)]
+        u = torch.nn.functional.normalize(reference_drift(
+            u, e, rating[:, t], consumed & (ph != WARMUP), eta, params.model), dim=1)
+        s = reference_satiation(s, e, consumed, params.model)
         if available is not None:
-            taken = torch.nn.functional.one_hot(j, f.shape[0]).bool() & live.unsqueeze(1)
-            available = available & ~taken
-    return {"loglik": total, "events": count, "ranks": parts, "lls": lls}
+            available[rows_b[consumed], j[consumed]] = False
+    users = torch.logsumexp(logw.unsqueeze(1) + node_ll, dim=0)
+    return {"loglik": users.sum(), "users": users, "events": count, "ranks": parts, "lls": lls}
+
+
+def _log_probs(util: torch.Tensor, j: torch.Tensor, available: torch.Tensor | None,
+               slate: torch.Tensor | None, no_click: torch.Tensor, net: AdapterModel
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(log-probabilities (Q, B, C) over the candidates, the chosen column (B,)). Catalog mode:
+    C = M, the items still available; slates (B, K, −1 pads): C = K + 1, the shown items with
+    their position effect, then no click (column K)."""
+    tau = net.temperature
+    if slate is None:
+        v = util / tau
+        if available is not None:
+            v = v.masked_fill(~available, -torch.inf)
+        return torch.log_softmax(v, dim=2), j.clamp_min(0)
+    q, b, k = util.shape[0], util.shape[1], slate.shape[1]
+    v = util.gather(2, slate.clamp_min(0).unsqueeze(0).expand(q, -1, -1))
+    if net.positions is not None:
+        v = v + net.positions
+    v = v.masked_fill((slate < 0).unsqueeze(0), -torch.inf)
+    v = torch.cat([v, no_click.expand(q, b, 1)], dim=2) / tau
+    pos = (slate == j.unsqueeze(1)).to(torch.int64).argmax(dim=1)
+    return torch.log_softmax(v, dim=2), torch.where(j >= 0, pos, torch.full_like(pos, k))
+
 
 def sample_log(
     net: AdapterModel,
@@ -222,18 +341,18 @@ def sample_log(
     gen = torch.Generator().manual_seed(seed)
     b, t_len = ratings.shape
     items = np.zeros((b, t_len), dtype=np.int64)
+    log = SequenceLog(items=items, ratings=ratings.astype(np.float32),
+                      phase=phase.astype(np.int8), init=init)
     with torch.no_grad():
         p = net.values()
         f = net.item_space(emb)
         state, params = _views(p, net, f, app, b)
-        init_t = torch.from_numpy(init)
-        mask = (init_t >= 0).unsqueeze(2).float()
-        u = torch.nn.functional.normalize((f[init_t.clamp_min(0)] * mask).sum(1), dim=1)
+        u = net.initial_interest(log, f)
         s = torch.zeros_like(u)
         live = torch.ones(b, dtype=torch.bool)
         for t in range(t_len):
             state.interest, state.satiation = u, s
-            v = reference_utility(state, params) / net.temperature
+            v = _utilities(state, params, p["interest_weight"].view(1))[0] / net.temperature
             j = torch.multinomial(torch.softmax(v, dim=1), 1, generator=gen).squeeze(1)
             items[:, t] = j.numpy()
             e = f[j]
@@ -241,24 +360,50 @@ def sample_log(
             u = torch.nn.functional.normalize(
                 reference_drift(u, e, r, live, p["drift_rate"].expand(b), params.model), dim=1)
             s = reference_satiation(s, e, live, params.model)
-    return SequenceLog(init=init, items=items, ratings=ratings.astype(np.float32),
-                       phase=phase.astype(np.int8), unavailable=None)
+    return log
 
-def set_parameters(net: AdapterModel, weight: np.ndarray, parameters: dict[str, float]) -> None:
-    """Put W and the named user-model parameters into ``net`` (e.g. a known truth)."""
-    unknown = sorted(set(parameters) - set(ADAPTER_PARAMETERS))
+
+def set_parameters(net: AdapterModel, weight: np.ndarray | None,
+                   parameters: dict[str, float]) -> None:
+    """Put W (unless None) and the named user-model parameters into ``net`` (e.g. a known
+    truth); fitted ones go to their unconstrained values, the others are held exactly."""
+    unknown = sorted(set(parameters) - set(PARAMETER_TRANSFORMS))
     if unknown:
-        raise ValueError(f"unknown adapter parameters {unknown}; expected {list(ADAPTER_PARAMETERS)}")
+        raise ValueError(f"unknown adapter parameters {unknown}; expected "
+                         f"{list(PARAMETER_TRANSFORMS)}")
     with torch.no_grad():
-        net.weight.copy_(torch.tensor(np.asarray(weight, dtype=np.float32)))
+        if weight is not None:
+            net.weight.copy_(torch.tensor(np.asarray(weight, dtype=np.float32)))
         for k, v in parameters.items():
-            net.raw[k].copy_(torch.tensor(_unconstrain(k, float(v))))
+            if k in net.raw:
+                net.raw[k].copy_(torch.tensor(to_raw(k, float(v))))
+            else:
+                net.fixed[k] = torch.tensor(float(v))
 
-def _unconstrain(name: str, value: float) -> float:
-    if name in ("interest_weight", "drift_rate", "satiation_rate"):
-        return _softplus_inv(value)
-    if name == "satiation_decay":
-        return _logit(value)
-    if name == "drift_neutral_rating":
-        return _logit((value - 1.0) / 4.0)
-    return value
+
+def mean_loglik(net: AdapterModel, log: SequenceLog, embeddings: torch.Tensor,
+                appeal: torch.Tensor, phases: tuple[int, ...], cfg: Any, batch: int) -> float:
+    """Mean log-likelihood per event of the ``phases`` events (no gradient)."""
+    total, n = 0.0, 0
+    with torch.no_grad():
+        for rows, last in log.batches(batch, phases):
+            out = replay(net, log.take(rows, last), embeddings, appeal, phases, cfg)
+            total += float(out["loglik"])
+            n += out["events"]
+    return total / n if n else float("nan")
+
+
+def score_events(net: AdapterModel, log: SequenceLog, embeddings: torch.Tensor,
+                 appeal: torch.Tensor, cfg: Any, batch: int) -> dict[str, float]:
+    """Held-out (EVAL) next-item hit@k, NDCG@k, MRR (ties broken at random, in expectation:
+    ``ranking.py``) and mean log-likelihood, k = ``cfg.hit_k``."""
+    parts, lls = [], []
+    with torch.no_grad():
+        for rows, last in log.batches(batch, (EVAL,)):
+            out = replay(net, log.take(rows, last), embeddings, appeal, (EVAL,), cfg, ranks=True)
+            parts += out["ranks"]
+            lls += out["lls"]
+    ll = torch.cat(lls) if lls else torch.zeros(0, dtype=torch.float64)
+    return {**ranking_metrics(concat_ranks(parts), cfg.hit_k),
+            "loglik": float(ll.mean()) if ll.numel() else float("nan"),
+            "events": int(ll.numel())}

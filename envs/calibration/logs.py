@@ -21,82 +21,79 @@ PAD, WARMUP, TRAIN, GAP, EVAL, VALID = -1, 0, 1, 2, 3, 4
 
 
 @dataclass
-class ChoiceLog:
+class SequenceLog:
     """Padded per-user steps (B users, T steps) — the likelihood's input, from any source.
 
     ``items[b, t]``: the consumed item, or −1 for a shown slate with no click (slates only);
-    ``phase``: PAD, WARMUP (satiation only, not scored), TRAIN (scored for the fit), GAP (state
-    update only), EVAL (scored for validation); ``slates``: (B, T, K) item ids in position order,
-    or None when the candidates are the whole catalog minus ``unavailable`` (B, M) items (already
-    consumed before the first step; updated as the replay consumes).
+    ``phase[b, t]``: PAD, WARMUP (satiation only, not scored), TRAIN, VALID, GAP, EVAL;
+    ``interests`` (B, d): each user's initial interest in the encoder's space (the cohort's
+    recency-weighted liked init items, ``datasets.cohort.initial_interests``) — the likelihood
+    maps it into the adapted space as the simulator does (``adapt_pool``); None: the mean of the
+    init items' adapted vectors (synthetic logs). ``init`` (B, L): the init items (−1 padding).
+    ``slates`` (B, T, K): shown item ids in position order (−1 pads), or None when the
+    candidates are the whole catalog minus ``unavailable`` (B, M) items (consumed before the
+    first step; updated as the replay consumes; None when some user consumes an item twice).
     """
 
-    interests: np.ndarray  # (B, d) initial interest u0, unit rows
     items: np.ndarray  # (B, T) int64
     ratings: np.ndarray  # (B, T) float32 (NaN = none)
     phase: np.ndarray  # (B, T) int8
+    init: np.ndarray | None = None  # (B, L) int64, −1 padded
+    interests: np.ndarray | None = None  # (B, d) float32, unit rows
     slates: np.ndarray | None = None  # (B, T, K) int64
-    unavailable: np.ndarray | None = None  # (B, M) bool, catalog mode with exclusion
+    unavailable: np.ndarray | None = None  # (B, M) bool
     user_ids: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return int(self.items.shape[0])
 
-    def take(self, rows: np.ndarray, last: int | None = None) -> ChoiceLog:
+    def take(self, rows: np.ndarray, last: int | None = None) -> SequenceLog:
         """Users ``rows``, steps [0, last)."""
         t = slice(None, last)
-        return ChoiceLog(
-            interests=self.interests[rows],
-            items=self.items[rows, t],
-            ratings=self.ratings[rows, t],
-            phase=self.phase[rows, t],
+        pick = lambda a: None if a is None else a[rows]
+        return SequenceLog(
+            items=self.items[rows, t], ratings=self.ratings[rows, t], phase=self.phase[rows, t],
+            init=pick(self.init), interests=pick(self.interests),
             slates=None if self.slates is None else self.slates[rows, t],
-            unavailable=None if self.unavailable is None else self.unavailable[rows],
+            unavailable=pick(self.unavailable),
             user_ids=tuple(self.user_ids[i] for i in rows) if self.user_ids else (),
         )
+
+    def last_step(self, rows: np.ndarray, phases: tuple[int, ...]) -> int:
+        """1 + the last step index of ``rows`` in ``phases`` (0 if none)."""
+        idx = np.flatnonzero(np.isin(self.phase[rows], phases).any(axis=0))
+        return int(idx[-1]) + 1 if idx.size else 0
+
+    def batches(self, size: int, phases: tuple[int, ...], seed: list[int] | None = None
+                ) -> list[tuple[np.ndarray, int]]:
+        """(rows, last step) per mini-batch of ``size`` users, users of similar length together
+        (a batch replays to its longest user, so this keeps padding small). ``seed``: shuffle
+        users, sort by length only within windows of 8 batches, and shuffle the batches (SGD);
+        None: all users sorted by length (deterministic passes)."""
+        users = np.arange(len(self))
+        hit = np.isin(self.phase, phases)
+        length = np.where(hit.any(axis=1), hit.shape[1] - np.argmax(hit[:, ::-1], axis=1), 0)
+        if seed is None:
+            groups = [users[np.argsort(-length, kind="stable")]]
+        else:
+            gen = np.random.default_rng(seed)
+            perm = gen.permutation(users)
+            window = 8 * size
+            groups = [g[np.argsort(-length[g], kind="stable")]
+                      for g in (perm[i : i + window] for i in range(0, len(perm), window))]
+        out = [(np.sort(g[i : i + size]), int(length[g[i : i + size]].max()))
+               for g in groups for i in range(0, len(g), size)]
+        out = [(rows, last) for rows, last in out if last > 0]
+        if seed is not None:
+            out = [out[i] for i in gen.permutation(len(out))]
+        return out
 
     def count(self, phase: int) -> int:
         return int((self.phase == phase).sum())
 
-def log_from_setup(setup: Any, cfg: CalibrationConfig) -> ChoiceLog:
-    """The ``ChoiceLog`` of a ``RealDataSetup``: warm-up = last init items, TRAIN = the first
-    ``max_train_steps`` held-in steps, GAP = the rest of held-in, EVAL = the held-out tail.
-    Candidates: the whole catalog; items already consumed are excluded when no user ever
-    consumes an item twice (each MovieLens movie is rated once), else none are."""
-    inter = setup.dataset.interactions
-    split = setup.split
-    m = len(setup.catalog)
-    n_u = len(split)
-    starts = np.maximum(split.init_end - cfg.warmup, 0)
-    length = split.lengths - starts
-    t_len = int(length.max())
-    items = np.full((n_u, t_len), 0, dtype=np.int64)
-    ratings = np.full((n_u, t_len), np.nan, dtype=np.float32)
-    phase = np.full((n_u, t_len), PAD, dtype=np.int8)
-    repeats = False
-    unavailable = np.zeros((n_u, m), dtype=bool)
-    for i, u in enumerate(split.users):
-        seq = inter.sequence(int(u))
-        s0, ie, hs = int(starts[i]), int(split.init_end[i]), int(split.heldout_start[i])
-        n = int(split.lengths[i]) - s0
-        items[i, :n] = seq.items[s0:]
-        ratings[i, :n] = seq.ratings[s0:]
-        ph = np.full(n, GAP, dtype=np.int8)
-        ph[: ie - s0] = WARMUP
-        ph[ie - s0 : min(hs, ie + cfg.max_train_steps) - s0] = TRAIN
-        ph[hs - s0 :] = EVAL
-        phase[i, :n] = ph
-        unavailable[i, seq.items[:s0]] = True
-        repeats = repeats or np.unique(seq.items).shape[0] < seq.items.shape[0]
-    return ChoiceLog(
-        interests=np.asarray(setup.user_pool.interests, dtype=np.float32),
-        items=items, ratings=ratings, phase=phase, slates=None,
-        unavailable=None if repeats else unavailable,
-        user_ids=tuple(inter.user_ids[int(u)] for u in split.users),
-    )
 
-def log_from_impressions(setup: Any, cfg: CalibrationConfig) -> ChoiceLog:
-    """Slate-mode ``ChoiceLog`` of a data set that records its shown lists (MIND impressions).
+def log_from_impressions(setup: Any, cfg: CalibrationConfig) -> SequenceLog:
+    """Slate-mode ``SequenceLog`` of a data set that records its shown lists (MIND impressions).
 
     Per cohort user: WARMUP = the last ``warmup`` consumptions logged before the user's first
     held-in interaction (its time ``t_in``); then one step per impression at or after ``t_in``,
@@ -136,7 +133,7 @@ def log_from_impressions(setup: Any, cfg: CalibrationConfig) -> ChoiceLog:
             for j in choices:
                 if ts >= t_out:
                     ph = EVAL
-                elif n_train < cfg.max_train_steps:
+                elif cfg.max_train_steps is None or n_train < cfg.max_train_steps:
                     ph, n_train = TRAIN, n_train + 1
                 else:
                     ph = GAP
@@ -155,13 +152,14 @@ def log_from_impressions(setup: Any, cfg: CalibrationConfig) -> ChoiceLog:
         phase[i, : len(phs)] = phs
         for t, sl in enumerate(sls):
             slates[i, t, : len(sl)] = sl
-    return ChoiceLog(
+    return SequenceLog(
         interests=np.asarray(setup.user_pool.interests, dtype=np.float32),
         items=items, ratings=np.full((n_u, t_len), np.nan, dtype=np.float32), phase=phase,
         slates=slates, user_ids=tuple(inter.user_ids[int(u)] for u in split.users),
     )
 
-def log_from_engine(engine: Any, steps: int, seed: int = 0) -> tuple[ChoiceLog, dict[str, np.ndarray]]:
+def log_from_engine(engine: Any, steps: int, seed: int = 0
+                    ) -> tuple[SequenceLog, dict[str, np.ndarray]]:
     """Roll ``engine`` (reset here with ``seed``) for ``steps`` steps with uniformly random slates
     and record what a log with slates would hold — the ground truth for recovery tests.
 
@@ -195,57 +193,27 @@ def log_from_engine(engine: Any, steps: int, seed: int = 0) -> tuple[ChoiceLog, 
         probs = click_probabilities(info["slate_utilities"], v0, engine.model.choice)
         outcome = torch.where(info["chosen"] >= 0, info["chosen"], torch.full_like(info["chosen"], k))
         logp[:, t] = torch.log(probs.gather(1, outcome.unsqueeze(1)).squeeze(1)).numpy()
-    log = ChoiceLog(
-        interests=interests, items=items, ratings=ratings,
+    log = SequenceLog(
+        interests=interests, items=items, ratings=ratings, init=np.zeros((b, 0), np.int64),
         phase=np.full((b, steps), TRAIN, dtype=np.int8), slates=slates,
     )
     return log, {"logp": logp}
 
-@dataclass
-class SequenceLog:
-    """Per-user sequences aligned at the first replayed (warm-up) step; B users, T steps.
-
-    ``init`` (B, L): the user's init items (−1 padding) → initial interest;
-    ``unavailable`` (B, M): items consumed before the first replayed step (None when some user
-    consumes an item twice: then every item stays a candidate).
-    """
-
-    init: np.ndarray
-    items: np.ndarray
-    ratings: np.ndarray
-    phase: np.ndarray
-    unavailable: np.ndarray | None
-
-    def __len__(self) -> int:
-        return int(self.items.shape[0])
-
-    def take(self, rows: np.ndarray, last: int) -> SequenceLog:
-        return SequenceLog(
-            init=self.init[rows], items=self.items[rows, :last],
-            ratings=self.ratings[rows, :last], phase=self.phase[rows, :last],
-            unavailable=None if self.unavailable is None else self.unavailable[rows],
-        )
-
-    def last_step(self, rows: np.ndarray, phases: tuple[int, ...]) -> int:
-        """1 + the last step index of ``rows`` in ``phases`` (0 if none)."""
-        hit = np.isin(self.phase[rows], phases).any(axis=0)
-        idx = np.flatnonzero(hit)
-        return int(idx[-1]) + 1 if idx.size else 0
-
-    def count(self, phase: int) -> int:
-        return int((self.phase == phase).sum())
-
-def sequence_log(setup: Any, cfg: AdapterConfig) -> SequenceLog:
-    """The ``SequenceLog`` of a ``RealDataSetup`` (the cohort split of ``datasets``):
-    WARMUP = last ``warmup`` init items, TRAIN = the first ``max_train_steps`` held-in events
-    before the validation slice, VALID = the last ``valid_steps`` held-in events (at most half of
-    held-in), GAP = the rest of held-in, EVAL = the held-out tail."""
+def sequence_log(setup: Any, cfg: AdapterConfig | CalibrationConfig) -> SequenceLog:
+    """The catalog-mode ``SequenceLog`` of a ``RealDataSetup`` (the cohort split of
+    ``datasets``): WARMUP = the last ``warmup`` init items, TRAIN = the held-in events before
+    the validation slice (the first ``max_train_steps`` of them; None = all), VALID = the last
+    ``valid_steps`` held-in events (an ``AdapterConfig``'s; at most half of held-in), GAP = the
+    rest of held-in, EVAL = the held-out tail. Candidates: the whole catalog; items already
+    consumed are excluded when no user consumes an item twice in the fitted part (each
+    MovieLens movie is rated once), else none are."""
     inter, split = setup.dataset.interactions, setup.split
     m, n_u = len(setup.catalog), len(split)
+    valid_steps = cfg.valid_steps if isinstance(cfg, AdapterConfig) else 0
+    max_train = cfg.max_train_steps or int(split.lengths.max())
     starts = np.maximum(split.init_end - cfg.warmup, 0)
     t_len = int((split.lengths - starts).max())
-    l_init = int(split.init_end.max())
-    init = np.full((n_u, l_init), -1, dtype=np.int64)
+    init = np.full((n_u, int(split.init_end.max())), -1, dtype=np.int64)
     items = np.zeros((n_u, t_len), dtype=np.int64)
     ratings = np.full((n_u, t_len), np.nan, dtype=np.float32)
     phase = np.full((n_u, t_len), PAD, dtype=np.int8)
@@ -258,15 +226,19 @@ def sequence_log(setup: Any, cfg: AdapterConfig) -> SequenceLog:
         init[i, :ie] = seq.items[:ie]
         items[i, :n] = seq.items[s0:]
         ratings[i, :n] = seq.ratings[s0:]
-        n_valid = min(cfg.valid_steps, (hs - ie) // 2)
+        n_valid = min(valid_steps, (hs - ie) // 2)
         ph = np.full(n, GAP, dtype=np.int8)
         ph[: ie - s0] = WARMUP
-        ph[ie - s0 : min(hs - n_valid, ie + cfg.max_train_steps) - s0] = TRAIN
+        ph[ie - s0 : min(hs - n_valid, ie + max_train) - s0] = TRAIN
         ph[hs - n_valid - s0 : hs - s0] = VALID
         ph[hs - s0 :] = EVAL
         phase[i, :n] = ph
         unavailable[i, seq.items[:s0]] = True
         # Repeats are judged on the fitted part only, so held-out events cannot change the fit.
         repeats = repeats or np.unique(seq.items[:hs]).shape[0] < hs
-    return SequenceLog(init=init, items=items, ratings=ratings, phase=phase,
-                       unavailable=None if repeats else unavailable)
+    return SequenceLog(
+        items=items, ratings=ratings, phase=phase, init=init,
+        interests=np.asarray(setup.user_pool.interests, dtype=np.float32),
+        unavailable=None if repeats else unavailable,
+        user_ids=tuple(inter.user_ids[int(u)] for u in split.users),
+    )

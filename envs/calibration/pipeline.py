@@ -7,15 +7,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from ..config import ScenarioConfig
 from .adapter_files import save_adapter
 from .adapter_fit import evaluate_adapter, fit_adapter
-from .files import PARAMETERS, CalibrationResult, model_parameters, resolve_scenario
-from .likelihood import ADAPTER_PARAMETERS
-from .logs import EVAL, TRAIN, ChoiceLog, log_from_impressions, log_from_setup, sequence_log
-from .raw_fit import _World, evaluate, fit, make_world
+from .files import PARAMETERS, CalibrationResult, resolve_scenario
+from .likelihood import ADAPTER_PARAMETERS, model_parameters
+from .logs import EVAL, TRAIN, VALID, log_from_impressions, sequence_log
+from .raw_fit import World, evaluate, fit, make_world
 from .settings import CalibrationConfig
 
 
@@ -57,21 +55,19 @@ def calibrate(
     model = scen.user_model
     imp = setup.dataset.impressions
     shown = cfg.use_impressions and imp is not None and len(imp) > 0
-    log = log_from_impressions(setup, cfg) if shown else log_from_setup(setup, cfg)
+    if adapter is not None and shown:
+        raise ValueError("the item adapter is fitted on consumption logs (catalog mode); "
+                         "this data set records shown lists: pass use_impressions=False")
     cat = setup.catalog
-    world = make_world(cat.embeddings, cat.appeal, cat.popularity, model,
-                       max_items=cfg.max_gram_items)
-    if shown:  # shown lists are not ranked slates: no position effect
-        world.positions = torch.zeros(log.slates.shape[2])
+    # Shown lists are not ranked slates: no position effect (None).
+    world = make_world(cat.embeddings, cat.appeal, cat.popularity, model)
     if adapter is not None:
-        if shown:
-            raise ValueError("the item adapter is fitted on consumption logs (catalog mode); "
-                             "this data set records shown lists: pass use_impressions=False")
-        result = _calibrate_adapter(setup, scen, log, world, cfg, adapter, out, checkpoint)
+        result = _calibrate_adapter(setup, scen, world, cfg, adapter, out, checkpoint)
         result.meta["wall_s"] = round(time.perf_counter() - t0, 2)
         if out is not None:
             result.save(out)
         return result
+    log = log_from_impressions(setup, cfg) if shown else sequence_log(setup, cfg)
     start = model_parameters(model)
     # A consumption log never shows a declined slate: no-click utility is identified only from
     # shown lists.
@@ -110,7 +106,8 @@ def calibrate(
         result.save(out)
     return result
 
-def _calibrate_adapter(setup: Any, scen: ScenarioConfig, log: ChoiceLog, world: _World,
+
+def _calibrate_adapter(setup: Any, scen: ScenarioConfig, world: World,
                        cfg: CalibrationConfig, acfg: Any, out: str | Path | None,
                        checkpoint: str | Path | None) -> CalibrationResult:
     """``calibrate`` with the behaviour-tuned item space: fit, report, write the adapter."""
@@ -121,12 +118,13 @@ def _calibrate_adapter(setup: Any, scen: ScenarioConfig, log: ChoiceLog, world: 
     defaults["drift_neutral_rating"] = model.drift.neutral_rating
     report = {
         "adapted": evaluate_adapter(fit, seq, cat.embeddings, cat.appeal, model, acfg),
-        "defaults": evaluate(log, world, model_parameters(model), cfg),
-        "popularity": evaluate(log, world, None, cfg),
+        "defaults": evaluate(seq, world, model_parameters(model), cfg),
+        "popularity": evaluate(seq, world, None, cfg),
     }
     meta: dict[str, Any] = {
         "dataset": setup.dataset.summary(), "cohort_users": len(setup.split),
-        "train_events": seq.count(1), "valid_events": seq.count(4), "eval_events": seq.count(3),
+        "train_events": seq.count(TRAIN), "valid_events": seq.count(VALID),
+        "eval_events": seq.count(EVAL),
         "candidates": "catalog" + (" minus consumed" if seq.unavailable is not None else ""),
         "encoder": cat.encoder_name, "adapter_fit": {**fit.meta, "history": fit.history,
                                                      "best_epoch": fit.best_epoch},

@@ -11,8 +11,7 @@ class CalibrationConfig:
     """Settings of a calibration run.
 
     ``max_train_steps``: held-in steps per user in the likelihood (the first ones after init; the
-    rest are replayed without being scored) — bounds the memory of back-propagation through
-    time. ``warmup``: last init items replayed through satiation before scoring starts, so the
+    rest are replayed without being scored) — bounds the cost of each L-BFGS evaluation. ``warmup``: last init items replayed through satiation before scoring starts, so the
     first scored step does not see a bored-of-nothing user. ``implicit_rating``: the rating used
     for drift when the log has none (MIND clicks). ``use_impressions``: where the data set
     records what was shown (MIND), score the held-in/held-out steps against the shown lists,
@@ -28,14 +27,13 @@ class CalibrationConfig:
     batch_users: int = 64
     implicit_rating: float = 4.0
     hit_k: int = 10
-    max_gram_items: int = 12000
     max_slate: int = 100
     use_impressions: bool = True
     progress: bool = True
 
     def __post_init__(self) -> None:
         for name in ("max_train_steps", "quadrature", "max_iter", "batch_users", "hit_k",
-                     "max_gram_items", "max_slate"):
+                     "max_slate"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"CalibrationConfig.{name} must be an int >= 1, got {v!r}")
@@ -44,15 +42,16 @@ class CalibrationConfig:
         if not 1.0 <= self.implicit_rating <= 5.0:
             raise ValueError("CalibrationConfig.implicit_rating must be in [1, 5]")
 
+
 @dataclass(frozen=True)
 class AdapterConfig:
-    """Settings of an adapter fit (see the module docstring).
+    """Settings of an adapter fit (``adapter_fit.py``).
 
     ``dim``: k, the adapted space's dimension; ``valid_steps``: last held-in events per user
     scored for early stopping (never fitted); ``patience``: epochs without a better validation
-    log-likelihood before stopping; ``cold_items``: catalog ids treated as new (their counts
-    zeroed, never a fitted target) for the cold-start report. ``residual_l2`` > 0 adds a
-    per-item residual δ_j to W e_j for the items of the fitted catalog, with the Gaussian prior
+    log-likelihood before stopping; ``lr_decay``: the learning rate's factor after each such
+    epoch. ``max_train_steps``: held-in events scored per user (None: every one before the
+    validation slice). ``residual_l2`` > 0 adds a per-item residual δ_j to W e_j for the items of the fitted catalog, with the Gaussian prior
     penalty residual_l2·||δ||² (a rare item's δ stays near zero; a new item has none).
     """
 
@@ -63,7 +62,7 @@ class AdapterConfig:
     learning_rate: float = 0.05
     lr_decay: float = 1.0
     residual_l2: float = 0.0
-    max_train_steps: int = 48
+    max_train_steps: int | None = None
     valid_steps: int = 5
     warmup: int = 10
     implicit_rating: float = 4.0
@@ -75,8 +74,12 @@ class AdapterConfig:
         for name in ("dim", "max_epochs", "patience", "batch_users", "max_train_steps",
                      "valid_steps", "hit_k"):
             v = getattr(self, name)
+            if v is None and name == "max_train_steps":
+                continue
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"AdapterConfig.{name} must be an int >= 1, got {v!r}")
+                raise ValueError(f"AdapterConfig.{name} must be an int >= 1"
+                                 f"{' or None (all)' if name == 'max_train_steps' else ''}, "
+                                 f"got {v!r}")
         if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0:
             raise ValueError(f"AdapterConfig.warmup must be an int >= 0, got {self.warmup!r}")
         if not (isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate < 10):

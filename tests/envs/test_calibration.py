@@ -68,11 +68,11 @@ def simulate(num_users: int, steps: int, truth: dict[str, float], seed: int = 3)
 def test_likelihood_equals_the_engines_choice_probabilities_along_its_trajectory() -> None:
     truth = dict(TRUE, interest_spread=0.0)
     log, ref, world = simulate(40, 25, truth)
-    params = {k: torch.tensor(v, dtype=torch.float64) for k, v in truth.items()}
-    out = raw_fit._replay(params, log, world, cal.CalibrationConfig(), evaluate=False)
-    # Score-space replay (Gram matrix) vs the engine's embedding-space state, 25 steps of drift
-    # and satiation: per-user summed log-probabilities agree to float32 rounding.
-    np.testing.assert_allclose(out["train"][0].numpy(), ref["logp"].sum(axis=1), atol=1e-4)
+    net = raw_fit.raw_model(world, truth, (), cal.CalibrationConfig())
+    out = cal.replay(net, log, world.embeddings, world.appeal, (cal.TRAIN,), cal.CalibrationConfig())
+    # The likelihood (reference functions, W = identity) vs the engine's own state, 25 steps of
+    # drift and satiation: per-user summed log-probabilities agree to float32 rounding.
+    np.testing.assert_allclose(out["users"].numpy(), ref["logp"].sum(axis=1), atol=1e-4)
     assert (log.items < 0).any() and (log.items >= 0).any()  # both outcomes occur
 
 
