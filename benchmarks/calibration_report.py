@@ -18,11 +18,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+from driftrec.cli.report import versions
 from driftrec.encoders.io import atomic_write_json
 from driftrec.envs.calibration import AdapterConfig, CalibrationConfig, calibrate
 from driftrec.envs.sources.datasets import DATASETS, build_setup, load_dataset
-
-from .report import versions
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -6,7 +6,7 @@ of batched steps (``TRAIN_STEPS``: the SB3 learners and SlateQ need more steps t
 a budget per agent keeps the whole comparison within 30 minutes on 2 cores). Then every agent is
 evaluated on the *same* evaluation cohort (reset seed ``seed``) for the scenario's ``max_steps``
 steps, updating online as a deployed recommender would. The loop is
-``driftrec.benchmarks.runner.evaluate_agent`` — the same one ``driftrec bench`` uses — so a user's
+``driftrec.cli.runner.evaluate_agent`` — the same one ``driftrec bench`` uses — so a user's
 return is the sum of their rewards over their first session (the cohort present at reset; users
 who replace departing ones are served but not measured).
 
@@ -29,11 +29,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from driftrec.encoders.io import atomic_write_json
-
-from .metrics import aggregate_returns, mean_ci
-from .report import versions
-from .runner import (
+from driftrec.cli.metrics import aggregate_returns, mean_ci
+from driftrec.cli.report import versions
+from driftrec.cli.runner import (
     AGENT_KWARGS,
     TRAIN_SEED_OFFSET,
     agent_kwargs,
@@ -41,6 +39,7 @@ from .runner import (
     make_vector_env,
     scenario_geometry,
 )
+from driftrec.encoders.io import atomic_write_json
 
 SCENARIOS = ("video", "news", "shopping")
 AGENT_ORDER = ("random", "popular", "quality", "greedy", "oracle", "egreedy", "linucb",

@@ -26,6 +26,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from driftrec.cli.metrics import aggregate_returns, mean_ci
+from driftrec.cli.runner import (
+    TRAIN_SEED_OFFSET,
+    evaluate_agent,
+    make_vector_env,
+    scenario_geometry,
+)
 
 from .compare_agents import TRAIN_STEPS, provenance
 from .learning_curves import (
@@ -42,8 +49,6 @@ from .learning_curves import (
     summarise_curve,
     write_results,
 )
-from .metrics import aggregate_returns, mean_ci
-from .runner import TRAIN_SEED_OFFSET, evaluate_agent, make_vector_env, scenario_geometry
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "dqn_rules.json"
 CHECKPOINTS = (0, 20480, 51200, 102400)

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from driftrec.cli.report import versions
 from driftrec.encoders.io import atomic_write_json
 from driftrec.envs.calibration import (
     EVAL,
@@ -51,8 +52,6 @@ from driftrec.envs.ranking import concat_ranks, ranking_metrics, target_ranks
 from driftrec.envs.scenarios import make_scenario
 from driftrec.envs.sources.datasets import DATASETS, build_setup, load_dataset
 from driftrec.envs.sources.datasets.cohort import item_statistics
-
-from .report import versions
 
 RESULTS = Path(__file__).resolve().parent / "results"
 RECENT = 5

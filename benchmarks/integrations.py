@@ -194,9 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     rows += frame_routes(min(args.steps, 50))
     print(format_table(rows), flush=True)
     if args.out is not None:
+        from driftrec.cli.report import versions
         from driftrec.encoders.io import atomic_write_json
-
-        from .report import versions
 
         atomic_write_json(args.out, {
             "benchmark": "integrations", "command": " ".join([Path(sys.argv[0]).name,

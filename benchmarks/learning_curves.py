@@ -42,12 +42,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from driftrec.cli.metrics import aggregate_returns, mean_ci
+from driftrec.cli.runner import TRAIN_SEED_OFFSET, agent_kwargs, evaluate_agent, make_vector_env
+from driftrec.cli.runner import scenario_geometry as geometry
 from driftrec.encoders.io import atomic_write_json
 
 from .compare_agents import TRAIN_STEPS, provenance, run_cell
-from .metrics import aggregate_returns, mean_ci
-from .runner import TRAIN_SEED_OFFSET, agent_kwargs, evaluate_agent, make_vector_env
-from .runner import scenario_geometry as geometry
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "learning_curves.json"
 LEARNERS = ("ppo", "a2c", "dqn")

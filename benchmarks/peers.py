@@ -43,9 +43,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from driftrec.cli.report import versions
 from driftrec.encoders.io import atomic_write_json
-
-from .report import versions
 
 RESULTS = Path(__file__).resolve().parent / "results" / "peers.json"
 LOOPS = Path(__file__).resolve().parent / "peer_loops"

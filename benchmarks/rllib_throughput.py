@@ -48,10 +48,9 @@ def _config(route: str, runners: int, envs: int, encoder: str) -> Any:
                 .environment("driftrec.envs:" + ENV_ID, env_config={"encoder": encoder})
                 .env_runners(num_env_runners=runners, num_envs_per_env_runner=envs))
     from driftrec.agents.rllib_module import ItemwiseRLModule
+    from driftrec.cli.rllib_training import ENV_NAME, env_creator
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
     from ray.tune import register_env
-
-    from .rllib_training import ENV_NAME, env_creator
 
     register_env(ENV_NAME, env_creator)
     return (PPOConfig()
@@ -144,9 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         ray.shutdown()
     if args.out is not None:
+        from driftrec.cli.report import versions
         from driftrec.encoders.io import atomic_write_json
-
-        from .report import versions
 
         atomic_write_json(args.out, {
             "benchmark": "rllib_throughput",

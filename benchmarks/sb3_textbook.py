@@ -179,9 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         learning = learning_check(args.n_envs, args.learn_timesteps, args.eval_episodes)
         print("learning on VideoRank:", learning, flush=True)
     if args.out is not None:
+        from driftrec.cli.report import versions
         from driftrec.encoders.io import atomic_write_json
-
-        from .report import versions
 
         atomic_write_json(args.out, {
             "benchmark": "sb3_textbook",

@@ -25,13 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from driftrec.cli.report import versions
 from driftrec.encoders import load_encoder
 from driftrec.encoders.io import atomic_write_json
 from driftrec.envs.sources.builtin import DOMAINS
 from driftrec.envs.sources.catalog import Catalog, load_catalog
 from driftrec.envs.sources.personas import generate_personas
-
-from .report import versions
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "semantic_check.json"
 

@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from driftrec.cli.runner import TRAIN_SEED_OFFSET, make_vector_env, scenario_geometry
 
 from .compare_agents import provenance
 from .learning_curves import (
@@ -57,7 +58,6 @@ from .learning_curves import (
     summarise_curve,
     write_results,
 )
-from .runner import TRAIN_SEED_OFFSET, make_vector_env, scenario_geometry
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "slateq_curves.json"
 CHECKPOINTS = (0, 5120, 20480, 61440, 122880, 245760)

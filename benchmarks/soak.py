@@ -35,9 +35,8 @@ from typing import Any
 
 import numpy as np
 import torch
+from driftrec.cli.report import versions
 from driftrec.encoders.io import atomic_write_json
-
-from .report import versions
 
 RESULTS = Path(__file__).resolve().parent / "results" / "soak.json"
 TARGET_USER_STEPS = 10**7

@@ -55,10 +55,9 @@ from typing import Any
 
 import numpy as np
 import torch
+from driftrec.cli.report import versions
 from driftrec.encoders.io import atomic_write_json
 from driftrec.envs.gemm import onednn_available, similarity_product
-
-from .report import versions
 
 RESULTS = Path(__file__).resolve().parent / "results" / "throughput.json"
 RECSIM_STEPS_PER_S = 650.0  # RecSim interest evolution, N=100, K=10, on this machine (issue #3)

@@ -93,7 +93,7 @@ def users_to_render(max_users: Any, default: int, num_envs: int) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# The category map: shared with the benchmark's interest-trajectory figure (benchmarks/plots.py)
+# The category map: shared with the benchmark's interest-trajectory figure (cli/plots.py)
 # ---------------------------------------------------------------------------------------------
 
 

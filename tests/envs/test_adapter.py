@@ -179,7 +179,7 @@ def test_an_interrupted_fit_resumes_bit_identical(tmp_path, monkeypatch) -> None
 def test_driftrec_calibrate_adapter_dim_writes_the_adapter_beside_the_file(
     tmp_path, movielens_files, capsys
 ) -> None:
-    from driftrec.benchmarks.cli import main
+    from driftrec.cli.main import main
     from driftrec.envs import calibration as cal
 
     root = movielens_files.write_100k(tmp_path / "ml", num_users=12, num_items=20)
@@ -197,7 +197,7 @@ def test_driftrec_calibrate_adapter_dim_writes_the_adapter_beside_the_file(
 def test_driftrec_calibrate_residual_l2_writes_the_residual(tmp_path, movielens_files) -> None:
     """``--residual-l2`` fits the per-item residual from the CLI too (docs/fidelity.md's best
     fit), and without ``--adapter-dim`` it is a one-line error."""
-    from driftrec.benchmarks.cli import main
+    from driftrec.cli.main import main
 
     root = movielens_files.write_100k(tmp_path / "ml", num_users=12, num_items=20)
     out = tmp_path / "p.json"

@@ -89,7 +89,7 @@ def get_catalog_encoder(catalog):
 
 
 def test_make_vec_and_make_vector_env_run(adapter_file, catalog) -> None:
-    from driftrec.benchmarks.runner import make_vector_env
+    from driftrec.cli.runner import make_vector_env
 
     path, w = adapter_file
     want = ad.adapted_embeddings(w, catalog.embeddings)
@@ -185,7 +185,7 @@ def test_a_real_data_user_pool_is_mapped_by_the_adapter(adapter_file, catalog) -
 
 
 def test_bench_and_train_cli_run_a_calibration_with_an_adapter(tmp_path, capsys) -> None:
-    from driftrec.benchmarks.cli import main
+    from driftrec.cli.main import main
 
     builtin, _ = get_catalog("video", "hashing")
     path = write_calibration(tmp_path, random_weight(6, builtin.dim), builtin.encoder_name)
@@ -394,7 +394,7 @@ def test_register_of_bad_adapter_inputs(tmp_path, catalog, case) -> None:
 
 
 def test_bench_and_train_on_a_swapped_adapter_are_one_line_errors(tmp_path, capsys) -> None:
-    from driftrec.benchmarks.cli import main
+    from driftrec.cli.main import main
 
     builtin, _ = get_catalog("video", "hashing")
     path = write_calibration(tmp_path, random_weight(6, builtin.dim), builtin.encoder_name)
@@ -415,7 +415,7 @@ def test_calibrate_with_an_adapter_then_bench_the_data_set_with_it(
 ) -> None:
     """``driftrec calibrate --adapter-dim`` then ``bench --dataset --calibration``: the data
     set's own catalog and users, run in the adapted space."""
-    from driftrec.benchmarks.cli import main
+    from driftrec.cli.main import main
 
     root = movielens_files.write_100k(tmp_path / "ml", num_users=12, num_items=20)
     params = tmp_path / "p.json"

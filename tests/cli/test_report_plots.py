@@ -11,9 +11,9 @@ from pathlib import Path
 import matplotlib.image as mpimg
 import numpy as np
 import pytest
-from driftrec.benchmarks import plots, report
-from driftrec.benchmarks.metrics import METRIC_NAMES
-from driftrec.benchmarks.runner import BenchConfig, EpisodeResult, Projection, SuiteResult
+from driftrec.cli import plots, report
+from driftrec.cli.metrics import METRIC_NAMES
+from driftrec.cli.runner import BenchConfig, EpisodeResult, Projection, SuiteResult
 
 
 def synthetic_suite(steps: int = 12, users: int = 5) -> SuiteResult:

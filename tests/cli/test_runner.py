@@ -6,8 +6,8 @@ import itertools
 
 import numpy as np
 import pytest
-from driftrec.benchmarks.metrics import METRIC_NAMES
-from driftrec.benchmarks.runner import (
+from driftrec.cli.metrics import METRIC_NAMES
+from driftrec.cli.runner import (
     BenchConfig,
     evaluate_agent,
     make_vector_env,

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from driftrec.benchmarks import metrics as M
+from driftrec.cli import metrics as M
 
 
 def test_mean_ci_uses_student_t_on_sample_std() -> None:

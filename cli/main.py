@@ -490,8 +490,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     # Under ``python -m`` this file runs as ``__main__`` while the modules it calls import
-    # ``driftrec.benchmarks.cli``: two copies of ``CLIError``. Run the package's copy so the
+    # ``driftrec.cli.main``: two copies of ``CLIError``. Run the package's copy so the
     # errors they raise are the ones caught above.
-    from driftrec.benchmarks.cli import main as package_main
+    from driftrec.cli.main import main as package_main
 
     sys.exit(package_main())

@@ -12,11 +12,10 @@ from pathlib import Path
 import matplotlib.image as mpimg
 import numpy as np
 import pytest
-from driftrec.benchmarks.cli import main
-from driftrec.benchmarks.metrics import METRIC_NAMES
+from driftrec.cli.metrics import METRIC_NAMES
 
 _SCRIPT = Path(sys.executable).with_name("driftrec")
-_BASE = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "driftrec.benchmarks.cli"]
+_BASE = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "driftrec.cli"]
 # A small suite that still exercises every part: two scenarios, two seeds, a learner.
 _TINY = ["--quick", "--encoder", "hashing", "--scenarios", "video", "news",
          "--agents", "random", "greedy", "linucb"]
@@ -26,26 +25,6 @@ def run(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess
     env = {**os.environ, "MPLBACKEND": "Agg", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     return subprocess.run([*_BASE, *args], capture_output=True, text=True, cwd=cwd, env=env,
                           timeout=timeout, check=False)
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> subprocess.CompletedProcess:
-    """``main(argv)`` in this process — the console script's own function, without paying a
-    Python + torch start-up per call; results shaped like ``run``'s."""
-    capsys.readouterr()
-    try:
-        code = main(list(args))
-    except SystemExit as exc:  # argparse's --help / errors exit
-        code = exc.code if isinstance(exc.code, int) else 1
-    out = capsys.readouterr()
-    return subprocess.CompletedProcess(list(args), code, out.out, out.err)
-
-
-def _one_line_error(proc: subprocess.CompletedProcess, needle: str) -> None:
-    assert proc.returncode != 0
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert "Traceback" not in proc.stderr
-    assert needle in lines[0], lines[0]
 
 
 def _png_ok(path: Path) -> None:
@@ -71,65 +50,67 @@ def test_version_and_help() -> None:
     (["train", "--agent", "random", "--scenario", "video", "--steps", "0"],
      "argument --steps: expected a positive integer"),
 ])
-def test_bad_counts_are_one_line_errors(capsys, args: list[str], needle: str) -> None:
-    _one_line_error(cli(capsys, *args), needle)
+def test_bad_counts_are_one_line_errors(cli, one_line_error, args: list[str], needle: str) -> None:
+    one_line_error(cli(*args), needle)
 
 
-def test_bad_flag_through_console_script_has_no_traceback() -> None:
+def test_bad_flag_through_console_script_has_no_traceback(one_line_error) -> None:
     proc = run("bench", "--users", "-2")
-    _one_line_error(proc, "argument --users: expected a positive integer, got '-2'")
+    one_line_error(proc, "argument --users: expected a positive integer, got '-2'")
     assert proc.returncode == 2
 
 
-def test_unknown_scenario_and_agent(capsys, tmp_path: Path) -> None:
-    proc = cli(capsys, "bench", "--scenarios", "video", "cooking", "--out", str(tmp_path / "r"))
-    _one_line_error(proc, "unknown scenario 'cooking'; valid scenarios: video, news, shopping")
-    proc = cli(capsys, "bench", "--agents", "random", "psychic", "--out", str(tmp_path / "r"))
-    _one_line_error(proc, "unknown agent 'psychic'")
-    proc = cli(capsys, "train", "--agent", "psychic", "--scenario", "video", "--steps", "3")
-    _one_line_error(proc, "unknown agent 'psychic'")
+def test_unknown_scenario_and_agent(cli, one_line_error, tmp_path: Path) -> None:
+    proc = cli("bench", "--scenarios", "video", "cooking", "--out", str(tmp_path / "r"))
+    one_line_error(proc, "unknown scenario 'cooking'; valid scenarios: video, news, shopping")
+    proc = cli("bench", "--agents", "random", "psychic", "--out", str(tmp_path / "r"))
+    one_line_error(proc, "unknown agent 'psychic'")
+    proc = cli("train", "--agent", "psychic", "--scenario", "video", "--steps", "3")
+    one_line_error(proc, "unknown agent 'psychic'")
     assert not (tmp_path / "r").exists()
 
 
-def test_unwritable_and_non_empty_out(capsys, tmp_path: Path) -> None:
+def test_unwritable_and_non_empty_out(cli, one_line_error, tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    _one_line_error(cli(capsys, "bench", *_TINY, "--out", str(blocker / "sub")),
+    one_line_error(cli("bench", *_TINY, "--out", str(blocker / "sub")),
                     "cannot write to output folder")
     full = tmp_path / "full"
     full.mkdir()
     (full / "keep.txt").write_text("precious")
-    _one_line_error(cli(capsys, "bench", *_TINY, "--out", str(full)),
+    one_line_error(cli("bench", *_TINY, "--out", str(full)),
                     "is not empty; use --overwrite")
     assert (full / "keep.txt").read_text() == "precious"
 
 
-def test_a_json_file_that_is_not_a_calibration_is_a_one_line_error(capsys, tmp_path: Path) -> None:
+def test_a_json_file_that_is_not_a_calibration_is_a_one_line_error(
+    cli, one_line_error, tmp_path: Path
+) -> None:
     bogus = tmp_path / "bogus.json"
     bogus.write_text('{"parameters": {}}')
-    _one_line_error(cli(capsys, "bench", *_TINY[:3], "--scenarios", str(bogus)),
+    one_line_error(cli("bench", *_TINY[:3], "--scenarios", str(bogus)),
                     "not a driftrec calibration file")
 
 
-def test_bad_encoder_device_and_dataset_flags(capsys, tmp_path: Path) -> None:
-    _one_line_error(cli(capsys, "bench", "--encoder", "/no/such/model"),
+def test_bad_encoder_device_and_dataset_flags(cli, one_line_error, tmp_path: Path) -> None:
+    one_line_error(cli("bench", "--encoder", "/no/such/model"),
                     "--encoder '/no/such/model'")
-    _one_line_error(cli(capsys, "bench", "--device", "gpu-ish"), "invalid --device 'gpu-ish'")
-    _one_line_error(cli(capsys, "bench", "--max-users", "5"), "only apply with --dataset")
-    _one_line_error(cli(capsys, "bench", "--dataset", "movielens"),
+    one_line_error(cli("bench", "--device", "gpu-ish"), "invalid --device 'gpu-ish'")
+    one_line_error(cli("bench", "--max-users", "5"), "only apply with --dataset")
+    one_line_error(cli("bench", "--dataset", "movielens"),
                     "--dataset and --data-dir must be given together")
-    _one_line_error(cli(capsys, "bench", "--dataset", "netflix", "--data-dir", str(tmp_path)),
+    one_line_error(cli("bench", "--dataset", "netflix", "--data-dir", str(tmp_path)),
                     "unknown dataset 'netflix'")
-    _one_line_error(cli(capsys, "calibrate", "--dataset", "movielens", "--data-dir",
+    one_line_error(cli("calibrate", "--dataset", "movielens", "--data-dir",
                         str(tmp_path / "none"), "--out", str(tmp_path / "p.json")),
                     "is not a folder")
 
 
-def test_dataset_bad_files_are_one_line_errors(capsys, tmp_path: Path) -> None:
+def test_dataset_bad_files_are_one_line_errors(cli, tmp_path: Path) -> None:
     # an ml-100k folder whose u.data is missing: the loader names the file it expected
     (tmp_path / "u.item").write_text("1|Toy Story (1995)|01-Jan-1995||http://x|0|0|0|1|1|1|0|0|0"
                                      "|0|0|0|0|0|0|0|0|0|0\n", encoding="latin-1")
-    proc = cli(capsys, "bench", "--dataset", "movielens", "--data-dir", str(tmp_path),
+    proc = cli("bench", "--dataset", "movielens", "--data-dir", str(tmp_path),
                "--encoder", "hashing", "--quick", "--out", str(tmp_path / "out"))
     assert proc.returncode == 1
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
@@ -173,27 +154,27 @@ def test_calibrate_then_bench_a_movielens_folder_with_its_parameters(
     assert {r["scenario"] for r in runs} == {"video", str(params)}
 
 
-def test_dataset_smaller_than_a_slate_is_a_one_line_error(capsys, tmp_path: Path,
+def test_dataset_smaller_than_a_slate_is_a_one_line_error(cli, one_line_error, tmp_path: Path,
                                                            movielens_files) -> None:
     root = movielens_files.write_100k(tmp_path / "ml", num_users=6, num_items=12)
-    _one_line_error(cli(capsys, "bench", "--dataset", "movielens", "--data-dir", str(root),
+    one_line_error(cli("bench", "--dataset", "movielens", "--data-dir", str(root),
                         "--encoder", "hashing", "--quick", "--max-items", "9",
                         "--out", str(tmp_path / "out")), "fewer than the slate size")
 
 
-def test_listings(capsys) -> None:
+def test_listings(cli) -> None:
     proc = run("scenarios")
     assert proc.returncode == 0
     assert [line.split()[0] for line in proc.stdout.splitlines()] == ["video", "news", "shopping"]
-    proc = cli(capsys, "agents")
+    proc = cli("agents")
     names = [line.split()[0] for line in proc.stdout.splitlines()]
     assert proc.returncode == 0 and {"random", "oracle", "linucb", "transformer"} <= set(names)
     assert all(len(line.split(None, 1)) == 2 for line in proc.stdout.splitlines())
 
 
-def test_plot_missing_run_is_one_line_error(capsys, tmp_path: Path) -> None:
-    _one_line_error(cli(capsys, "plot", str(tmp_path / "nope")), "no results.json in")
-    _one_line_error(cli(capsys, "plot", str(tmp_path), "--out", str(tmp_path / "x.jpg")),
+def test_plot_missing_run_is_one_line_error(cli, one_line_error, tmp_path: Path) -> None:
+    one_line_error(cli("plot", str(tmp_path / "nope")), "no results.json in")
+    one_line_error(cli("plot", str(tmp_path), "--out", str(tmp_path / "x.jpg")),
                     "no results.json in")
 
 
@@ -251,19 +232,19 @@ def test_bench_writes_every_file_and_they_agree(bench_runs: list[Path]) -> None:
 
 
 @pytest.mark.slow
-def test_bench_refuses_rerun_into_its_folder(capsys, bench_runs: list[Path]) -> None:
+def test_bench_refuses_rerun_into_its_folder(cli, one_line_error, bench_runs: list[Path]) -> None:
     out = bench_runs[0]
     before = (out / "results.json").read_bytes()
-    _one_line_error(cli(capsys, "bench", *_TINY, "--out", str(out)),
+    one_line_error(cli("bench", *_TINY, "--out", str(out)),
                     "is not empty; use --overwrite")
     assert (out / "results.json").read_bytes() == before
 
 
 @pytest.mark.slow
-def test_bench_is_reproducible_with_overwrite(capsys, bench_runs: list[Path]) -> None:
+def test_bench_is_reproducible_with_overwrite(cli, bench_runs: list[Path]) -> None:
     out = bench_runs[1]
     before = json.loads((out / "results.json").read_text())
-    proc = cli(capsys, "bench", *_TINY, "--seeds", "3,4", "--scenarios", "news", "--agents", "greedy",
+    proc = cli("bench", *_TINY, "--seeds", "3,4", "--scenarios", "news", "--agents", "greedy",
                "--out", str(out), "--overwrite")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.splitlines()[0].split()[:2] == ["scenario", "agent"]
@@ -282,7 +263,7 @@ def test_plot_two_runs(bench_runs: list[Path], tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_train_then_resume(capsys, tmp_path: Path) -> None:
+def test_train_then_resume(cli, one_line_error, tmp_path: Path) -> None:
     out = tmp_path / "train"
     common = ["train", "--agent", "linucb", "--scenario", "video", "--encoder", "hashing",
               "--users", "8", "--eval-users", "8", "--eval-steps", "4", "--log-every", "2",
@@ -295,20 +276,20 @@ def test_train_then_resume(capsys, tmp_path: Path) -> None:
     _png_ok(out / "learning_curve.png")
     evaluation = json.loads((out / "eval.json").read_text())
     assert evaluation["trained_steps"] == 6 and set(METRIC_NAMES) <= set(evaluation["metrics"])
-    _one_line_error(cli(capsys, *common, "--steps", "10"), "is not empty")
-    proc = cli(capsys, *common, "--steps", "10", "--resume")
+    one_line_error(cli(*common, "--steps", "10"), "is not empty")
+    proc = cli(*common, "--steps", "10", "--resume")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "resuming linucb on video from step 6" in proc.stderr
     with (out / "log.csv").open() as handle:
         steps = [int(r["step"]) for r in csv.DictReader(handle)]
     assert steps == [2, 4, 6, 8, 10]
     assert json.loads((out / "checkpoint.json").read_text())["step"] == 10
-    _one_line_error(cli(capsys, *common, "--steps", "12", "--resume", "--users", "4"),
+    one_line_error(cli(*common, "--steps", "12", "--resume", "--users", "4"),
                     f"settings differ from the run in {out}: users was 8, now 4")
 
 
-def test_resume_of_a_folder_without_a_run_is_an_error(capsys, tmp_path: Path) -> None:
-    _one_line_error(cli(capsys, "train", "--agent", "random", "--scenario", "video", "--steps", "3",
+def test_resume_of_a_folder_without_a_run_is_an_error(cli, one_line_error, tmp_path: Path) -> None:
+    one_line_error(cli("train", "--agent", "random", "--scenario", "video", "--steps", "3",
                         "--encoder", "hashing", "--out", str(tmp_path), "--resume"),
                     f"nothing to resume in {tmp_path}: no config.json")
 
@@ -320,8 +301,9 @@ def test_python_dash_m_reports_library_errors_in_one_line(tmp_path: Path) -> Non
     run.mkdir()
     (run / "checkpoint.json").write_text("{not json", encoding="utf-8")
     proc = subprocess.run(
-        [sys.executable, "-m", "driftrec.benchmarks.cli", "train", "--resume", "--out", str(run)],
-        capture_output=True, text=True, timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        [sys.executable, "-m", "driftrec.cli", "train", "--resume", "--out", str(run)],
+        check=False, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()

@@ -4,7 +4,7 @@ The runner feeds one :class:`EpisodeAccumulator` per (scenario, agent, seed) epi
 with the vector env's batched values; :meth:`EpisodeAccumulator.finish` turns them into the flat
 metric dict stored in ``results.json`` and the per-step curves drawn by the plots. The pure
 functions below are the formulas themselves, on plain arrays, so they can be checked on hand
-examples (``tests/benchmarks/test_metrics.py``) and reused by other benchmarks.
+examples (``tests/cli/test_metrics.py``) and reused by other benchmarks.
 
 Who is measured. An episode tracks the *cohort*: the B users present at reset, each from arrival
 until they leave (churn or the scenario's session limit) or the horizon T ends. The vector env

@@ -8,35 +8,17 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import matplotlib.image as mpimg
 import numpy as np
 import pytest
-from driftrec.benchmarks.cli import main
+from driftrec.cli.main import main
 
 _TRAIN = ["train", "--agent", "linucb", "--scenario", "video", "--encoder", "hashing",
           "--users", "8", "--eval-users", "8", "--eval-steps", "4", "--log-every", "2",
           "--checkpoint-every", "3"]
 _REFERENCES = Path(__file__).resolve().parents[2] / "benchmarks/results/learning_curves.json"
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> subprocess.CompletedProcess:
-    capsys.readouterr()
-    try:
-        code = main(list(args))
-    except SystemExit as exc:  # argparse's errors exit
-        code = exc.code if isinstance(exc.code, int) else 1
-    out = capsys.readouterr()
-    return subprocess.CompletedProcess(list(args), code, out.out, out.err)
-
-
-def _one_line_error(proc: subprocess.CompletedProcess, needle: str) -> None:
-    assert proc.returncode != 0
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert needle in lines[0], lines[0]
 
 
 def _png_ok(path: Path) -> None:
@@ -67,21 +49,21 @@ def test_seeds_train_one_run_folder_per_seed(seeds_run: Path) -> None:
         assert _steps(sub) == [2, 4, 6]
 
 
-def test_plot_of_a_seeds_folder_draws_learning_curves(capsys, seeds_run: Path,
+def test_plot_of_a_seeds_folder_draws_learning_curves(cli, seeds_run: Path,
                                                       tmp_path: Path) -> None:
-    proc = cli(capsys, "plot", str(seeds_run))
+    proc = cli("plot", str(seeds_run))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == str(seeds_run / "learning_curves.png")
     _png_ok(seeds_run / "learning_curves.png")
     out = tmp_path / "refs.png"
-    proc = cli(capsys, "plot", str(seeds_run), str(seeds_run / "seed-1"), "--references",
+    proc = cli("plot", str(seeds_run), str(seeds_run / "seed-1"), "--references",
                str(_REFERENCES), "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     _png_ok(out)
 
 
 def test_references_are_random_popular_best_bandit_and_oracle() -> None:
-    from driftrec.benchmarks.plots import load_references
+    from driftrec.cli.plots import load_references
 
     refs = load_references(_REFERENCES, "video")
     summary = json.loads(_REFERENCES.read_text())["summary"]["video"]["references"]
@@ -91,11 +73,11 @@ def test_references_are_random_popular_best_bandit_and_oracle() -> None:
                     "oracle budget": summary["oracle_budget"]["return_mean"]}
 
 
-def test_resume_with_seeds_continues_each_and_starts_the_missing_one(capsys, seeds_run: Path,
+def test_resume_with_seeds_continues_each_and_starts_the_missing_one(cli, seeds_run: Path,
                                                                      tmp_path: Path) -> None:
     out = tmp_path / "run"
     shutil.copytree(seeds_run, out)
-    proc = cli(capsys, *_TRAIN, "--steps", "8", "--seeds", "0", "1", "2", "--out", str(out),
+    proc = cli(*_TRAIN, "--steps", "8", "--seeds", "0", "1", "2", "--out", str(out),
                "--resume")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stderr.count("resuming linucb on video from step 6") == 2
@@ -139,17 +121,20 @@ _TRAIN_ERRORS = [
 
 
 @pytest.mark.parametrize(("extra", "needle"), _TRAIN_ERRORS)
-def test_bad_seeds_arguments_are_one_line_errors(capsys, extra: list[str], needle: str) -> None:
-    _one_line_error(cli(capsys, *_TRAIN, "--steps", "2", *extra), needle)
+def test_bad_seeds_arguments_are_one_line_errors(
+    cli, one_line_error, extra: list[str], needle: str
+) -> None:
+    one_line_error(cli(*_TRAIN, "--steps", "2", *extra), needle)
 
 
-def test_seeds_into_a_non_empty_folder_or_a_missing_resume_folder(capsys, seeds_run: Path,
-                                                                  tmp_path: Path) -> None:
-    _one_line_error(cli(capsys, *_TRAIN, "--steps", "2", "--seeds", "0", "--out", str(seeds_run)),
+def test_seeds_into_a_non_empty_folder_or_a_missing_resume_folder(
+    cli, one_line_error, seeds_run: Path, tmp_path: Path
+) -> None:
+    one_line_error(cli(*_TRAIN, "--steps", "2", "--seeds", "0", "--out", str(seeds_run)),
                     "is not empty; use --overwrite")
-    _one_line_error(cli(capsys, *_TRAIN, "--steps", "2", "--seeds", "0", "--resume", "--out",
+    one_line_error(cli(*_TRAIN, "--steps", "2", "--seeds", "0", "--resume", "--out",
                         str(tmp_path / "nope")), "--resume: no run folder")
-    _one_line_error(cli(capsys, *_TRAIN, "--steps", "4", "--seeds", "0", "--resume", "--out",
+    one_line_error(cli(*_TRAIN, "--steps", "4", "--seeds", "0", "--resume", "--out",
                         str(seeds_run)), "--steps 4 is below the checkpoint's step 6")
 
 
@@ -168,15 +153,16 @@ _PLOT_ERRORS = [
 
 
 @pytest.mark.parametrize(("kind", "extra", "needle"), _PLOT_ERRORS)
-def test_bad_plot_inputs_are_one_line_errors(capsys, seeds_run: Path, tmp_path: Path, kind: str,
-                                             extra: list[str], needle: str) -> None:
+def test_bad_plot_inputs_are_one_line_errors(
+    cli, one_line_error, seeds_run: Path, tmp_path: Path, kind: str, extra: list[str], needle: str
+) -> None:
     out = _bad_folder(tmp_path, seeds_run, kind)
-    _one_line_error(cli(capsys, "plot", str(out), *(e.format(out=out) for e in extra)),
+    one_line_error(cli("plot", str(out), *(e.format(out=out) for e in extra)),
                     needle.format(out=out))
 
 
-def test_references_with_bench_folders_is_an_error(capsys, tmp_path: Path) -> None:
-    _one_line_error(cli(capsys, "plot", str(tmp_path), "--references", str(_REFERENCES)),
+def test_references_with_bench_folders_is_an_error(cli, one_line_error, tmp_path: Path) -> None:
+    one_line_error(cli("plot", str(tmp_path), "--references", str(_REFERENCES)),
                     "--references only applies to train run folders")
 
 
@@ -211,12 +197,12 @@ def test_eval_every_writes_a_heldout_curve_per_seed(heldout_run: Path) -> None:
         assert json.loads((sub / "config.json").read_text())["settings"]["eval_every"] == 16
 
 
-def test_eval_every_resumes_keeping_the_rows_up_to_the_checkpoint(capsys, heldout_run: Path,
+def test_eval_every_resumes_keeping_the_rows_up_to_the_checkpoint(cli, heldout_run: Path,
                                                                   tmp_path: Path) -> None:
     out = tmp_path / "run"
     shutil.copytree(heldout_run, out)
     before = (out / "seed-0" / "eval.csv").read_text().splitlines()
-    proc = cli(capsys, *_TRAIN, "--steps", "6", "--eval-every", "16", "--seeds", "0", "--out",
+    proc = cli(*_TRAIN, "--steps", "6", "--eval-every", "16", "--seeds", "0", "--out",
                str(out), "--resume")
     assert proc.returncode == 0, proc.stderr[-3000:]
     after = (out / "seed-0" / "eval.csv").read_text().splitlines()
@@ -233,14 +219,14 @@ def test_eval_every_on_a_learner_that_owns_its_loop(tmp_path: Path) -> None:
     assert [int(r["step"]) for r in _eval_rows(out)] == [0, 3, 6]
 
 
-def test_plot_draws_the_heldout_curve_when_every_seed_has_one(capsys, heldout_run: Path,
+def test_plot_draws_the_heldout_curve_when_every_seed_has_one(cli, heldout_run: Path,
                                                              tmp_path: Path) -> None:
-    from driftrec.benchmarks.training import load_train_curves
+    from driftrec.cli.training import load_train_curves
 
     curves = load_train_curves(heldout_run)
     assert [c.eval_user_steps.tolist() for c in curves] == [[0.0, 16.0, 32.0]] * 2
     out = tmp_path / "heldout.png"
-    proc = cli(capsys, "plot", str(heldout_run), "--references", str(_REFERENCES),
+    proc = cli("plot", str(heldout_run), "--references", str(_REFERENCES),
                "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     _png_ok(out)
@@ -257,26 +243,26 @@ _EVAL_LOG_ERRORS = [
 
 @pytest.mark.parametrize(("text", "needle"), _EVAL_LOG_ERRORS)
 def test_a_broken_eval_log_is_a_one_line_error_on_resume_and_plot(
-        capsys, heldout_run: Path, tmp_path: Path, text: str, needle: str) -> None:
+        cli, one_line_error, heldout_run: Path, tmp_path: Path, text: str, needle: str) -> None:
     out = tmp_path / "run"
     shutil.copytree(heldout_run, out)
     _write(out / "seed-0" / "eval.csv", text)
-    _one_line_error(cli(capsys, *_TRAIN, "--steps", "6", "--eval-every", "16", "--seeds", "0",
+    one_line_error(cli(*_TRAIN, "--steps", "6", "--eval-every", "16", "--seeds", "0",
                         "--out", str(out), "--resume"), needle)
-    _one_line_error(cli(capsys, "plot", str(out)), needle)
+    one_line_error(cli("plot", str(out)), needle)
 
 
-def test_an_eval_log_that_is_a_directory_is_a_one_line_error(capsys, heldout_run: Path,
+def test_an_eval_log_that_is_a_directory_is_a_one_line_error(cli, one_line_error, heldout_run: Path,
                                                              tmp_path: Path) -> None:
     out = tmp_path / "run"
     shutil.copytree(heldout_run, out)
     (out / "seed-0" / "eval.csv").unlink()
     (out / "seed-0" / "eval.csv").mkdir()
-    _one_line_error(cli(capsys, "plot", str(out)),
+    one_line_error(cli("plot", str(out)),
                     f"{out}/seed-0/eval.csv is a directory; expected the CSV log")
 
 
 @pytest.mark.parametrize("value", ["0", "-16", "x", "1.5"])
-def test_bad_eval_every_is_a_one_line_error(capsys, value: str) -> None:
-    _one_line_error(cli(capsys, *_TRAIN, "--steps", "2", "--eval-every", value),
+def test_bad_eval_every_is_a_one_line_error(cli, one_line_error, value: str) -> None:
+    one_line_error(cli(*_TRAIN, "--steps", "2", "--eval-every", value),
                     f"argument --eval-every: expected a positive integer, got '{value}'")

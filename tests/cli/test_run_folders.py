@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from driftrec.benchmarks.cli import main
+from driftrec.cli.main import main
 
 _TRAIN = ["train", "--agent", "linucb", "--scenario", "video", "--encoder", "hashing",
           "--users", "4", "--log-every", "1", "--checkpoint-every", "2", "--eval-users", "4",
@@ -31,17 +31,7 @@ _TRAIN = ["train", "--agent", "linucb", "--scenario", "video", "--encoder", "has
 _BENCH = ["bench", "--encoder", "hashing", "--scenarios", "video", "--agents", "random",
           "linucb", "--seeds", "2", "--users", "4", "--steps", "4", "--train-steps", "2"]
 _SCRIPT = Path(sys.executable).with_name("driftrec")
-_BASE = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "driftrec.benchmarks.cli"]
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    """Exit status and stderr of ``main(args)``."""
-    capsys.readouterr()
-    try:
-        code = main(list(args))
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    return code, capsys.readouterr().err
+_BASE = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "driftrec.cli"]
 
 
 def snapshot(folder: Path) -> dict[str, bytes | str]:
@@ -275,7 +265,7 @@ _TRAIN_CASES: list[tuple[str, Callable[[Path, Path], None], list[str], str]] = [
 @pytest.mark.parametrize("mutate, extra, pattern",
                          [c[1:] for c in _TRAIN_CASES], ids=[c[0] for c in _TRAIN_CASES])
 def test_bad_run_folder_is_a_one_line_error_and_changes_nothing(
-    capsys, tmp_path: Path, trained: Path, request: pytest.FixtureRequest,
+    cli, tmp_path: Path, trained: Path, request: pytest.FixtureRequest,
     mutate: Callable[[Path, Path], None], extra: list[str], pattern: str
 ) -> None:
     run, other = tmp_path / "run", tmp_path / "other"
@@ -284,9 +274,9 @@ def test_bad_run_folder_is_a_one_line_error_and_changes_nothing(
     mutate(run, other)
     before_run, before_other = snapshot(run), snapshot(other)
     argv = with_flags([*_TRAIN, "--steps", "6", "--out", str(run), "--resume"], extra)
-    code, err = cli(capsys, *argv)
-    lines = err.strip().splitlines()
-    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    proc = cli(*argv)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert re.search(pattern, lines[0]), lines[0]
     assert snapshot(run) == before_run
     assert snapshot(other) == before_other
@@ -301,15 +291,15 @@ def test_bad_run_folder_is_a_one_line_error_and_changes_nothing(
      r"--resume: nothing to resume in .*: no config\.json"),
 ])
 def test_resume_without_a_run_is_an_error_and_creates_nothing(
-    capsys, tmp_path: Path, argv: list[str], pattern: str
+    cli, tmp_path: Path, argv: list[str], pattern: str
 ) -> None:
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     for command in (["train", "--agent", "random", "--scenario", "video", "--steps", "3",
                      "--encoder", "hashing"], _BENCH):
-        code, err = cli(capsys, *command, *argv)
-        assert code == 2 and len(err.strip().splitlines()) == 1, err
-        assert re.search(pattern, err), err
-        register(command[0], " ".join(a.replace(str(tmp_path), "TMP") for a in argv), err,
+        proc = cli(*command, *argv)
+        assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert re.search(pattern, proc.stderr), proc.stderr
+        register(command[0], " ".join(a.replace(str(tmp_path), "TMP") for a in argv), proc.stderr,
                  tmp_path)
     assert list(tmp_path.iterdir()) == []
 
@@ -318,11 +308,11 @@ def test_resume_without_a_run_is_an_error_and_creates_nothing(
 # train: what a resume and rotation may touch
 
 
-def test_rotation_deletes_only_the_checkpoints_of_this_run(capsys, tmp_path: Path) -> None:
+def test_rotation_deletes_only_the_checkpoints_of_this_run(cli, tmp_path: Path) -> None:
     run = tmp_path / "run"
     assert main([*_TRAIN, "--steps", "6", "--out", str(run)]) == 0  # leaves checkpoint-6.pt
-    code, err = cli(capsys, *_TRAIN, "--steps", "4", "--out", str(run), "--overwrite")
-    assert code == 0, err
+    proc = cli(*_TRAIN, "--steps", "4", "--out", str(run), "--overwrite")
+    assert proc.returncode == 0, proc.stderr
     # the rerun wrote 2 then 4 and deleted its own 2; the earlier run's 6 is not its to delete
     assert sorted(p.name for p in run.glob("checkpoint-*.pt")) == ["checkpoint-4.pt",
                                                                    "checkpoint-6.pt"]
@@ -330,51 +320,52 @@ def test_rotation_deletes_only_the_checkpoints_of_this_run(capsys, tmp_path: Pat
 
 
 def test_resume_of_a_run_stopped_before_its_first_checkpoint_starts_at_step_0(
-    capsys, tmp_path: Path, trained: Path
+    cli, tmp_path: Path, trained: Path
 ) -> None:
     run = tmp_path / "run"
     shutil.copytree(trained, run)
     for name in ("checkpoint.json", _CKPT, "eval.json", "learning_curve.png"):
         (run / name).unlink()  # a run killed at step 1 has its config and a log row only
     _log(run, lambda lines: lines.__delitem__(slice(2, None)))
-    code, err = cli(capsys, *_TRAIN, "--steps", "3", "--out", str(run))
-    assert code == 2 and "is not empty; use --overwrite" in err
-    code, err = cli(capsys, *_TRAIN, "--steps", "3", "--out", str(run), "--resume")
-    assert code == 0, err
-    assert "from step 0 (no checkpoint.json: the run stopped before its first checkpoint)" in err
+    proc = cli(*_TRAIN, "--steps", "3", "--out", str(run))
+    assert proc.returncode == 2 and "is not empty; use --overwrite" in proc.stderr
+    proc = cli(*_TRAIN, "--steps", "3", "--out", str(run), "--resume")
+    assert proc.returncode == 0, proc.stderr
+    assert ("from step 0 (no checkpoint.json: the run stopped before its first checkpoint)"
+            in proc.stderr)
     assert _steps_in_log(run) == [1, 2, 3]
     assert json.loads((run / "checkpoint.json").read_text())["step"] == 3
 
 
 def test_resume_ignores_the_checkpoint_of_an_earlier_run_in_the_folder(
-    capsys, tmp_path: Path, trained: Path
+    cli, tmp_path: Path, trained: Path
 ) -> None:
     # An --overwrite rerun stopped before its first checkpoint leaves its own config.json (a new
     # run id) beside the earlier run's checkpoint.json: resuming it must not load that agent.
     run = tmp_path / "run"
     shutil.copytree(trained, run)
     _config(run, run_id="rerun")
-    code, err = cli(capsys, *_TRAIN, "--steps", "2", "--out", str(run), "--resume")
-    assert code == 0, err
-    assert "from step 0 (checkpoint.json is an earlier run's" in err
+    proc = cli(*_TRAIN, "--steps", "2", "--out", str(run), "--resume")
+    assert proc.returncode == 0, proc.stderr
+    assert "from step 0 (checkpoint.json is an earlier run's" in proc.stderr
     assert _steps_in_log(run) == [1, 2]
     pointer = json.loads((run / "checkpoint.json").read_text())
     assert (pointer["step"], pointer["run_id"]) == (2, "rerun")
     assert (run / _CKPT).is_file()  # the earlier run's file is left alone
 
 
-def test_a_crashed_resume_can_resume(capsys, tmp_path: Path, trained: Path) -> None:
+def test_a_crashed_resume_can_resume(cli, tmp_path: Path, trained: Path) -> None:
     run = tmp_path / "run"
     shutil.copytree(trained, run)
-    code, err = cli(capsys, *_TRAIN, "--steps", "6", "--out", str(run), "--resume")
-    assert code == 0, err
-    assert "resuming linucb on video from step 4" in err
+    proc = cli(*_TRAIN, "--steps", "6", "--out", str(run), "--resume")
+    assert proc.returncode == 0, proc.stderr
+    assert "resuming linucb on video from step 4" in proc.stderr
     assert _steps_in_log(run) == [1, 2, 3, 4, 5, 6]
     assert sorted(p.name for p in run.glob("checkpoint-*.pt")) == ["checkpoint-6.pt"]
 
 
 @pytest.mark.slow
-def test_train_killed_before_its_first_checkpoint_resumes(capsys, tmp_path: Path) -> None:
+def test_train_killed_before_its_first_checkpoint_resumes(cli, tmp_path: Path) -> None:
     run = tmp_path / "run"
     argv = ["train", "--agent", "linucb", "--scenario", "video", "--encoder", "hashing",
             "--users", "4", "--steps", "1000000", "--log-every", "1",
@@ -386,14 +377,14 @@ def test_train_killed_before_its_first_checkpoint_resumes(capsys, tmp_path: Path
     steps = _steps_in_log(run)
     argv[argv.index("--steps") + 1] = "3"
     argv[argv.index("--checkpoint-every") + 1] = "2"
-    code, err = cli(capsys, *argv, "--resume")
-    assert code == 0, err
-    assert "from step 0" in err and steps  # the killed run had logged steps 1..n
+    proc = cli(*argv, "--resume")
+    assert proc.returncode == 0, proc.stderr
+    assert "from step 0" in proc.stderr and steps  # the killed run had logged steps 1..n
     assert _steps_in_log(run) == [1, 2, 3]
 
 
 @pytest.mark.slow
-def test_ctrl_c_leaves_valid_checkpoint_and_log(capsys, tmp_path: Path) -> None:
+def test_ctrl_c_leaves_valid_checkpoint_and_log(cli, tmp_path: Path) -> None:
     run = tmp_path / "t"
     argv = ["train", "--agent", "linucb", "--scenario", "video", "--encoder", "hashing",
             "--users", "4", "--steps", "1000000", "--log-every", "1", "--checkpoint-every",
@@ -405,8 +396,8 @@ def test_ctrl_c_leaves_valid_checkpoint_and_log(capsys, tmp_path: Path) -> None:
     assert ckpt["step"] > 0 and (run / ckpt["file"]).is_file()
     assert _steps_in_log(run)[-1] == ckpt["step"]
     argv[argv.index("--steps") + 1] = str(ckpt["step"] + 2)
-    code, err = cli(capsys, *argv, "--resume")
-    assert code == 0, err[-2000:]
+    proc = cli(*argv, "--resume")
+    assert proc.returncode == 0, proc.stderr[-2000:]
     assert _steps_in_log(run)[-2:] == [ckpt["step"] + 1, ckpt["step"] + 2]
 
 
@@ -445,7 +436,7 @@ def test_bench_writes_each_run_as_it_finishes(benched: Path) -> None:
 
 
 def test_bench_resume_keeps_finished_runs_and_matches_an_uninterrupted_run(
-    capsys, tmp_path: Path, benched: Path
+    cli, tmp_path: Path, benched: Path
 ) -> None:
     run = tmp_path / "run"
     shutil.copytree(benched, run)
@@ -456,11 +447,11 @@ def test_bench_resume_keeps_finished_runs_and_matches_an_uninterrupted_run(
     kept = json.loads(_run_file(run, "linucb", 0).read_text())
     kept["result"]["eval_seconds"] = 12345.0  # marks the file: kept, not recomputed
     _run_file(run, "linucb", 0).write_text(json.dumps(kept))
-    code, err = cli(capsys, *_BENCH, "--out", str(run), "--resume")
-    assert code == 0, err
-    assert ("driftrec bench: redoing video/random/seed 1: " in err
-            and "video__random__seed1.json is not valid JSON" in err)
-    assert "resuming " in err and ": 2 of 4 runs finished, 2 to do" in err
+    proc = cli(*_BENCH, "--out", str(run), "--resume")
+    assert proc.returncode == 0, proc.stderr
+    assert ("driftrec bench: redoing video/random/seed 1: " in proc.stderr
+            and "video__random__seed1.json is not valid JSON" in proc.stderr)
+    assert "resuming " in proc.stderr and ": 2 of 4 runs finished, 2 to do" in proc.stderr
     full = json.loads((benched / "results.json").read_text())
     resumed = json.loads((run / "results.json").read_text())
     assert _comparable(resumed) == _comparable(full)
@@ -470,7 +461,7 @@ def test_bench_resume_keeps_finished_runs_and_matches_an_uninterrupted_run(
 
 
 def test_bench_resume_redoes_files_of_another_run_or_shape(
-    capsys, tmp_path: Path, benched: Path, request: pytest.FixtureRequest
+    cli, tmp_path: Path, benched: Path, request: pytest.FixtureRequest
 ) -> None:
     run = tmp_path / "run"
     shutil.copytree(benched, run)
@@ -484,9 +475,10 @@ def test_bench_resume_redoes_files_of_another_run_or_shape(
         data = json.loads(_run_file(run, agent, seed).read_text())
         edit(data)
         _run_file(run, agent, seed).write_text(json.dumps(data))
-    code, err = cli(capsys, *_BENCH, "--out", str(run), "--resume")
-    assert code == 0, err
-    notes = [line for line in err.splitlines() if line.startswith("driftrec bench: redoing")]
+    proc = cli(*_BENCH, "--out", str(run), "--resume")
+    assert proc.returncode == 0, proc.stderr
+    notes = [line for line in proc.stderr.splitlines()
+             if line.startswith("driftrec bench: redoing")]
     expected = [r"random/seed 0: .*seed0\.json belongs to another run \(run_id 'an-earlier-run'",
                 r"random/seed 1: .*seed1\.json: user_returns is not a list of 4 numbers",
                 (r"linucb/seed 0: .*seed0\.json: result is for video/linucb/seed 7; expected "
@@ -520,22 +512,22 @@ def test_bench_resume_redoes_files_of_another_run_or_shape(
 ], ids=["other seeds", "other users and encoder", "no config.json", "a train run's config",
         "no run_id", "config.json not UTF-8", "with --overwrite", "runs/ a link out"])
 def test_bench_resume_bad_folder_is_an_error_and_changes_nothing(
-    capsys, tmp_path: Path, benched: Path, request: pytest.FixtureRequest,
+    cli, tmp_path: Path, benched: Path, request: pytest.FixtureRequest,
     mutate: Callable[[Path], None], extra: list[str], pattern: str
 ) -> None:
     run = tmp_path / "run"
     shutil.copytree(benched, run)
     mutate(run)
     before = snapshot(run)
-    code, err = cli(capsys, *with_flags(_BENCH, extra), "--out", str(run), "--resume")
-    assert code == 2 and len(err.strip().splitlines()) == 1, err
-    assert re.search(pattern, err), err
+    proc = cli(*with_flags(_BENCH, extra), "--out", str(run), "--resume")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert re.search(pattern, proc.stderr), proc.stderr
     assert snapshot(run) == before
-    register("bench --resume", request.node.callspec.id, err, tmp_path)
+    register("bench --resume", request.node.callspec.id, proc.stderr, tmp_path)
 
 
 @pytest.mark.slow
-def test_bench_interrupted_part_way_resumes_to_the_same_results(capsys, tmp_path: Path) -> None:
+def test_bench_interrupted_part_way_resumes_to_the_same_results(cli, tmp_path: Path) -> None:
     argv = [*_BENCH, "--seeds", "6", "--users", "8", "--steps", "12"]
     run = tmp_path / "run"
     code, stderr = interrupt([*argv, "--out", str(run)],
@@ -545,9 +537,9 @@ def test_bench_interrupted_part_way_resumes_to_the_same_results(capsys, tmp_path
     assert not (run / "results.json").exists()
     finished = len(list((run / "runs").glob("*.json")))
     assert 1 <= finished < 12
-    code, err = cli(capsys, *argv, "--out", str(run), "--resume")
-    assert code == 0, err
-    assert f"{finished} of 12 runs finished" in err
+    proc = cli(*argv, "--out", str(run), "--resume")
+    assert proc.returncode == 0, proc.stderr
+    assert f"{finished} of 12 runs finished" in proc.stderr
     full = tmp_path / "full"
     assert main([*argv, "--out", str(full)]) == 0
     assert (_comparable(json.loads((run / "results.json").read_text()))

@@ -9,7 +9,7 @@ Protocol of one run (scenario s, agent a, seed k):
 3. evaluate for T steps on users drawn from seed ``k``: act, step, and — as a deployed recommender
    would — keep learning online (``agent.update``) unless ``learn=False``.
 
-Metrics are computed by :class:`driftrec.benchmarks.metrics.EpisodeAccumulator` on the cohort of
+Metrics are computed by :class:`driftrec.cli.metrics.EpisodeAccumulator` on the cohort of
 users present at reset. The true (hidden) user state is read from the engine for analysis only;
 agents never see it unless they are labelled ``reads_hidden_state`` (the oracle, which reads
 ``info``).
