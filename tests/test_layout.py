@@ -8,6 +8,7 @@ the circle's modules are imported in a particular order, which an import-everyth
 from __future__ import annotations
 
 import ast
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,24 @@ def _strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
                         break
                 out.append(sorted(component))
     return out
+
+
+# Where the modules of #23's layout went; the old paths are gone, not kept as shims.
+MOVED = {
+    **{f"driftrec.envs.{m}": f"driftrec.envs.model.{m}" for m in (
+        "choice", "response", "drift", "satiation", "exogenous", "budget", "engine", "state")},
+    **{f"driftrec.envs.{m}": f"driftrec.envs.sources.{m}" for m in (
+        "catalog", "personas", "users", "datasets", "builtin")},
+    **{f"driftrec.benchmarks.{m}": f"driftrec.cli.{m}" for m in (
+        "bench_command", "options", "training", "rllib_training", "realdata", "runner",
+        "runfolder", "report", "plots", "metrics")},
+    "driftrec.benchmarks.cli": "driftrec.cli.main",
+}
+
+
+@pytest.mark.parametrize("old, new", sorted(MOVED.items()))
+def test_a_moved_module_has_one_path(old: str, new: str) -> None:
+    """Also catches a folder left behind with only ``__pycache__`` in it, which Python would
+    import as an empty namespace package."""
+    assert importlib.util.find_spec(old) is None, f"{old} still importable; it moved to {new}"
+    assert new in MODULES
