@@ -1,4 +1,10 @@
-"""driftrec.envs: catalogs, personas, the batched user engine, scenarios and Gymnasium envs.
+"""driftrec.envs: the simulator behind Gymnasium's interface.
+
+Subpackages: ``model`` (the user model: the reference step, its mechanisms and the torch and fast
+paths that run it), ``sources`` (catalogs, personas, user pools, real data sets) and
+``calibration`` (fitting the model to logged sessions). The modules here are the Gymnasium
+surface: configs and scenarios, the builder, the single and vector envs, spaces, wrappers, Rank
+ids, rendering. The public names below are the stable import paths.
 
 Importing this module registers ``driftrec/Video-v0``, ``driftrec/News-v0`` and
 ``driftrec/Shopping-v0`` (single env entry point and native vector entry point), and their Rank
