@@ -89,12 +89,14 @@ class EnvSpec:
                 f"{action_space!r} (wrap score/flat wrappers around the env, not under the agent)"
             )
         spaces = getattr(obs_space, "spaces", None)
-        if not isinstance(spaces, Mapping) or "candidate_embeddings" not in spaces:
+        if not isinstance(spaces, Mapping) or "candidate_ids" not in spaces:
             raise ValueError(
                 f"expected a Dict observation space with keys {list(OBS_KEYS)}, got {obs_space!r}"
             )
         base = env.unwrapped
         table = _to_numpy(base.item_embeddings).astype(np.float32, copy=False)
+        if not table.flags.writeable:  # the env's read-only view: the agent keeps its own copy
+            table = table.copy()
         catalog = getattr(base, "catalog", None)
         if catalog is not None:
             cat_ids = np.asarray(catalog.category_ids, dtype=np.int64)
@@ -108,7 +110,7 @@ class EnvSpec:
             num_candidates=int(nvec[0]),
             slate_size=int(nvec.size),
             history_length=int(spaces["history_ids"].shape[-1]),
-            embedding_dim=int(spaces["candidate_embeddings"].shape[-1]),
+            embedding_dim=int(table.shape[1]),
             item_embeddings=table,
             category_ids=cat_ids,
             num_categories=int(n_cat),
@@ -147,10 +149,12 @@ def check_obs(obs: Mapping[str, Any], spec: EnvSpec) -> tuple[Obs, bool]:
             f"{type(obs).__name__} (agents take the driftrec Dict observation, "
             "not the FlatObservation Box)"
         )
-    missing = [k for k in OBS_KEYS if k not in obs]
+    missing = [k for k in OBS_KEYS if k not in obs and k != "candidate_embeddings"]
     if missing:
         raise ValueError(f"observation is missing keys {missing}; expected keys {list(OBS_KEYS)}")
-    out = {k: _to_numpy(obs[k]) for k in OBS_KEYS}
+    out = {k: _to_numpy(obs[k]) for k in OBS_KEYS if k in obs}
+    if "candidate_embeddings" not in out:  # an env with observe_candidate_embeddings=False
+        out["candidate_embeddings"] = candidate_rows(out["candidate_ids"], spec.item_embeddings)
     single = out["candidate_ids"].ndim == 1
     if single:
         out = {k: v[None] for k, v in out.items()}
@@ -166,6 +170,23 @@ def check_obs(obs: Mapping[str, Any], spec: EnvSpec) -> tuple[Obs, bool]:
                 + _SHAPE_TEXT[key].format(n=n, h=h, d=d)
             )
     return out, single
+
+
+def candidate_rows(ids: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """The candidates' rows of the agent-side item table: what ``candidate_embeddings`` carries,
+    for observations that leave it out (``observe_candidate_embeddings=False``)."""
+    ids = np.asarray(ids)
+    if not np.issubdtype(ids.dtype, np.integer):
+        raise TypeError(f"observation['candidate_ids'] has dtype {ids.dtype}; expected integer "
+                        "catalog ids to look candidate_embeddings up in the item table")  # fmt: skip
+    if ids.size and (ids.min() < 0 or ids.max() >= len(table)):
+        raise ValueError(
+            f"observation['candidate_ids'] holds ids in [{ids.min()}, {ids.max()}], outside the "
+            f"agent's item table of {len(table)} items; the observation has no "
+            "candidate_embeddings, so the agent looks the ids up there (is the agent made with "
+            "this env?)"
+        )
+    return table.take(ids, axis=0)
 
 
 _SHAPE_TEXT = {

@@ -76,7 +76,8 @@ def build_engine(
     backend: str = "torch",
     **overrides: Any,
 ) -> Engine:
-    """``backend``: ``"torch"`` (``Engine``) or ``"fast"`` (``model.fast.FastEngine``)."""
+    """``backend``: ``"torch"`` (``Engine``), ``"fast"`` or ``"fast-blas"``
+    (``model.fast.FastEngine``)."""
     from .model.fast import FastEngine, check_backend
 
     check_backend(backend)
@@ -90,8 +91,10 @@ def build_engine(
         encoder = _encoder_for(catalog, config.encoder) if user_pool is None else None
     if config.adapter:
         catalog, user_pool, encoder = _adapted(config, catalog, user_pool, encoder)
-    engine_cls = FastEngine if backend == "fast" else Engine
-    return engine_cls(catalog, config, num_users, user_pool=user_pool, encoder=encoder)
+    if backend == "torch":
+        return Engine(catalog, config, num_users, user_pool=user_pool, encoder=encoder)
+    return FastEngine(catalog, config, num_users, user_pool=user_pool, encoder=encoder,
+                      backend=backend)  # fmt: skip
 
 
 def _adapted(config: ScenarioConfig, catalog: Any, user_pool: UserPool | None, encoder: Any

@@ -220,7 +220,8 @@ class CandidateTable:
         """The seven user-item columns ``sim_history`` .. ``consumed_recent``, each (B, N);
         ``shown`` (B, R, K) the item ids of each user's last R slates (−1 none)."""
         ids = np.asarray(obs["candidate_ids"])
-        cand = np.asarray(obs["candidate_embeddings"], dtype=np.float32)
+        cand = obs.get("candidate_embeddings")  # absent: observe_candidate_embeddings=False
+        cand = np.asarray(self.table[ids] if cand is None else cand, dtype=np.float32)
         user, _ = history_embedding(obs, self.table, response_weight=1.0)
         profile = normalise(obs["profile_embedding"].astype(np.float32))
         recent = obs["history_ids"][:, : self.recent]

@@ -17,7 +17,15 @@ from .render import FrameRenderer, LastStep, check_render_mode, render_user_line
 from .sources.users import UserPool
 from .spaces import action_space, observation_space
 from .validation import validate_slate
-from .vector_env import check_options, check_seed, fork_safe_threads, info_to_numpy
+from .vector_env import (
+    check_observe_flag,
+    check_options,
+    check_seed,
+    fork_safe_threads,
+    info_to_numpy,
+    observed,
+    read_only,
+)
 
 
 class EpisodeEndedError(ValueError, RuntimeError):
@@ -93,9 +101,14 @@ class DriftRecEnv(gym.Env):
     (a ``Catalog``, default the built-in one of the domain), ``user_pool`` (a ``UserPool``),
     ``render_mode`` (None, ``"ansi"`` — one text line per step — or ``"rgb_array"`` — a (384, 640,
     3) uint8 frame of the slate, the response, the interest on the category map and the budget,
-    see ``driftrec.envs.render``), ``backend`` (``"fast"``, the default: the numba kernels of
-    ``driftrec.envs.model.fast``, an order of magnitude faster for one user; ``"torch"``: the
-    batched torch engine, the vector env's default; the two agree to ~1e-5, see
+    see ``driftrec.envs.render``), ``observe_candidate_embeddings`` (True, the default; False
+    leaves ``candidate_embeddings`` out of the observation and its space: they are the rows of the
+    read-only table ``env.unwrapped.item_embeddings`` at ``candidate_ids``, which the driftrec
+    agents look up themselves; on the fast path this saves the step's (N, d_a) copy, most of a
+    step at N = 1000), ``backend`` (``"fast"``, the default: the numba kernels of
+    ``driftrec.envs.model.fast``, an order of magnitude faster for one user; ``"fast-blas"``:
+    the same kernels scoring by BLAS products, meant for the vector env; ``"torch"``: the
+    batched torch engine, the vector env's default; they agree to ~1e-5, see
     ``docs/performance.md``), and keyword overrides of any scenario parameter
     (``num_candidates``, ``slate_size``, ``encoder``, ``choice_model``, ``drift_enabled``, ...).
 
@@ -124,19 +137,24 @@ class DriftRecEnv(gym.Env):
         user_pool: UserPool | None = None,
         render_mode: str | None = None,
         backend: str = "fast",
+        observe_candidate_embeddings: bool = True,
         **overrides: Any,
     ) -> None:
         check_render_mode(render_mode, self.metadata["render_modes"])
         self.backend = check_backend(backend)
-        self._fast = backend == "fast"
+        self.observe_candidate_embeddings = check_observe_flag(observe_candidate_embeddings)
+        self._fast = backend != "torch"
         fork_safe_threads()  # the workers of an async vector env are forked (vector_env.py)
         self.engine: Engine = build_engine(
             scenario, 1, catalog, user_pool, backend=backend, **overrides
         )
+        self.engine.observe_candidate_embeddings = self.observe_candidate_embeddings
         self.config = self.engine.config
         self.render_mode = render_mode
         self._frames = FrameRenderer(self.engine) if render_mode == "rgb_array" else None
-        self.observation_space = observation_space(self.engine)
+        self.observation_space = gym.spaces.Dict(
+            observed(observation_space(self.engine).spaces, self.observe_candidate_embeddings)
+        )
         self.action_space = action_space(self.engine)
         self._seed: int | None = None
         self._last: tuple[np.ndarray, dict[str, np.ndarray], float, int] | None = None
@@ -147,13 +165,15 @@ class DriftRecEnv(gym.Env):
 
     @property
     def item_embeddings(self) -> np.ndarray:
-        """(M, d_a) agent-side embedding table."""
-        return self.engine.item_embeddings
+        """(M, d_a) agent-side embedding table, read-only: ``candidate_embeddings`` are its rows
+        at ``candidate_ids`` (with ``observe_candidate_embeddings=False``, look them up here)."""
+        return read_only(self.engine.item_embeddings)
 
     def _obs(self) -> dict[str, np.ndarray]:
         if self._fast:
             return self.engine.observation_one()
-        return {k: v[0] for k, v in self.engine.observation().items()}
+        obs = observed(self.engine.observation(), self.observe_candidate_embeddings)
+        return {k: v[0] for k, v in obs.items()}
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from gymnasium import spaces
 from gymnasium.error import Error as GymnasiumError
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
@@ -106,6 +107,32 @@ def fork_safe_threads() -> None:
         torch.set_num_threads(1)
 
 
+def check_observe_flag(value: Any) -> bool:
+    """The envs' ``observe_candidate_embeddings``: True or False, nothing that merely converts to
+    one (raised before anything is built)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(
+            f"observe_candidate_embeddings must be True or False, got {value!r} of type "
+            f"{type(value).__name__}"
+        )
+    return bool(value)
+
+
+def observed(obs: dict[str, Any], observe_candidate_embeddings: bool) -> dict[str, Any]:
+    """``obs`` (an observation or the observation space's dict of spaces) without
+    ``candidate_embeddings`` when the env does not observe them."""
+    if observe_candidate_embeddings:
+        return obs
+    return {k: v for k, v in obs.items() if k != "candidate_embeddings"}
+
+
+def read_only(table: np.ndarray) -> np.ndarray:
+    """A non-writeable view of ``table`` (the engine reads the same memory for observations)."""
+    view = table.view()
+    view.flags.writeable = False
+    return view
+
+
 def info_to_numpy(info: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
     return {k: v.cpu().numpy() for k, v in info.items()}
 
@@ -131,10 +158,19 @@ class DriftRecVectorEnv(VectorEnv):
             640, 3) uint8 frame per user, ``render()`` returns a tuple of them as Gymnasium's
             vector envs do; drawing costs milliseconds per user, so ``render(max_users=n)``
             draws the first n only).
-        backend: ``"torch"`` (default: the batched torch engine, for large B and GPUs) or
-            ``"fast"`` (the numba kernels of ``driftrec.envs.model.fast``: faster below about a
-            thousand users on a CPU). The default does not depend on ``num_envs``, so neither do
-            the results; see ``docs/performance.md``.
+        observe_candidate_embeddings: True (default): observations carry
+            ``candidate_embeddings`` (B, N, d_a). False: the key is left out of the observation
+            and its space; an agent looks ``candidate_ids`` up in ``env.item_embeddings`` (the
+            read-only (M, d_a) table; the driftrec agents do so themselves). On
+            ``backend="fast"`` this saves the per-step copy of the N candidates' rows.
+        backend: ``"torch"`` (default: the batched torch engine, for large B and GPUs),
+            ``"fast"`` (the numba kernels of ``driftrec.envs.model.fast``, each user's
+            candidates scored by its own dot products: the one-user path) or ``"fast-blas"``
+            (the same kernels, users scored four at a time by a BLAS product: the path for tens
+            to hundreds of users on a CPU). Each path is bit-identical whatever B; the paths
+            agree with each other and the reference step to ~1e-5, not to the bit. The default
+            does not depend on ``num_envs``, so neither do the results; see
+            ``docs/performance.md``.
         **overrides: scenario parameters (see ``driftrec.envs.scenarios``).
     """
 
@@ -154,20 +190,25 @@ class DriftRecVectorEnv(VectorEnv):
         user_pool: UserPool | None = None,
         render_mode: str | None = None,
         backend: str = "torch",
+        observe_candidate_embeddings: bool = True,
         **overrides: Any,
     ) -> None:
         check_render_mode(render_mode, self.metadata["render_modes"])
         check_num_envs(num_envs)
+        self.observe_candidate_embeddings = check_observe_flag(observe_candidate_embeddings)
         fork_safe_threads()
         self.backend = backend
         self.engine: Engine = build_engine(
             scenario, num_envs, catalog, user_pool, backend=backend, **overrides
         )
+        self.engine.observe_candidate_embeddings = self.observe_candidate_embeddings
         self.config = self.engine.config
         self.num_envs = self.engine.num_users
         self.render_mode = render_mode
         self._frames = FrameRenderer(self.engine) if render_mode == "rgb_array" else None
-        self.single_observation_space = observation_space(self.engine)
+        self.single_observation_space = spaces.Dict(
+            observed(observation_space(self.engine).spaces, self.observe_candidate_embeddings)
+        )
         self.single_action_space = action_space(self.engine)
         self._observation_space: Any = None  # built on first access (see observation_space)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
@@ -194,8 +235,12 @@ class DriftRecVectorEnv(VectorEnv):
 
     @property
     def item_embeddings(self) -> np.ndarray:
-        """(M, d_a) agent-side embedding table (what the recommender knows of its catalog)."""
-        return self.engine.item_embeddings
+        """(M, d_a) agent-side embedding table (what the recommender knows of its catalog),
+        read-only: ``candidate_embeddings`` are its rows at ``candidate_ids``."""
+        return read_only(self.engine.item_embeddings)
+
+    def _observation(self) -> dict[str, np.ndarray]:
+        return observed(self.engine.observation(), self.observe_candidate_embeddings)
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -213,7 +258,7 @@ class DriftRecVectorEnv(VectorEnv):
         self._last = None
         if self._frames is not None:
             self._frames.reset()
-        return self.engine.observation(), info_to_numpy(self.engine.candidate_info())
+        return self._observation(), info_to_numpy(self.engine.candidate_info())
 
     def enable_oracle_info(self) -> None:
         """Add ``candidate_values`` to every later info (what the oracle-myopic agent ranks by)."""
@@ -225,19 +270,22 @@ class DriftRecVectorEnv(VectorEnv):
         if self._seed is None:
             raise ValueError("step() called before reset(); call reset() first")
         cfg = self.config
+        if self.backend != "torch" and self.engine.slate_ok(actions, self.num_envs):
+            return self._step_fast(actions)  # the common case, checked in one compiled call
         slate = validate_slate(actions, self.num_envs, cfg.slate_size, cfg.num_candidates)
-        if self.backend == "fast":
+        if self.backend != "torch":
             return self._step_fast(slate)
         slate_t = torch.from_numpy(slate).to(self.engine.device)
         pool_ids = self.engine.world.pool_ids.cpu().numpy()
         result = self.engine.step(slate_t, autoreset=True)
         info: dict[str, Any] = info_to_numpy(result.info)
         if result.final_rows is not None:
-            self._add_final_obs(info, result.final_rows.cpu().numpy(), result.final_obs)
+            final_obs = observed(result.final_obs, self.observe_candidate_embeddings)
+            self._add_final_obs(info, result.final_rows.cpu().numpy(), final_obs)
         reward = result.reward.to(torch.float64).cpu().numpy()
         self._last = (pool_ids, slate.copy(), result, reward)  # the caller may reuse its array
         return (
-            self.engine.observation(),
+            self._observation(),
             reward,
             result.terminated.cpu().numpy(),
             result.truncated.cpu().numpy(),

@@ -40,7 +40,9 @@ class _Flattener:
         self.space = spaces.Box(-1.0, 1.0, (self.size,), np.float32)
 
     def __call__(self, obs: dict[str, np.ndarray]) -> np.ndarray:
-        emb = obs["candidate_embeddings"]
+        emb = obs.get("candidate_embeddings")
+        if emb is None:  # observe_candidate_embeddings=False: the rows of the agent-side table
+            emb = self.item_embeddings[obs["candidate_ids"]]
         b = emb.shape[0]
         cats = obs["candidate_categories"]
         onehot = np.zeros((b, cats.shape[1], self.num_categories), dtype=np.float32)

@@ -1,5 +1,6 @@
 """The fast path: the user model compiled into a few numba kernels over an explicit state, for one
-user and small batches (``backend="fast"`` of ``DriftRecEnv`` / ``DriftRecVectorEnv``).
+user and small batches (``backend="fast"`` and ``"fast-blas"`` of ``DriftRecEnv`` /
+``DriftRecVectorEnv``).
 
 Why it exists: the batched torch engine (``envs/model/engine.py``) pays hundreds of small tensor
 operations per call whatever B, so one user stepped through ``gym.make`` was an order of
@@ -7,6 +8,14 @@ magnitude slower than other simulators. Here an env step is one compiled call: p
 scalar code reads the interest ``u`` and satiation ``s`` rows, scores today's N candidates (dot
 products against the catalog rows, no gathered copy), picks, responds and updates the state in
 place; then the world draws the next pool, users who left are replaced and everyone is scored.
+
+Two paths, chosen by the env's ``backend`` argument, never by B: ``"fast"`` scores each user by
+its own dot products, read in place from the catalog (cheapest for one user, whatever N);
+``"fast-blas"`` gathers today's candidate rows once and scores users four at a time by a BLAS
+product, and draws the walk of sixteen users by one more (numba's own loops use 256-bit vectors
+on AVX-512 machines, OpenBLAS uses 512: from about eight users this wins). Each is
+bit-identical whatever B (a fixed product shape, zero rows padding the last block, a user always
+at the same row); the two differ from each other in the last float32 bits.
 
 Why numba and not numpy: a numpy step over the same explicit arrays is still a hundred array
 calls, each with a fixed dispatch cost that dominates at B = 1, and its product would need a
@@ -41,7 +50,10 @@ from ..interface import OBS_KEYS
 from .engine import Engine, StepResult
 from .exogenous import trending_category as trending_category_of
 
-BACKENDS = ("fast", "torch")
+BACKENDS = ("fast", "fast-blas", "torch")
+# Users per BLAS product on ``backend="fast-blas"`` (``fast_kernels.score_blas``): 8 rows (u and
+# s of 4 users) is where OpenBLAS's product is cheapest per row at N = 100 (docs/performance.md).
+BLAS_USERS = 4
 
 # Columns of the per-user float64 table ``fvec`` (B, F_COLS).
 F_BETA, F_DRIFT, F_BORED, F_NOCLICK, F_PRICE, F_BUDGET, F_SATISF = range(7)
@@ -184,7 +196,12 @@ class FastEngine(Engine):
     public methods as ``Engine``, plus ``step_arrays`` / ``observation_one`` / ``info_one`` that
     the envs call to stay in numpy."""
 
-    def __init__(self, catalog: Any, config: Any, num_users: int, **kwargs: Any) -> None:
+    def __init__(
+        self, catalog: Any, config: Any, num_users: int, *, backend: str = "fast", **kwargs: Any
+    ) -> None:
+        if check_backend(backend) == "torch":
+            raise ValueError("FastEngine runs backend 'fast' or 'fast-blas', got 'torch'; build "
+                             "the torch engine (Engine) for that")  # fmt: skip
         if torch.device(config.device).type != "cpu":
             raise ValueError(
                 f"backend='fast' runs on the CPU, got device={config.device!r}; use "
@@ -214,6 +231,9 @@ class FastEngine(Engine):
         draws = max(k + 4 + self.rank, self._noise_basis.shape[0] + 8)
         self._index_hash = rng._index_hash(draws, torch.device("cpu")).cpu().numpy()
         self._arrays: dict[str, np.ndarray] = {}
+        self.backend = backend
+        self._blas_users = BLAS_USERS if backend == "fast-blas" else 0
+        self.observe_candidate_embeddings = True  # set by the envs' option of that name
 
     @property
     def kernels(self) -> Any:
@@ -278,6 +298,10 @@ class FastEngine(Engine):
         self._fin_rows = np.zeros(b, dtype=np.int64)
         self._fin_ints = np.zeros((b, h + 2), dtype=np.int64)
         self._fin_resp = np.zeros((b, h, 2), dtype=f32)
+        r = self._blas_users
+        self._blas_rows = np.zeros((2 * r, d), f32)
+        self._blas_pool = np.zeros((n if r else 0, d), f32)
+        self._blas_prod = np.zeros((2 * r, n if r else 0), f32)
         self._build_views(seed, 0, -1)
         self._arrive(np.arange(b, dtype=np.int64))
         self._draw_pool()
@@ -331,18 +355,21 @@ class FastEngine(Engine):
 
     def _expose_pool(self) -> None:
         """The candidate arrays of observations: new arrays every step (Gymnasium requires that
-        observations of different calls share no memory)."""
+        observations of different calls share no memory). The (N, d_a) embedding copy is the
+        costliest of them at large N, so it is made only while ``observe_candidate_embeddings``
+        (the envs' option of that name: agents can look the ids up in ``item_embeddings``)."""
         ids = self._ids
-        self._pool_obs = {
-            "candidate_ids": ids.copy(),
-            "candidate_embeddings": self.item_embeddings.take(ids, axis=0),
-            "candidate_categories": self._category_np.take(ids),
-            "candidate_popularity": self._popularity_np.take(ids),
-        }
+        pool = {"candidate_ids": ids.copy()}
+        if self.observe_candidate_embeddings:
+            pool["candidate_embeddings"] = self.item_embeddings.take(ids, axis=0)
+        pool["candidate_categories"] = self._category_np.take(ids)
+        pool["candidate_popularity"] = self._popularity_np.take(ids)
+        self._pool_obs = pool
 
     def _score(self) -> None:
-        self.kernels.score(self._ids, self._emb, self._items, self._par, self._fvec, self._u,
-                           self._s, self._su, self._ss, self._util)  # fmt: skip
+        self.kernels.score_any(self._ids, self._emb, self._items, self._par, self._fvec, self._u,
+                               self._s, self._su, self._ss, self._util, self._blas_rows,
+                               self._blas_pool, self._blas_prod)  # fmt: skip
 
     # ------------------------------------------------------------------------- step
     def step_arrays(self, slate: np.ndarray, *, autoreset: bool = True) -> tuple[Any, ...]:
@@ -359,7 +386,8 @@ class FastEngine(Engine):
             self._pos, self._exam, self._par, self._ids, self._scratch, self._swaps, self._ivec,
             self._fvec, self._u, self._s, self._u0, self._su, self._ss, self._util,
             self._hist_ids, self._hist_resp, self._out, self._clicks, self._slate_util,
-            self._fin_rows, self._fin_ints, self._fin_resp,
+            self._fin_rows, self._fin_ints, self._fin_resp, self._blas_rows, self._blas_pool,
+            self._blas_prod,
         )  # fmt: skip
         w.global_step = nxt
         w.trend_category = self._trend_of(nxt)
@@ -369,14 +397,15 @@ class FastEngine(Engine):
         h = self._hist_ids.shape[1]
         ints = self._fin_ints[:n_fin]
         hist = ints[:, :h].copy()
-        final_obs = {key: np.broadcast_to(arr, (n_fin, *arr.shape))
-                     for key, arr in self._pool_obs.items()}  # fmt: skip
+        final_obs = {key: _repeat_view(arr, n_fin) for key, arr in self._pool_obs.items()}
         final_obs["history_ids"] = hist
         final_obs["history_responses"] = self._fin_resp[:n_fin].copy()
         final_obs["history_mask"] = (hist >= 0).astype(np.int8)
         final_obs["profile_embedding"] = self._profiles.take(ints[:, h], axis=0)
         final_obs["step"] = ints[:, h + 1 : h + 2].copy()
-        return self._out, self._fin_rows[:n_fin].copy(), {k: final_obs[k] for k in OBS_KEYS}
+        return self._out, self._fin_rows[:n_fin].copy(), {
+            k: final_obs[k] for k in OBS_KEYS if k in final_obs
+        }
 
     def step(self, slate: Any, *, autoreset: bool = True) -> StepResult:
         """``Engine.step``'s interface (torch tensors in and out) over ``step_arrays``."""
@@ -498,24 +527,19 @@ class FastEngine(Engine):
             rows = rows.cpu().numpy()
         idx = slice(None) if rows is None else rows
         hist = self._hist_ids[idx].copy()
-        out = {key: np.broadcast_to(arr, (hist.shape[0], *arr.shape))
-               for key, arr in self._pool_obs.items()}  # fmt: skip
+        out = {key: _repeat_view(arr, hist.shape[0]) for key, arr in self._pool_obs.items()}
         out["history_ids"] = hist
         out["history_responses"] = self._hist_resp[idx].copy()
         out["history_mask"] = (hist >= 0).astype(np.int8)
         out["profile_embedding"] = self._profiles.take(self._ivec[idx, I_PERSONA], axis=0)
         out["step"] = self._ivec[idx, I_STEPS][:, None].copy()
-        return {key: out[key] for key in OBS_KEYS}
+        return {key: out[key] for key in OBS_KEYS if key in out}
 
     def observation_one(self) -> dict[str, np.ndarray]:
         """User 0's observation as the single env returns it (no batch axis)."""
         hist = self._hist_ids[0].copy()
-        pool = self._pool_obs
         return {
-            "candidate_ids": pool["candidate_ids"],
-            "candidate_embeddings": pool["candidate_embeddings"],
-            "candidate_categories": pool["candidate_categories"],
-            "candidate_popularity": pool["candidate_popularity"],
+            **self._pool_obs,
             "history_ids": hist,
             "history_responses": self._hist_resp[0].copy(),
             "history_mask": (hist >= 0).astype(np.int8),
@@ -523,16 +547,19 @@ class FastEngine(Engine):
             "step": self._ivec[0, I_STEPS : I_STEPS + 1].copy(),
         }
 
-    def slate_ok(self, action: Any) -> bool:
-        """Whether ``action`` is a (K,) int64 array of K distinct candidate positions (then it is
-        used as it is; anything else goes through ``validate_slate``, which raises)."""
-        return (
-            type(action) is np.ndarray
-            and action.dtype == np.int64
-            and action.shape == (self.config.slate_size,)
-            and action.flags.c_contiguous
-            and self.kernels.slate_ok(action, self.config.num_candidates)
-        )
+    def slate_ok(self, action: Any, num_users: int | None = None) -> bool:
+        """Whether ``action`` is a C-contiguous int64 array of K distinct candidate positions,
+        (K,) (``num_users`` None) or one row per user (B, K): then it is used as it is; anything
+        else goes through ``validate_slate``, which converts or raises (so every bad input gets
+        the same error on every path)."""
+        k, n = self.config.slate_size, self.config.num_candidates
+        shape = (k,) if num_users is None else (num_users, k)
+        if not (type(action) is np.ndarray and action.dtype == np.int64
+                and action.shape == shape and action.flags.c_contiguous):  # fmt: skip
+            return False
+        if num_users is None:
+            return self.kernels.slate_ok(action, n)
+        return self.kernels.slates_ok(action, n)
 
     def similarity_operands(self) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError("the fast path scores candidates in its kernels, not by a GEMM")
@@ -554,6 +581,15 @@ _SPAN_KEYS = tuple(key for key, col, _ in _INFO_COLUMNS if O_ENGAGE <= col <= O_
 assert [col for key, col, _ in _INFO_COLUMNS if key in _SPAN_KEYS] == list(
     range(O_ENGAGE, O_SATISF + 1)
 )
+
+
+def _repeat_view(arr: np.ndarray, n: int) -> np.ndarray:
+    """``np.broadcast_to(arr, (n, *arr.shape))`` for a contiguous ``arr``: the same read-only
+    view, built directly (a third of ``broadcast_to``'s cost, paid for every candidate key of
+    every batched observation)."""
+    view = np.ndarray((n, *arr.shape), arr.dtype, buffer=arr, strides=(0, *arr.strides))
+    view.flags.writeable = False
+    return view
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

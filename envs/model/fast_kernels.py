@@ -51,8 +51,6 @@ from .fast import (
 MASK32 = rng.MASK32
 C1, C2 = rng._C1, rng._C2
 TWO_M24 = 2.0**-24
-SQRT2 = math.sqrt(2.0)
-TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 # Parameter offsets (``fast.P``), frozen into the compiled code.
 P_CHOICE, P_TAU, P_APPEAL = P["choice_model"], P["temperature"], P["appeal_weight"]
@@ -83,6 +81,7 @@ def jit(**options):
 njit_cached = jit()
 FAST_SUM = {"reassoc", "contract"}  # vectorised reductions: their order depends on the length
 SCORE_BLOCK = 8  # users scored together (``score``)
+WALK_USERS = 16  # users whose walk is one product on ``backend="fast-blas"`` (``step_all``)
 
 
 @njit_cached
@@ -104,27 +103,52 @@ def uniforms(key, index_hash, n, out):
 
 
 @njit_cached
-def erfinv(y):
-    """Inverse error function in float64: torch's rational first guess and a Newton step."""
-    ay = abs(y)
-    if ay <= 0.7:
-        z = y * y
-        num = ((-0.140543331 * z + 0.914624893) * z - 1.645349621) * z + 0.886226899
-        dem = (((0.012229801 * z - 0.329097515) * z + 1.442710462) * z - 2.118377725) * z + 1.0
-        x = y * num / dem
+def ndtri(p):
+    """The standard normal quantile of ``p`` in (0, 1), float64 to ~1e-16 relative: Wichura's
+    AS241 (1988), as Python's ``statistics.NormalDist.inv_cdf``. A rational function in the
+    centre (85% of draws) and a log and a square root in the tails: a quarter of the cost of
+    inverting the error function by a Newton step (``erf`` and ``exp`` per draw)."""
+    q = p - 0.5
+    if abs(q) <= 0.425:
+        r = 0.180625 - q * q
+        num = (((((((2.5090809287301226727e3 * r + 3.3430575583588128105e4) * r
+                    + 6.7265770927008700853e4) * r + 4.5921953931549871457e4) * r
+                  + 1.3731693765509461125e4) * r + 1.9715909503065514427e3) * r
+                + 1.3314166789178437745e2) * r + 3.3871328727963666080e0) * q
+        den = (((((((5.2264952788528545610e3 * r + 2.8729085735721942674e4) * r
+                    + 3.9307895800092710610e4) * r + 2.1213794301586595867e4) * r
+                  + 5.3941960214247511077e3) * r + 6.8718700749205790830e2) * r
+                + 4.2313330701600911252e1) * r + 1.0)
+        return num / den
+    r = math.sqrt(-math.log(p if q <= 0.0 else 1.0 - p))
+    if r <= 5.0:
+        r -= 1.6
+        num = (((((((7.74545014278341407640e-4 * r + 2.27238449892691845833e-2) * r
+                    + 2.41780725177450611770e-1) * r + 1.27045825245236838258e0) * r
+                  + 3.64784832476320460504e0) * r + 5.76949722146069140550e0) * r
+                + 4.63033784615654529590e0) * r + 1.42343711074968357734e0)
+        den = (((((((1.05075007164441684324e-9 * r + 5.47593808499534494600e-4) * r
+                    + 1.51986665636164571966e-2) * r + 1.48103976427480074590e-1) * r
+                  + 6.89767334985100004550e-1) * r + 1.67638483018380384940e0) * r
+                + 2.05319162663775882187e0) * r + 1.0)
     else:
-        z = math.sqrt(-math.log((1.0 - ay) / 2.0))
-        num = ((1.641345311 * z + 3.429567803) * z - 1.624906493) * z - 1.970840454
-        x = math.copysign(num, y) / ((1.6370678 * z + 3.5438892) * z + 1.0)
-    # One Newton step: the first guess is good to ~1e-7 relative, so the step leaves ~1e-13,
-    # far below the float32 rounding of the result (torch takes two in float32).
-    return x - (math.erf(x) - y) / (TWO_OVER_SQRT_PI * math.exp(-x * x))
+        r -= 5.0
+        num = (((((((2.01033439929228813265e-7 * r + 2.71155556874348757815e-5) * r
+                    + 1.24266094738807843860e-3) * r + 2.65321895265761230930e-2) * r
+                  + 2.96560571828504891230e-1) * r + 1.78482653991729133580e0) * r
+                + 5.46378491116411436990e0) * r + 6.65790464350110377720e0)
+        den = (((((((2.04426310338993978564e-15 * r + 1.42151175831644588870e-7) * r
+                    + 1.84631831751005468180e-5) * r + 7.86869131145613259100e-4) * r
+                  + 1.48753612908506148525e-2) * r + 1.36929880922735805310e-1) * r
+                + 5.99832206555887937690e-1) * r + 1.0)
+    x = num / den
+    return -x if q < 0.0 else x
 
 
 @njit_cached
 def normal(u):
     """``rng.normal_from_uniforms`` of one uniform, rounded to float32 as the engine's are."""
-    return np.float64(np.float32(SQRT2 * erfinv(2.0 * u - 1.0)))
+    return np.float64(np.float32(ndtri(u)))
 
 
 @njit_cached
@@ -257,6 +281,12 @@ def arrive(rows, prefix_user, prefix_init, index_hash, pool_interests, noise_bas
 
 
 @njit_cached
+def step_key(prefix_step, ivec, b):
+    """The key of user ``b``'s draws at its current step (``rng.py``'s step stream)."""
+    return hash32(hash32(prefix_step ^ (ivec[b, I_KEY] & MASK32)) ^ (ivec[b, I_STEPS] & MASK32))
+
+
+@njit_cached
 def score(ids, emb, items, par, fvec, u, s, su, ss, util):
     """Utility of every candidate for every user (``utility``):
     v_j = γ a_j + β <u, e_j> − λ max(0, <s, e_j>); keeps the inner products for the step."""
@@ -283,17 +313,66 @@ def score(ids, emb, items, par, fvec, u, s, su, ss, util):
 
 
 @njit_cached
+def score_blas(ids, emb, items, par, fvec, u, s, su, ss, util, rows, pool, prod):
+    """``score`` with the inner products from BLAS (``backend="fast-blas"``): today's candidate
+    rows are gathered once into ``pool`` (N, d), then users go in blocks of R = len(rows) / 2,
+    their u rows over their s rows in ``rows`` (2R, d), zero rows padding the last block, one
+    (2R, d)·(d, N) product each into ``prod``. Every call has the same shape whatever B and a
+    user always sits at row slot % R, so its numbers do not depend on B; they differ from
+    ``score``'s in the last float32 bits (another summation order)."""
+    sat = par[P_SAT] > 0.0
+    gamma = par[P_APPEAL]
+    n, bsz, r = ids.shape[0], u.shape[0], rows.shape[0] // 2
+    for j in range(n):
+        pool[j, :] = emb[ids[j]]
+    for b0 in range(0, bsz, r):
+        m = min(r, bsz - b0)
+        for i in range(r):
+            if i < m:
+                rows[i, :] = u[b0 + i]
+                rows[r + i, :] = s[b0 + i]
+            else:
+                rows[i, :] = 0.0
+                rows[r + i, :] = 0.0
+        np.dot(rows, pool.T, prod)
+        for i in range(m):
+            b = b0 + i
+            for j in range(n):
+                appeal = gamma * items[ids[j], 1]
+                x = prod[i, j]
+                if sat:
+                    y = prod[r + i, j]
+                    ss[b, j] = y
+                    v = appeal + fvec[b, F_BETA] * x - fvec[b, F_BORED] * max(0.0, np.float64(y))
+                else:
+                    v = appeal + fvec[b, F_BETA] * x
+                su[b, j] = x
+                util[b, j] = v
+
+
+@njit_cached
+def score_any(ids, emb, items, par, fvec, u, s, su, ss, util, rows, pool, prod):
+    """``score_blas`` if the path has BLAS blocks (``rows`` not empty), else ``score``."""
+    if rows.shape[0]:
+        score_blas(ids, emb, items, par, fvec, u, s, su, ss, util, rows, pool, prod)
+    else:
+        score(ids, emb, items, par, fvec, u, s, su, ss, util)
+
+
+@njit_cached
 def step_all(slate, autoreset, pool_seed, trend_row, prefix_step, prefix_user, prefix_init,
              index_hash, emb, items, pool_interests, noise_basis, walk_basis, centroids,
              pos_eff, exam, par, ids, scratch, swaps, ivec, fvec, u, s, u0, su, ss, util,
-             hist_ids, hist_resp, out, clicks, slate_util, fin_rows, fin_ints, fin_resp):
+             hist_ids, hist_resp, out, clicks, slate_util, fin_rows, fin_ints, fin_resp, rows,
+             pool, prod):
     """A whole env step in one call (one dispatch). Every user advances in place: choice,
     response, reward, drift and exogenous drift, satiation, budget and churn, history (the
     reference step's mechanisms, in its order; ``trend_row`` the current topic's centroid row or
     -1). Then the world draws the next pool (``pool_seed``); with ``autoreset``, users who left
     are saved to ``fin_*`` (slot; history ids, persona, steps; history responses: their last
     observation) and replaced; every user is scored against the new pool. Returns how many
-    users left and were replaced."""
+    users left and were replaced. ``rows``, ``pool``, ``prod``: ``score_blas``' workspace (empty
+    on ``backend="fast"``, which scores by ``score``)."""
     trend = centroids[max(trend_row, 0)]
     bsz, kk = slate.shape
     d, r = u.shape[1], walk_basis.shape[0]
@@ -310,9 +389,22 @@ def step_all(slate, autoreset, pool_seed, trend_row, prefix_step, prefix_user, p
     raw = np.empty(kk, dtype=np.bool_)
     unew = np.empty(d)
     hmax = hist_ids.shape[1]
+    # fast-blas: the walk's Σ_i z_i σ U_i of R users at a time, one (R, r)·(r, d) float32 product
+    # (zero rows pad the last block, so the shape and a user's row never depend on B).
+    wr = WALK_USERS if walk and rows.shape[0] else 0
+    wcoef = np.zeros((wr, r), dtype=np.float32)
+    wvec = np.empty((wr, d), dtype=np.float32)
     for b in range(bsz):
-        key = hash32(hash32(prefix_step ^ (ivec[b, I_KEY] & MASK32)) ^ (ivec[b, I_STEPS] & MASK32))
-        uniforms(key, index_hash, nd, uni)
+        if wr and b % wr == 0:
+            for i in range(wr):
+                if b + i < bsz:
+                    uniforms(step_key(prefix_step, ivec, b + i), index_hash, nd, uni)
+                    for q in range(r):
+                        wcoef[i, q] = np.float32(normal(uni[nc + 4 + q]) * par[P_WALK + 1])
+                else:
+                    wcoef[i, :] = 0.0
+            np.dot(wcoef, walk_basis, wvec)
+        uniforms(step_key(prefix_step, ivec, b), index_hash, nd, uni)
         v0 = fvec[b, F_NOCLICK]
         best_all = -np.inf
         for j in range(ids.shape[0]):
@@ -411,7 +503,11 @@ def step_all(slate, autoreset, pool_seed, trend_row, prefix_step, prefix_user, p
         if a != 0.0 or walk or trend_on:
             for j in range(d):
                 unew[j] = u[b, j] + a * e[j]
-            if walk:
+            if wr:
+                w = wvec[b % wr]
+                for j in range(d):
+                    unew[j] += w[j]
+            elif walk:
                 for i in range(r):
                     axpy(unew, normal(uni[nc + 4 + i]) * par[P_WALK + 1], walk_basis[i])
             if trend_on:
@@ -485,7 +581,7 @@ def step_all(slate, autoreset, pool_seed, trend_row, prefix_step, prefix_user, p
         if n_fin:
             arrive(fin_rows[:n_fin], prefix_user, prefix_init, index_hash, pool_interests,
                    noise_basis, par, ivec, fvec, u, s, u0, hist_ids, hist_resp)  # fmt: skip
-    score(ids, emb, items, par, fvec, u, s, su, ss, util)
+    score_any(ids, emb, items, par, fvec, u, s, su, ss, util, rows, pool, prod)
     return n_fin
 
 
@@ -501,4 +597,13 @@ def slate_ok(slate, n):
         for j in range(i):
             if slate[j] == slate[i]:
                 return False
+    return True
+
+
+@njit_cached
+def slates_ok(slates, n):
+    """``slate_ok`` for every row of a (B, K) int64 array."""
+    for b in range(slates.shape[0]):
+        if not slate_ok(slates[b], n):
+            return False
     return True

@@ -21,6 +21,8 @@ from driftrec.envs import DriftRecEnv, DriftRecVectorEnv, rng
 from driftrec.envs.builder import build_engine
 from driftrec.envs.model.fast import FastEngine, kernels
 
+FAST = ("fast", "fast-blas")  # the two numba paths (per-user products; BLAS blocks)
+
 ATOL, RTOL = 2e-4, 2e-5
 SMALL = {"encoder": "hashing", "num_candidates": 30, "slate_size": 4, "max_steps": 25}
 DISCRETE = ("chosen", "item", "clicks", "purchased", "rating", "churned")
@@ -28,10 +30,10 @@ CONTINUOUS = ("slate_utilities", "best_utility", "regret", "engagement", "comple
               "drift", "boredom", "budget", "satisfaction", "candidate_utilities")  # fmt: skip
 
 
-def _pair(catalog, scenario: str, b: int, **overrides):
-    """The torch engine and the fast one on the same scenario, both reset with seed 3."""
+def _pair(catalog, scenario: str, b: int, fast: str = "fast", **overrides):
+    """The torch engine and a fast one on the same scenario, both reset with seed 3."""
     out = []
-    for backend in ("torch", "fast"):
+    for backend in ("torch", fast):
         engine = build_engine(scenario, b, catalog, backend=backend, **SMALL, **overrides)
         engine.reset(3)
         out.append(engine)
@@ -65,10 +67,11 @@ def _exact_state(engine) -> dict[str, np.ndarray]:
     return {k: getattr(s, k).numpy().astype(np.int64) for k in keys}
 
 
-def _differential(catalog, scenario: str, b: int, steps: int = 40, **overrides) -> int:
+def _differential(catalog, scenario: str, b: int, steps: int = 40, backend: str = "fast",
+                  **overrides) -> int:  # fmt: skip
     """Step both paths with the same slates (autoreset on); assert agreement user by user.
     Returns the number of users followed to the end."""
-    ref, fast = _pair(catalog, scenario, b, **overrides)
+    ref, fast = _pair(catalog, scenario, b, backend, **overrides)
     synced = np.ones(b, dtype=bool)
     cfg = ref.config
     for t, slate in enumerate(_slates(b, steps, cfg.num_candidates, cfg.slate_size)):
@@ -109,17 +112,19 @@ def _differential(catalog, scenario: str, b: int, steps: int = 40, **overrides) 
     return int(synced.sum())
 
 
+@pytest.mark.parametrize("backend", FAST)
 @pytest.mark.parametrize("b", [1, 4, 64])
 @pytest.mark.parametrize("scenario", ["video", "news", "shopping"])
-def test_fast_path_equals_torch_engine_on_every_preset(catalog, scenario, b):
-    assert _differential(catalog, scenario, b) >= b - 1
+def test_fast_path_equals_torch_engine_on_every_preset(catalog, scenario, b, backend):
+    assert _differential(catalog, scenario, b, backend=backend) >= b - 1
 
 
+@pytest.mark.parametrize("backend", FAST)
 @pytest.mark.parametrize("b", [1, 4, 64])
 @pytest.mark.parametrize("choice", ["mnl", "cascade", "independent"])
-def test_fast_path_equals_torch_engine_for_every_choice_model(catalog, choice, b):
+def test_fast_path_equals_torch_engine_for_every_choice_model(catalog, choice, b, backend):
     overrides = {"choice_model": choice, "reward": "mixed", "reward_weights": (1.0, 2.0, 0.5, 0.3)}
-    assert _differential(catalog, "video", b, steps=30, **overrides) >= b - 1
+    assert _differential(catalog, "video", b, steps=30, backend=backend, **overrides) >= b - 1
 
 
 def test_kernel_uniforms_are_bit_identical_to_rng_streams():
@@ -150,10 +155,10 @@ def test_candidate_pools_are_torch_randperm_bit_for_bit(m, n):
         assert np.array_equal(scratch, np.arange(m))  # the workspace is restored
 
 
-def _fast_rollout(catalog, b: int, steps: int = 30) -> list[dict[str, np.ndarray]]:
+def _fast_rollout(catalog, b: int, backend: str, steps: int = 30) -> list[dict[str, np.ndarray]]:
     """Slot 0's info, state and observation at every step of a fast engine of B users (slot 0
     always gets the same slate)."""
-    engine = build_engine("news", b, catalog, backend="fast", **SMALL)
+    engine = build_engine("video", b, catalog, backend=backend, **SMALL)
     engine.reset(11)
     out = []
     for slate in _slates(b, steps, 30, 4, seed=b):
@@ -167,15 +172,16 @@ def _fast_rollout(catalog, b: int, steps: int = 30) -> list[dict[str, np.ndarray
     return out
 
 
-def test_fast_trajectory_is_bit_identical_whatever_b(catalog):
-    one, four, many = (_fast_rollout(catalog, b) for b in (1, 4, 64))
+@pytest.mark.parametrize("backend", FAST)
+def test_fast_trajectory_is_bit_identical_whatever_b(catalog, backend):
+    one, four, many = (_fast_rollout(catalog, b, backend) for b in (1, 4, 64))
     assert sum(int(r["chosen"]) >= 0 for r in one) >= 5  # the user does consume
     for a, b, c in zip(one, four, many):
         for key in a:
             assert np.array_equal(a[key], b[key]) and np.array_equal(a[key], c[key]), key
 
 
-@pytest.mark.parametrize("backend", ["fast", "torch"])
+@pytest.mark.parametrize("backend", ["fast", "fast-blas", "torch"])
 def test_gymnasium_and_sb3_check_env_pass_on_each_backend(catalog, backend):
     import gymnasium as gym
     from driftrec.envs import ENV_IDS, FlatObservation, ScoreAction
@@ -218,11 +224,11 @@ def test_single_env_paths_agree_on_keys_dtypes_and_values(catalog):
 
 @pytest.mark.parametrize("cls", ["single", "vector"])
 @pytest.mark.parametrize("backend, message", [
-    ("gpu", r"backend must be one of \('fast', 'torch'\), got 'gpu'"),
-    ("", r"backend must be one of \('fast', 'torch'\), got ''"),
-    (None, r"backend must be one of \('fast', 'torch'\), got None"),
-    (1, r"backend must be one of \('fast', 'torch'\), got 1"),
-    ("Fast", r"backend must be one of \('fast', 'torch'\), got 'Fast'"),
+    ("gpu", r"backend must be one of \('fast', 'fast-blas', 'torch'\), got 'gpu'"),
+    ("", r"backend must be one of \('fast', 'fast-blas', 'torch'\), got ''"),
+    (None, r"backend must be one of \('fast', 'fast-blas', 'torch'\), got None"),
+    (1, r"backend must be one of \('fast', 'fast-blas', 'torch'\), got 1"),
+    ("Fast", r"backend must be one of \('fast', 'fast-blas', 'torch'\), got 'Fast'"),
 ])  # fmt: skip
 def test_bad_backend_is_a_value_error_naming_the_choices(catalog, cls, backend, message):
     with pytest.raises(ValueError, match=message):
@@ -321,12 +327,13 @@ def test_compiled_kernels_are_cached_in_the_driftrec_cache_dir_only(tmp_path, mo
     assert list((tmp_path / "numba").rglob("*twice*.nbi"))
 
 
-def _reference_check(catalog, scenario: str, b: int, steps: int, **overrides) -> int:
+def _reference_check(catalog, scenario: str, b: int, steps: int, backend: str = "fast",
+                     **overrides) -> int:  # fmt: skip
     """From the fast engine's own state at every step, the reference step must produce what the
     fast step did (same draws), and the same next state. Returns the decisions compared."""
     from driftrec.envs.model import ReferenceParams, ReferenceState, reference_step, step_draws
 
-    fast = build_engine(scenario, b, catalog, backend="fast", **SMALL, **overrides)
+    fast = build_engine(scenario, b, catalog, backend=backend, **SMALL, **overrides)
     fast.reset(8)
     params = ReferenceParams.from_engine(fast)
     cfg = fast.config
@@ -351,15 +358,19 @@ def _reference_check(catalog, scenario: str, b: int, steps: int, **overrides) ->
     return steps * b
 
 
+@pytest.mark.parametrize("backend", FAST)
 @pytest.mark.parametrize("b", [1, 4, 64])
 @pytest.mark.parametrize("scenario", ["video", "news", "shopping"])
-def test_fast_path_equals_the_reference_step_on_every_preset(catalog, scenario, b):
-    assert _reference_check(catalog, scenario, b, steps=12) == 12 * b
+def test_fast_path_equals_the_reference_step_on_every_preset(catalog, scenario, b, backend):
+    assert _reference_check(catalog, scenario, b, steps=12, backend=backend) == 12 * b
 
 
+@pytest.mark.parametrize("backend", FAST)
+@pytest.mark.parametrize("b", [1, 4, 64])
 @pytest.mark.parametrize("choice", ["cascade", "independent"])
-def test_fast_path_equals_the_reference_step_for_every_choice_model(catalog, choice):
-    _reference_check(catalog, "video", 4, steps=12, choice_model=choice, reward="rating")
+def test_fast_path_equals_the_reference_step_for_every_choice_model(catalog, choice, b, backend):
+    _reference_check(catalog, "video", b, steps=12, backend=backend, choice_model=choice,
+                     reward="rating")  # fmt: skip
 
 
 def test_fast_backend_on_a_gpu_device_is_an_error_not_a_silent_cpu_run(catalog):
@@ -370,3 +381,113 @@ def test_fast_backend_on_a_gpu_device_is_an_error_not_a_silent_cpu_run(catalog):
     with pytest.raises(ValueError, match=r"backend='fast' runs on the CPU, got device='cuda'; "
                                          r"use backend='torch'"):  # fmt: skip
         FastEngine(catalog, config, 2)
+
+
+# ------------------------------------------------------------------ observe_candidate_embeddings
+def _envs_without_embeddings(catalog, cls: str, backend: str, **kw):
+    """The same env twice, observing candidate embeddings and not (same seed)."""
+    out = []
+    for flag in (True, False):
+        if cls == "single":
+            env = DriftRecEnv(catalog=catalog, backend=backend, observe_candidate_embeddings=flag,
+                              **{**SMALL, **kw})  # fmt: skip
+        else:
+            env = DriftRecVectorEnv(3, catalog=catalog, backend=backend,
+                                    observe_candidate_embeddings=flag, **{**SMALL, **kw})  # fmt: skip
+        out.append(env)
+    return out
+
+
+@pytest.mark.parametrize("cls", ["single", "vector"])
+@pytest.mark.parametrize("backend", ["fast", "fast-blas", "torch"])
+def test_without_candidate_embeddings_obs_and_space_lack_the_key_and_the_table_has_the_rows(
+    catalog, cls, backend
+):
+    full, lean = _envs_without_embeddings(catalog, cls, backend, max_steps=3)
+    space = lean.single_observation_space if cls == "vector" else lean.observation_space
+    assert "candidate_embeddings" not in space.spaces and len(space.spaces) == 8
+    table = lean.item_embeddings
+    assert not table.flags.writeable and table.shape == full.item_embeddings.shape
+    with pytest.raises(ValueError, match="read-only"):
+        table[0, 0] = 1.0
+    outs = [env.reset(seed=4) for env in (full, lean)]
+    action = np.array([3, 0, 2, 1]) if cls == "single" else np.tile(np.arange(4), (3, 1))
+    leaving = 0
+    for t in range(6):  # through the end of sessions (max_steps 3): final observations too
+        (obs_f, *_), (obs_l, *rest_l) = outs
+        assert list(obs_l) == [k for k in obs_f if k != "candidate_embeddings"]
+        assert space.contains(obs_l) or cls == "vector"
+        assert np.array_equal(obs_f["candidate_embeddings"], table[obs_l["candidate_ids"]])
+        for key in obs_l:
+            assert np.array_equal(obs_f[key], obs_l[key]), (t, key)
+        if cls == "vector" and rest_l[-1].get("_final_obs", np.zeros(1)).any():
+            final = rest_l[-1]["final_obs"][np.flatnonzero(rest_l[-1]["_final_obs"])[0]]
+            assert list(final) == list(obs_l) and final["step"][0] == 3
+            leaving += 1
+        if cls == "single" and len(rest_l) == 4 and (rest_l[1] or rest_l[2]):
+            outs = [env.reset() for env in (full, lean)]
+        else:
+            outs = [env.step(action) for env in (full, lean)]
+    assert leaving == (1 if cls == "vector" else 0)  # the vector env's users leave at step 3
+
+
+@pytest.mark.parametrize("backend", ["fast", "torch"])
+def test_without_candidate_embeddings_gymnasium_and_sb3_check_env_pass(catalog, backend):
+    import gymnasium as gym
+    from driftrec.envs import FlatObservation, ScoreAction
+    from gymnasium.utils.env_checker import check_env
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    env = gym.make("driftrec/Video-v0", catalog=catalog, backend=backend,
+                   observe_candidate_embeddings=False, **SMALL)  # fmt: skip
+    check_env(env.unwrapped, skip_render_check=True)
+    sb3_check_env(FlatObservation(ScoreAction(env)), warn=False)
+    full = FlatObservation(ScoreAction(gym.make("driftrec/Video-v0", catalog=catalog,
+                                                backend=backend, **SMALL)))  # fmt: skip
+    lean = FlatObservation(ScoreAction(env))
+    assert np.array_equal(full.reset(seed=2)[0], lean.reset(seed=2)[0])
+
+
+@pytest.mark.parametrize("name", ["random", "popular", "quality", "greedy", "oracle", "egreedy",
+                                  "linucb", "thompson", "slateq", "transformer"])  # fmt: skip
+def test_agents_act_on_observations_without_candidate_embeddings_as_with_them(catalog, name):
+    from driftrec.agents import make_agent
+
+    full, lean = _envs_without_embeddings(catalog, "vector", "fast")
+    agents = [make_agent(name, env, seed=7) for env in (full, lean)]
+    (obs_f, info_f), (obs_l, info_l) = (env.reset(seed=1) for env in (full, lean))
+    for _ in range(2):
+        actions = [agent.act(o, i) for agent, o, i in zip(agents, (obs_f, obs_l), (info_f, info_l))]
+        assert actions[0].shape == (3, 4) and np.array_equal(actions[0], actions[1]), name
+        outs = [env.step(a) for env, a in zip((full, lean), actions)]
+        for agent, o, a, out in zip(agents, (obs_f, obs_l), actions, outs):
+            agent.update(o, a, out[1], out[0], out[2], out[3], out[4])
+        (obs_f, *_, info_f), (obs_l, *_, info_l) = outs
+
+
+@pytest.mark.parametrize("value", [1, 0, "False", None, np.array([True]), [False], 1.0])
+@pytest.mark.parametrize("cls", ["single", "vector"])
+def test_observe_candidate_embeddings_must_be_a_bool(catalog, cls, value):
+    message = (r"observe_candidate_embeddings must be True or False, got .* of type "
+               + type(value).__name__)  # fmt: skip
+    with pytest.raises(TypeError, match=message):
+        if cls == "single":
+            DriftRecEnv(catalog=catalog, observe_candidate_embeddings=value, **SMALL)
+        else:
+            DriftRecVectorEnv(2, catalog=catalog, observe_candidate_embeddings=value, **SMALL)
+
+
+@pytest.mark.parametrize("ids, error, message", [
+    (np.full(30, 10**6), ValueError,
+     r"holds ids in \[1000000, 1000000\], outside the agent's item table of \d+ items"),
+    (np.full(30, -1), ValueError, r"holds ids in \[-1, -1\], outside"),
+    (np.zeros(30, dtype=np.float32), TypeError, r"has dtype float32; expected integer catalog ids"),
+])  # fmt: skip
+def test_an_agent_rejects_candidate_ids_it_cannot_look_up(catalog, ids, error, message):
+    from driftrec.agents import make_agent
+
+    env = DriftRecEnv(catalog=catalog, observe_candidate_embeddings=False, **SMALL)
+    agent = make_agent("greedy", env, seed=0)
+    obs, _ = env.reset(seed=0)
+    with pytest.raises(error, match=message):
+        agent.act({**obs, "candidate_ids": ids})
