@@ -58,7 +58,7 @@ PEERS = {
 SINGLE = ((10, 2), (100, 10), (1000, 10))
 BATCHES = (1, 64, 1024, 4096)
 VECTOR_NK = (100, 10)
-BACKENDS = ("fast", "torch")
+BACKENDS = ("fast", "fast-lean", "fast-blas", "torch")  # paths: throughput.path_options
 FLOOR = ("gather", "product", "product_np")
 # One thread everywhere: the peers and the fast path are single-threaded, and the machine is
 # shared; TensorFlow's start-up chatter is silenced (RecSim imports it through gin.tf).
@@ -268,13 +268,15 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def compare(single: list[dict]) -> list[dict]:
-    """driftrec's default single-user path (``fast``) against each peer at equal N and K."""
-    ours = {(r["N"], r["K"]): r for r in single if r["path"] == "fast"}
+    """driftrec's single-user fast paths (``fast``, the default observation; ``fast-lean``,
+    without candidate embeddings) against each peer at equal N and K."""
+    ours = {(r["path"], r["N"], r["K"]): r for r in single if r["path"] in ("fast", "fast-lean")}
     return [
-        {"N": r["N"], "K": r["K"], "peer": r["simulator"],
-         "driftrec_fast_over_peer_cpu": ours[(r["N"], r["K"])]["cpu_per_s"] / r["cpu_per_s"],
-         "driftrec_fast_over_peer_wall": ours[(r["N"], r["K"])]["per_s"] / r["per_s"]}
-        for r in single if r["path"] is None and (r["N"], r["K"]) in ours
+        {"N": r["N"], "K": r["K"], "peer": r["simulator"], "path": path,
+         "driftrec_over_peer_cpu": ours[(path, r["N"], r["K"])]["cpu_per_s"] / r["cpu_per_s"],
+         "driftrec_over_peer_wall": ours[(path, r["N"], r["K"])]["per_s"] / r["per_s"]}
+        for r in single if r["path"] is None
+        for path in ("fast", "fast-lean") if (path, r["N"], r["K"]) in ours
     ]  # fmt: skip
 
 
@@ -282,7 +284,7 @@ def _print_rows(rows: list[dict]) -> None:
     for r in rows:
         where = f"B={r['B']:<5}" if "B" in r else "one user"
         floor = f" floor x{r['floor_multiple_cpu']:.2f}" if "floor_multiple_cpu" in r else ""
-        print(f"{r['simulator'][:28]:<28} {r['path'] or '':<6} {where} N={r['N']:<5} "
+        print(f"{r['simulator'][:28]:<28} {r['path'] or '':<9} {where} N={r['N']:<5} "
               f"K={r['K']:<3} {r['cpu_us']:>10.1f} CPU-us {r['wall_us']:>10.1f} wall-us "
               f"{r['cpu_per_s']:>12,.0f}/s by CPU{floor}", flush=True)  # fmt: skip
 
@@ -396,9 +398,9 @@ def main(argv: list[str] | None = None) -> int:
     }  # fmt: skip
     atomic_write_json(args.output, result)
     for c in result["comparison"]:
-        print(f"N={c['N']}, K={c['K']}: driftrec fast / {c['peer']} = "
-              f"{c['driftrec_fast_over_peer_cpu']:.2f}x by CPU, "
-              f"{c['driftrec_fast_over_peer_wall']:.2f}x by wall")  # fmt: skip
+        print(f"N={c['N']}, K={c['K']}: driftrec {c['path']} / {c['peer']} = "
+              f"{c['driftrec_over_peer_cpu']:.2f}x by CPU, "
+              f"{c['driftrec_over_peer_wall']:.2f}x by wall")  # fmt: skip
     for peer, info in result["peers"].items():
         if info["status"] == "skipped":
             print(f"{peer}: skipped ({info['reason']})")

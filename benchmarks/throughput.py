@@ -30,15 +30,18 @@ printed.
     python -m driftrec.benchmarks.throughput --quick    # a smoke subset
     python -m driftrec.benchmarks.throughput --paths    # the two paths, one user and small B
 
-``--paths`` compares the two implementations of a step (``backend="fast"``: the numba kernels
-of ``envs/model/fast.py``; ``"torch"``: the batched engine): ``gym.make("driftrec/Video-v0")``
-stepped by one user at (N, K) = (10, 2), (100, 10), (1000, 10) (the built-in catalog, random
-distinct slates, whole sessions: a reset when one ends) and the vector env at B = 1, 64, 1024,
-4096 (N=100, K=10, d=384, the synthetic catalog). Blocks of the two paths alternate within each
-repeat; wall and CPU seconds (``time.process_time``) are reported as medians over repeats. For
-one user it also times the copy of the (N, d_a) candidate embeddings that every observation
-carries (``obs_copy_us``), the floor of any step at large N. The results are merged into
-``throughput.json`` under ``"paths"`` (the rest of the file is kept).
+``--paths`` compares the implementations of a step (``backend="fast"`` and ``"fast-blas"``:
+the numba kernels of ``envs/model/fast.py``, scoring by per-user dot products or by BLAS
+blocks; ``"torch"``: the batched engine): ``gym.make("driftrec/Video-v0")`` stepped by one user
+at (N, K) = (10, 2), (100, 10), (1000, 10) (the built-in catalog, random distinct slates, whole
+sessions: a reset when one ends) on ``fast``, ``fast-lean`` (``fast`` with
+``observe_candidate_embeddings=False``) and ``torch``, and the vector env at B = 1, 64, 1024,
+4096 (N=100, K=10, d=384, the synthetic catalog) on ``fast``, ``fast-blas`` and ``torch``.
+Blocks of the paths alternate within each repeat; wall and CPU seconds (``time.process_time``)
+are reported as medians over repeats. For one user it also times the copy of the (N, d_a)
+candidate embeddings that the default observation carries (``obs_copy_us``); and the reference
+step's own speed at B = 1 and 64. The results are merged into ``throughput.json`` under
+``"paths"`` (the rest of the file is kept).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import platform
 import statistics
 import sys
@@ -171,7 +175,28 @@ PEERS = {
 }
 PATH_SINGLE = ((10, 2), (100, 10), (1000, 10))
 PATH_BATCHES = (1, 64, 1024, 4096)
-BACKENDS = ("fast", "torch")
+# A path is an env backend, or ``fast-lean``: ``backend="fast"`` with
+# ``observe_candidate_embeddings=False`` (the observation without its (N, d_a) copy).
+SINGLE_PATHS = ("fast", "fast-lean", "torch")
+VECTOR_PATHS = ("fast", "fast-blas", "torch")
+PATHS = ("fast", "fast-lean", "fast-blas", "torch")
+REFERENCE_BATCHES = (1, 64)
+
+
+def path_options(path: str) -> dict[str, Any]:
+    """The env keyword arguments of a path name (``PATHS``)."""
+    if path not in PATHS:
+        raise ValueError(f"unknown path {path!r}; expected one of {PATHS}")
+    if path == "fast-lean":
+        return {"backend": "fast", "observe_candidate_embeddings": False}
+    return {"backend": path}
+
+
+def slate_batches(rng: np.random.Generator, b: int, n: int, k: int) -> list[np.ndarray]:
+    """Four (B, K) banks of random distinct slates, C-contiguous int64 as an agent's ``top_k``
+    returns them (a strided view would take ``validate_slate``'s converting route)."""
+    return [np.ascontiguousarray(np.argsort(rng.random((b, n)), axis=1)[:, :k])
+            for _ in range(4)]  # fmt: skip
 
 
 def _paired_blocks(fns: dict[str, Any], repeats: int, budget_s: float) -> dict[str, dict]:
@@ -217,8 +242,8 @@ def measure_single(
     import gymnasium as gym
 
     fns, table = {}, None
-    for backend in BACKENDS:
-        env = gym.make(env_id, num_candidates=n, slate_size=k, backend=backend, **kwargs)
+    for backend in SINGLE_PATHS:
+        env = gym.make(env_id, num_candidates=n, slate_size=k, **path_options(backend), **kwargs)
         env.reset(seed=0)
         rng = np.random.default_rng(0)
         fns[backend] = _stepper(env, [rng.permutation(n)[:k] for _ in range(64)], reset=True)
@@ -234,8 +259,9 @@ def measure_single(
          "steps_per_s": 1.0 / timed[backend]["wall_s"],
          "cpu_steps_per_s": 1.0 / timed[backend]["cpu_s"],
          "step_us_range": [timed[backend]["wall_min_s"] * 1e6, timed[backend]["wall_max_s"] * 1e6],
-         "obs_copy_us": timed["obs_copy"]["wall_s"] * 1e6}
-        for backend in BACKENDS
+         "obs_copy_us": timed["obs_copy"]["wall_s"] * 1e6,
+         "obs_copy_cpu_us": timed["obs_copy"]["cpu_s"] * 1e6}
+        for backend in SINGLE_PATHS
     ]  # fmt: skip
 
 
@@ -246,13 +272,11 @@ def measure_vector_paths(
     from driftrec.envs import DriftRecVectorEnv
 
     fns = {}
-    for backend in BACKENDS:
-        env = DriftRecVectorEnv(
-            b, "video", catalog=catalog, num_candidates=n, slate_size=k, backend=backend
-        )
+    for backend in VECTOR_PATHS:
+        env = DriftRecVectorEnv(b, "video", catalog=catalog, num_candidates=n, slate_size=k,
+                                **path_options(backend))  # fmt: skip
         env.reset(seed=0)
-        rng = np.random.default_rng(0)
-        bank = [np.argsort(rng.random((b, n)), axis=1)[:, :k] for _ in range(4)]
+        bank = slate_batches(np.random.default_rng(0), b, n, k)
         fns[backend] = _stepper(env, bank, reset=False)
         for _ in range(3):
             fns[backend]()
@@ -263,32 +287,63 @@ def measure_vector_paths(
          "user_steps_per_s": b / timed[backend]["wall_s"],
          "cpu_user_steps_per_s": b / timed[backend]["cpu_s"],
          "step_ms_range": [timed[backend]["wall_min_s"] * 1e3, timed[backend]["wall_max_s"] * 1e3]}
-        for backend in BACKENDS
+        for backend in VECTOR_PATHS
     ]  # fmt: skip
 
 
+def measure_reference(
+    b: int, n: int, k: int, catalog: Any, repeats: int = 5, budget_s: float = 0.3
+) -> dict[str, Any]:
+    """The reference step's own speed (``envs/model/reference.py``; written to be read, not to
+    be fast): B users from the fast engine's start, random distinct slates, its own draws and
+    replacements."""
+    from driftrec.envs.builder import build_engine
+    from driftrec.envs.model import ReferenceParams, ReferenceState, reference_step, step_draws
+
+    engine = build_engine("video", b, catalog, backend="fast", num_candidates=n, slate_size=k)
+    engine.reset(0)
+    params = ReferenceParams.from_engine(engine)
+    box = [ReferenceState.from_engine(engine)]
+    bank = [torch.from_numpy(x) for x in slate_batches(np.random.default_rng(0), b, n, k)]
+    counter = itertools.count()
+
+    def step() -> None:
+        state = box[0]
+        box[0] = reference_step(state, bank[next(counter) % 4], params, step_draws(state, params))[0]
+
+    step()
+    timed = _paired_blocks({"reference": step}, repeats, budget_s)["reference"]
+    return {"path": "reference", "B": b, "N": n, "K": k, "d": int(catalog.embeddings.shape[1]),
+            "step_ms": timed["wall_s"] * 1e3, "cpu_ms": timed["cpu_s"] * 1e3,
+            "user_steps_per_s": b / timed["wall_s"], "cpu_user_steps_per_s": b / timed["cpu_s"]}  # fmt: skip
+
+
 def format_paths(single: list[dict], vector: list[dict]) -> str:
+    """The ``--paths`` table: one user per path, then the vector env (and the reference)."""
     head = f"{'one user':<10} {'N':>5} {'K':>3} {'us/step':>9} {'CPU us':>8} {'steps/s':>9}"
     lines = [head + f" {'obs copy us':>12}"]
     for r in single:
         lines.append(f"{r['path']:<10} {r['N']:>5} {r['K']:>3} {r['step_us']:>9.1f} "
                      f"{r['cpu_us']:>8.1f} {r['steps_per_s']:>9,.0f} {r['obs_copy_us']:>12.1f}")
     lines.append(f"{'vector':<10} {'B':>5} {'N':>5} {'K':>3} {'ms/step':>9} {'CPU ms':>8} "
-                 f"{'user-steps/s':>13}")  # fmt: skip
+                 f"{'user-steps/s':>13} {'by CPU':>9}")  # fmt: skip
     for r in vector:
         lines.append(f"{r['path']:<10} {r['B']:>5} {r['N']:>5} {r['K']:>3} {r['step_ms']:>9.3f} "
-                     f"{r['cpu_ms']:>8.3f} {r['user_steps_per_s']:>13,.0f}")
+                     f"{r['cpu_ms']:>8.3f} {r['user_steps_per_s']:>13,.0f} "
+                     f"{r['cpu_user_steps_per_s']:>9,.0f}")  # fmt: skip
     return "\n".join(lines)
 
 
 def run_paths(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
-    """``--paths``: both backends, one user and the vector env (see the module docstring)."""
+    """``--paths``: every path, one user and the vector env, and the reference step (see the
+    module docstring)."""
     repeats = args.repeats or 5
     single = [row for n, k in PATH_SINGLE for row in measure_single(n, k, repeats)]
     catalog = synthetic_catalog(args.items, 384)
     vector = [row for b in PATH_BATCHES
               for row in measure_vector_paths(b, 100, 10, catalog, repeats)]  # fmt: skip
-    print(format_paths(single, vector), flush=True)
+    reference = [measure_reference(b, 100, 10, catalog, repeats) for b in REFERENCE_BATCHES]
+    print(format_paths(single, vector + reference), flush=True)
     return {
         "command": " ".join(
             [Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]
@@ -299,9 +354,11 @@ def run_paths(args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any
                    "statistic": "median over repeats of alternating blocks; wall and CPU"},
         "environment": {**versions(), "machine": platform.machine(),
                         "processor": platform.processor()},
+        "load_average": os.getloadavg(),
         "peers_steps_per_s": PEERS,
         "single_user": single,
         "vector": vector,
+        "reference_step": reference,
     }  # fmt: skip
 
 

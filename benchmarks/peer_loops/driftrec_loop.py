@@ -4,7 +4,8 @@ per backend, and the floor that any step of it must pay, served by the project's
     python driftrec_loop.py single N K SEED BACKENDS [ENCODER]  # gym.make("driftrec/Video-v0")
     python driftrec_loop.py vector B N K SEED BACKENDS ITEMS  # DriftRecVectorEnv, synthetic catalog
 
-BACKENDS is a comma list of ``fast``/``torch``. Besides a step per backend the worker serves
+BACKENDS is a comma list of paths: ``fast``, ``fast-blas``, ``torch`` (the env's ``backend``)
+or ``fast-lean`` (``backend="fast"`` with ``observe_candidate_embeddings=False``). Besides a step per backend the worker serves
 the parts of the floor, on the torch engine's own operands (as ``driftrec.benchmarks.throughput``
 does): ``gather``, copying the B×K shown item embeddings into a preallocated buffer
 (``numpy.take``), and the similarity product that scores every user against a new pool
@@ -44,12 +45,12 @@ def floor_fns(engine: Any, table: np.ndarray, rows: int, seed: int) -> dict[str,
 def single(n: int, k: int, seed: int, backends: list[str], **kwargs: Any) -> tuple[dict, dict]:
     import driftrec.envs  # noqa: F401  (registers the ids)
     import gymnasium as gym
+    from driftrec.benchmarks.throughput import path_options
 
     fns, envs = {}, {}
     for backend in sorted(set(backends) | {"torch"}):
-        env = gym.make(
-            "driftrec/Video-v0", num_candidates=n, slate_size=k, backend=backend, **kwargs
-        )
+        env = gym.make("driftrec/Video-v0", num_candidates=n, slate_size=k,
+                       **path_options(backend), **kwargs)  # fmt: skip
         env.reset(seed=seed)
         envs[backend] = env
 
@@ -81,19 +82,17 @@ def _autoreset_step(env: Any) -> Any:
 
 
 def vector(b: int, n: int, k: int, seed: int, backends: list[str], items: int) -> tuple:
-    from driftrec.benchmarks.throughput import synthetic_catalog
+    from driftrec.benchmarks.throughput import path_options, slate_batches, synthetic_catalog
     from driftrec.envs import DriftRecVectorEnv
 
     catalog = synthetic_catalog(items, 384)
     fns, envs = {}, {}
     for backend in sorted(set(backends) | {"torch"}):
-        env = DriftRecVectorEnv(
-            b, "video", catalog=catalog, num_candidates=n, slate_size=k, backend=backend
-        )
+        env = DriftRecVectorEnv(b, "video", catalog=catalog, num_candidates=n, slate_size=k,
+                                **path_options(backend))  # fmt: skip
         env.reset(seed=seed)
         envs[backend] = env
-        rng = np.random.default_rng(seed)
-        bank = [np.argsort(rng.random((b, n)), axis=1)[:, :k] for _ in range(4)]
+        bank = slate_batches(np.random.default_rng(seed), b, n, k)
         if backend in backends:
             fns[backend] = session_stepper(_autoreset_step(env), lambda: None, bank)
     engine = envs["torch"].engine

@@ -28,9 +28,10 @@ def test_measure_pairs_step_and_gather_blocks_and_records_the_pool_lifetime():
     assert len(table) == 4 and table[3].split()[:5] == ["16", "20", "3", "16", "1"]
 
 
-def test_paths_measure_both_backends_for_one_user_and_the_vector_env(catalog_for_paths):
+def test_paths_measure_every_path_for_one_user_and_the_vector_env(catalog_for_paths):
     from driftrec.benchmarks.throughput import (
         format_paths,
+        measure_reference,
         measure_single,
         measure_vector_paths,
     )
@@ -38,7 +39,8 @@ def test_paths_measure_both_backends_for_one_user_and_the_vector_env(catalog_for
     single = measure_single(20, 3, repeats=3, budget_s=0.003, catalog=catalog_for_paths,
                             encoder="hashing")  # fmt: skip
     vector = measure_vector_paths(4, 20, 3, catalog_for_paths, repeats=3, budget_s=0.003)
-    assert [r["path"] for r in single] == ["fast", "torch"] == [r["path"] for r in vector]
+    assert [r["path"] for r in single] == ["fast", "fast-lean", "torch"]
+    assert [r["path"] for r in vector] == ["fast", "fast-blas", "torch"]
     for r in single:
         assert (r["N"], r["K"], r["d_a"], r["M"]) == (20, 3, 16, 300)
         assert math.isclose(r["steps_per_s"], 1e6 / r["step_us"])
@@ -47,9 +49,15 @@ def test_paths_measure_both_backends_for_one_user_and_the_vector_env(catalog_for
     for r in vector:
         assert (r["B"], r["N"], r["K"], r["d"]) == (4, 20, 3, 16)
         assert math.isclose(r["user_steps_per_s"], 4e3 / r["step_ms"])
-    lines = format_paths(single, vector).splitlines()
-    assert len(lines) == 6 and lines[1].split()[:3] == ["fast", "20", "3"]
-    assert lines[4].split()[:4] == ["fast", "4", "20", "3"]
+    reference = measure_reference(2, 20, 3, catalog_for_paths, repeats=2, budget_s=0.003)
+    assert (reference["path"], reference["B"], reference["N"], reference["K"]) == (
+        "reference", 2, 20, 3)  # fmt: skip
+    assert math.isclose(reference["user_steps_per_s"], 2e3 / reference["step_ms"])
+    lines = format_paths(single, [*vector, reference]).splitlines()
+    assert len(lines) == 9 and lines[1].split()[:3] == ["fast", "20", "3"]
+    assert lines[2].split()[:3] == ["fast-lean", "20", "3"]
+    assert lines[5].split()[:4] == ["fast", "4", "20", "3"]
+    assert lines[8].split()[:4] == ["reference", "2", "20", "3"]
 
 
 def test_paths_merge_into_the_results_file_and_keep_the_rest(tmp_path, monkeypatch):
