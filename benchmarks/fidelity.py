@@ -205,6 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data-dir", required=True, type=Path)
     parser.add_argument("--encoder", default="minilm")
     parser.add_argument("--max-users", type=int, default=None, help="a quick subset (smoke runs)")
+    parser.add_argument("--category", default=None, help="Amazon: which category's files")
     parser.add_argument("--dim", type=int, default=AdapterConfig.dim)
     parser.add_argument("--max-epochs", type=int, default=AdapterConfig.max_epochs)
     parser.add_argument("--cold-epochs", type=int, default=15)
@@ -222,7 +223,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     out = args.out or RESULTS / f"fidelity_{args.dataset}.json"
     t0, c0 = time.perf_counter(), time.process_time()
-    setup = build_setup(load_dataset(args.dataset, args.data_dir, args.max_users), args.encoder)
+    options = {"category": args.category} if args.category else {}
+    setup = build_setup(load_dataset(args.dataset, args.data_dir, args.max_users, **options),
+                        args.encoder)
     model = make_scenario(setup.dataset.domain).user_model
     cfg = AdapterConfig(dim=args.dim, max_epochs=args.max_epochs, residual_l2=args.residual_l2)
     log = sequence_log(setup, cfg)

@@ -22,3 +22,16 @@ def test_fidelity_runs_on_each_data_set_format(tmp_path, real_format, fmt) -> No
     assert record["events"] == {"train": 20, "valid": 20, "heldout": 30}
     assert {m["events"] for m in record["report"].values()} == {30}
     assert record["dataset"]["name"] == name
+
+
+def test_fidelity_picks_the_amazon_category(tmp_path, real_format) -> None:
+    """A folder with two categories' files needs --category; with it, that category loads."""
+    _, root = real_format("amazon", tmp_path / "amazon")
+    for kind in ("", "meta_"):
+        (root / f"{kind}Toys.jsonl").write_text((root / f"{kind}All_Beauty.jsonl").read_text())
+    out = tmp_path / "f.json"
+    assert fidelity.main(["--dataset", "amazon", "--data-dir", str(root), "--category", "Toys",
+                          "--encoder", "hashing", "--dim", "6", "--max-epochs", "1",
+                          "--skip-raw", "--skip-cold", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["dataset"]["files"] == [str(root / "Toys.jsonl"),
+                                                              str(root / "meta_Toys.jsonl")]
