@@ -440,8 +440,10 @@ class FastEngine(Engine):
             "chosen": o[:, O_CHOSEN].astype(np.int64),
             "item": o[:, O_ITEM].astype(np.int64),
         }
+        # One float32 copy, columns as contiguous rows (one conversion instead of twelve).
+        columns = o.T.astype(np.float32)
         for key, col, dtype in _INFO_COLUMNS:
-            info[key] = o[:, col].astype(dtype)
+            info[key] = columns[col] if dtype is np.float32 else columns[col] > 0
         info.update(self.candidate_info_arrays())
         return info
 

@@ -323,8 +323,10 @@ def score_blas(ids, emb, items, par, fvec, u, s, su, ss, util, rows, pool, prod)
     sat = par[P_SAT] > 0.0
     gamma = par[P_APPEAL]
     n, bsz, r = ids.shape[0], u.shape[0], rows.shape[0] // 2
+    appeal = np.empty(n)
     for j in range(n):
         pool[j, :] = emb[ids[j]]
+        appeal[j] = gamma * items[ids[j], 1]
     for b0 in range(0, bsz, r):
         m = min(r, bsz - b0)
         for i in range(r):
@@ -338,14 +340,13 @@ def score_blas(ids, emb, items, par, fvec, u, s, su, ss, util, rows, pool, prod)
         for i in range(m):
             b = b0 + i
             for j in range(n):
-                appeal = gamma * items[ids[j], 1]
                 x = prod[i, j]
                 if sat:
                     y = prod[r + i, j]
                     ss[b, j] = y
-                    v = appeal + fvec[b, F_BETA] * x - fvec[b, F_BORED] * max(0.0, np.float64(y))
+                    v = appeal[j] + fvec[b, F_BETA] * x - fvec[b, F_BORED] * max(0.0, np.float64(y))
                 else:
-                    v = appeal + fvec[b, F_BETA] * x
+                    v = appeal[j] + fvec[b, F_BETA] * x
                 su[b, j] = x
                 util[b, j] = v
 
