@@ -491,3 +491,27 @@ def test_an_agent_rejects_candidate_ids_it_cannot_look_up(catalog, ids, error, m
     obs, _ = env.reset(seed=0)
     with pytest.raises(error, match=message):
         agent.act({**obs, "candidate_ids": ids})
+
+
+BAD_BATCHES = [
+    np.array([[0, 0, 1, 2]] * 3), np.array([[0, 1, 2, 30]] * 3), np.array([[-1, 1, 2, 3]] * 3),
+    np.tile(np.arange(3), (3, 1)), np.tile(np.arange(4), (2, 1)), np.tile(np.arange(4.0), (3, 1)),
+    np.array([[0, 1, 2, 2, 9]] * 3, dtype=np.int32)[:, :4],
+    np.asfortranarray(np.array([[0, 1, 1, 2]] * 3)), None,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("bad", BAD_BATCHES, ids=range(len(BAD_BATCHES)))
+def test_vector_env_bad_actions_get_the_torch_error_on_every_path_and_change_nothing(catalog, bad):
+    messages = []
+    for backend in ("torch", "fast", "fast-blas"):
+        env = DriftRecVectorEnv(3, catalog=catalog, backend=backend, **SMALL)
+        env.reset(seed=0)
+        before = {k: v.copy() for k, v in _state(env.engine).items()}
+        with pytest.raises((TypeError, ValueError)) as raised:
+            env.step(bad)
+        messages.append(f"{type(raised.value).__name__}: {raised.value}")
+        assert int(env.engine.world.global_step) == 0
+        for key, value in _state(env.engine).items():
+            assert np.array_equal(value, before[key]), key
+    assert messages[0] == messages[1] == messages[2]
