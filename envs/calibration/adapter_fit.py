@@ -19,6 +19,7 @@ from ..config import UserModelConfig
 from .likelihood import (
     ADAPTER_PARAMETERS,
     AdapterModel,
+    catalog_tensors,
     mean_loglik,
     pca_basis,
     replay,
@@ -75,8 +76,8 @@ def fit_adapter(
     ``checkpoint``: a file rewritten atomically after every epoch; if it exists when the fit
     starts, the fit resumes from it (an error if it belongs to other data or settings)."""
     cfg = cfg or AdapterConfig()
-    emb = torch.tensor(np.asarray(embeddings, dtype=np.float32))
-    app = torch.tensor(np.asarray(appeal, dtype=np.float32))
+    emb, app = catalog_tensors(embeddings, appeal)
+    log.check(emb.shape[0], emb.shape[1], needs=(TRAIN, VALID))
     t0, c0 = time.perf_counter(), time.process_time()
     torch.manual_seed(cfg.seed)  # no global draws are used; this only pins torch's own init
     net = AdapterModel(pca_basis(embeddings, cfg.dim), model,
@@ -95,7 +96,8 @@ def fit_adapter(
     while epoch < cfg.max_epochs and bad < cfg.patience:
         train_ll = 0.0
         for rows, last in log.batches(cfg.batch_users, (TRAIN,), seed=[cfg.seed, epoch]):
-            out = replay(net, log.take(rows, last), emb, app, (TRAIN,), cfg)
+            out = replay(net, log.take(rows, last), emb, app, (TRAIN,), cfg,
+                         truncate=cfg.bptt_steps)
             loss = -out["loglik"] / max(n_train, 1)
             if net.residual is not None:
                 share = out["events"] / max(n_train, 1)
@@ -171,8 +173,11 @@ def evaluate_adapter(fit: AdapterFit, log: SequenceLog, embeddings: np.ndarray,
         keep = np.ones(len(fit.residual), bool) if new_items is None else ~np.asarray(new_items)
         with torch.no_grad():
             net.residual.copy_(torch.tensor(fit.residual * keep[:, None]))
-    emb = torch.tensor(np.asarray(embeddings, dtype=np.float32))
-    app = torch.tensor(np.asarray(appeal, dtype=np.float32))
+    emb, app = catalog_tensors(embeddings, appeal)
+    if fit.weight.shape[1] != emb.shape[1]:
+        raise ValueError(f"the adapter maps {fit.weight.shape[1]}-d embeddings; the catalog's "
+                         f"are {emb.shape[1]}-d (another encoder?); expected the fitted one's")
+    log.check(emb.shape[0], emb.shape[1], needs=(EVAL,))
     if rows_filter is not None:
         keep = (log.phase != EVAL) | rows_filter(log.items)
         log = replace(log, phase=np.where(keep, log.phase, GAP).astype(np.int8))

@@ -102,6 +102,19 @@ def from_raw(name: str, raw: torch.Tensor) -> torch.Tensor:
     return raw
 
 
+def catalog_tensors(embeddings: Any, appeal: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """(M, d) embeddings and (M,) appeal as float32 tensors, or an error naming the bad one."""
+    emb = torch.tensor(np.asarray(embeddings, dtype=np.float32))
+    app = torch.tensor(np.asarray(appeal, dtype=np.float32))
+    if emb.ndim != 2 or not bool(torch.isfinite(emb).all()):
+        raise ValueError(f"item embeddings have shape {tuple(emb.shape)}; expected a finite "
+                         "(M, d) matrix")
+    if tuple(app.shape) != (emb.shape[0],) or not bool(torch.isfinite(app).all()):
+        raise ValueError(f"item appeal has shape {tuple(app.shape)}; expected finite "
+                         f"({emb.shape[0]},), one per item")
+    return emb, app
+
+
 def pca_basis(embeddings: np.ndarray, k: int) -> np.ndarray:
     """(k, d) top-k principal directions of the item embeddings: W's starting point (the
     adapted space starts as the text space's best k-d summary). Sign-fixed for determinism."""
@@ -125,6 +138,10 @@ class AdapterModel(torch.nn.Module):
                  start: dict[str, float] | None = None, positions: torch.Tensor | None = None,
                  quadrature: int = 1) -> None:
         super().__init__()
+        unknown = sorted(set(fitted) - set(PARAMETER_TRANSFORMS))
+        if unknown:
+            raise ValueError(f"unknown fitted parameters {unknown}; expected names among "
+                             f"{list(PARAMETER_TRANSFORMS)}")
         self.weight = None
         if basis is not None:
             # f = normalise(W e) ignores W's scale; entries of order one make Adam's step (about
@@ -237,8 +254,13 @@ def replay(
     cfg: Any,
     *,
     ranks: bool = False,
+    truncate: int | None = None,
 ) -> dict[str, Any]:
     """Run the user model along ``log``; the log-likelihood of the events in ``scored`` phases.
+
+    ``truncate``: back-propagate through at most that many steps of the users' state (u, s are
+    detached every ``truncate`` steps: truncated BPTT), so long histories do not give
+    exploding, noisy gradients; the value and every parameter's direct path are unchanged.
 
     Returns ``loglik`` (the sum over users of each user's marginal log-likelihood: the per-user
     spread integrated out; differentiable), ``users`` (B,) those marginals, ``events``, and with
@@ -270,6 +292,8 @@ def replay(
     eta = p["drift_rate"].expand(b)
     scored_t = torch.tensor(scored)
     for t in range(t_len):
+        if truncate and t and t % truncate == 0:
+            u, s = u.detach(), s.detach()
         ph, j = phase[:, t], items[:, t]
         live = ph != PAD
         hit = torch.isin(ph, scored_t)

@@ -66,30 +66,65 @@ class SequenceLog:
 
     def batches(self, size: int, phases: tuple[int, ...], seed: list[int] | None = None
                 ) -> list[tuple[np.ndarray, int]]:
-        """(rows, last step) per mini-batch of ``size`` users, users of similar length together
-        (a batch replays to its longest user, so this keeps padding small). ``seed``: shuffle
-        users, sort by length only within windows of 8 batches, and shuffle the batches (SGD);
-        None: all users sorted by length (deterministic passes)."""
+        """(rows, last step) per mini-batch, users of similar length together (a batch replays
+        to its longest user, so this keeps padding small).
+
+        ``seed`` None: batches of ``size`` users, all sorted by length (deterministic passes).
+        With a ``seed`` (SGD): users shuffled, sorted by length within windows of 8·``size``,
+        each window cut into batches of about ``size`` × (mean events per user) events in
+        ``phases`` — so every optimiser step sees as many events, whether its users are long
+        or short (a batch of heavy users would otherwise dominate Adam's step sizes) — and the
+        batches shuffled."""
         users = np.arange(len(self))
         hit = np.isin(self.phase, phases)
         length = np.where(hit.any(axis=1), hit.shape[1] - np.argmax(hit[:, ::-1], axis=1), 0)
         if seed is None:
-            groups = [users[np.argsort(-length, kind="stable")]]
+            order = users[np.argsort(-length, kind="stable")]
+            cuts = [order[i : i + size] for i in range(0, len(order), size)]
         else:
             gen = np.random.default_rng(seed)
+            events = hit.sum(axis=1)
+            budget = size * max(float(events.mean()), 1.0)
             perm = gen.permutation(users)
-            window = 8 * size
-            groups = [g[np.argsort(-length[g], kind="stable")]
-                      for g in (perm[i : i + window] for i in range(0, len(perm), window))]
-        out = [(np.sort(g[i : i + size]), int(length[g[i : i + size]].max()))
-               for g in groups for i in range(0, len(g), size)]
-        out = [(rows, last) for rows, last in out if last > 0]
-        if seed is not None:
-            out = [out[i] for i in gen.permutation(len(out))]
-        return out
+            cuts = []
+            for lo in range(0, len(perm), 8 * size):
+                window = perm[lo : lo + 8 * size]
+                window = window[np.argsort(-length[window], kind="stable")]
+                ends = np.cumsum(events[window])
+                starts = np.searchsorted(ends, np.arange(budget, ends[-1] + budget, budget),
+                                         side="left")
+                edges = np.unique(np.concatenate([[0], np.minimum(starts + 1, len(window))]))
+                cuts += np.split(window, edges[1:-1])
+            cuts = [cuts[i] for i in gen.permutation(len(cuts))]
+        return [(np.sort(c), int(length[c].max())) for c in cuts if len(c) and length[c].max() > 0]
 
     def count(self, phase: int) -> int:
         return int((self.phase == phase).sum())
+
+    def check(self, num_items: int, dim: int, needs: tuple[int, ...] = ()) -> None:
+        """An error naming the bad field unless the log fits a catalog of ``num_items`` items of
+        ``dim``-d embeddings and has events in each of the ``needs`` phases."""
+        b, t = self.items.shape if self.items.ndim == 2 else (None, None)
+        if b is None or self.ratings.shape != (b, t) or self.phase.shape != (b, t):
+            raise ValueError(f"log items {self.items.shape}, ratings {self.ratings.shape} and "
+                             f"phase {self.phase.shape}; expected three (B, T) arrays")
+        low = -1 if self.slates is not None else 0
+        bad = self.items[(self.phase != PAD) & ((self.items < low) | (self.items >= num_items))]
+        if bad.size:
+            raise ValueError(f"log items {bad[:3].tolist()} are outside the catalog's "
+                             f"[{low}, {num_items}); expected item indices of this catalog"
+                             + (" (-1, no click, only with slates)" if low == 0 else ""))
+        if self.interests is not None and self.interests.shape != (b, dim):
+            raise ValueError(f"log interests have shape {self.interests.shape}; expected "
+                             f"({b}, {dim}) = (users, the embeddings' dim)")
+        if self.unavailable is not None and self.unavailable.shape != (b, num_items):
+            raise ValueError(f"log unavailable has shape {self.unavailable.shape}; expected "
+                             f"({b}, {num_items}) = (users, items)")
+        names = {WARMUP: "WARMUP", TRAIN: "TRAIN", GAP: "GAP", EVAL: "EVAL", VALID: "VALID"}
+        for phase in needs:
+            if not self.count(phase):
+                raise ValueError(f"the log has no {names[phase]} events; expected some "
+                                 f"(users {b}, steps {t})")
 
 
 def log_from_impressions(setup: Any, cfg: CalibrationConfig) -> SequenceLog:

@@ -32,8 +32,8 @@ from tqdm.auto import tqdm
 
 from ..config import UserModelConfig
 from ..model.choice import position_effect
-from .likelihood import AdapterModel, from_raw, replay, score_events
-from .logs import TRAIN, SequenceLog
+from .likelihood import AdapterModel, catalog_tensors, from_raw, replay, score_events
+from .logs import EVAL, TRAIN, SequenceLog
 from .settings import CalibrationConfig
 
 
@@ -57,10 +57,14 @@ def make_world(
 ) -> World:
     """Tensors for the likelihood from catalog arrays; ``slate_size``: the position effect of
     ranked slates (None: catalog mode, or shown lists without positions)."""
+    emb, app = catalog_tensors(embeddings, appeal)
     pop = torch.as_tensor(np.asarray(popularity, dtype=np.float64))
+    if tuple(pop.shape) != (emb.shape[0],) or not bool((pop > 0).all()):
+        raise ValueError(f"item popularity has shape {tuple(pop.shape)}; expected positive "
+                         f"({emb.shape[0]},) counts, one per item")
     return World(
-        embeddings=torch.tensor(np.asarray(embeddings, dtype=np.float32)),
-        appeal=torch.tensor(np.asarray(appeal, dtype=np.float32)),
+        embeddings=emb,
+        appeal=app,
         log_popularity=torch.log(pop / pop.sum()).float(),
         model=model,
         positions=None if slate_size is None else position_effect(slate_size, model.choice).float(),
@@ -87,6 +91,7 @@ def fit(
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Maximise the held-in marginal log-likelihood; returns (parameters, loglik per event)."""
     net = raw_model(world, start, fitted, cfg)
+    log.check(*world.embeddings.shape, needs=(TRAIN,))
     n_events = max(log.count(TRAIN), 1)
     parts = _chunks(log, cfg)
 
@@ -135,6 +140,7 @@ def evaluate(
     """Held-out metrics (``likelihood.score_events``) of the user model with ``parameters``
     held fixed; None: the popularity baseline, i.e. the same likelihood with β = 0, appeal =
     τ·log-popularity, no satiation, drift, position effect or no-click utility."""
+    log.check(*world.embeddings.shape, needs=(EVAL,))
     if parameters is not None:
         net = raw_model(world, parameters, (), cfg)
         return score_events(net, log, world.embeddings, world.appeal, cfg, cfg.batch_users)

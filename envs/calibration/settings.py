@@ -51,7 +51,8 @@ class AdapterConfig:
     scored for early stopping (never fitted); ``patience``: epochs without a better validation
     log-likelihood before stopping; ``lr_decay``: the learning rate's factor after each such
     epoch. ``max_train_steps``: held-in events scored per user (None: every one before the
-    validation slice). ``residual_l2`` > 0 adds a per-item residual δ_j to W e_j for the items of the fitted catalog, with the Gaussian prior
+    validation slice); ``bptt_steps``: back-propagation through at most that many steps of a
+    user's state (truncated BPTT; None: the whole history). ``residual_l2`` > 0 adds a per-item residual δ_j to W e_j for the items of the fitted catalog, with the Gaussian prior
     penalty residual_l2·||δ||² (a rare item's δ stays near zero; a new item has none).
     """
 
@@ -63,6 +64,7 @@ class AdapterConfig:
     lr_decay: float = 1.0
     residual_l2: float = 0.0
     max_train_steps: int | None = None
+    bptt_steps: int | None = None
     valid_steps: int = 5
     warmup: int = 10
     implicit_rating: float = 4.0
@@ -72,13 +74,13 @@ class AdapterConfig:
 
     def __post_init__(self) -> None:
         for name in ("dim", "max_epochs", "patience", "batch_users", "max_train_steps",
-                     "valid_steps", "hit_k"):
+                     "bptt_steps", "valid_steps", "hit_k"):
             v = getattr(self, name)
-            if v is None and name == "max_train_steps":
+            if v is None and name in ("max_train_steps", "bptt_steps"):
                 continue
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"AdapterConfig.{name} must be an int >= 1"
-                                 f"{' or None (all)' if name == 'max_train_steps' else ''}, "
+                                 f"{' or None (all)' if name in ('max_train_steps', 'bptt_steps') else ''}, "
                                  f"got {v!r}")
         if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0:
             raise ValueError(f"AdapterConfig.warmup must be an int >= 0, got {self.warmup!r}")

@@ -215,3 +215,47 @@ def test_no_click_utility_is_fitted_from_impressions_and_tracks_the_click_rate(
         fitted[name] = result.parameters["no_click_utility"]
     # users who skip two impressions in three value "no click" more than users who always click
     assert fitted["picky"] > fitted["clicky"] + 0.5, fitted
+
+
+def test_the_raw_space_likelihood_is_the_adapter_likelihood_with_w_the_identity() -> None:
+    """One likelihood: the raw-space model (no W) and an adapter model whose W is a multiple of
+    the identity (normalise(W e) = e) give the same value, with the spread integrated out."""
+    log, _, world = simulate(20, 10, TRUE)
+    cfg = cal.CalibrationConfig()
+    raw = raw_fit.raw_model(world, TRUE, (), cfg)
+    eye = cal.AdapterModel(np.eye(8, dtype=np.float32), world.model, fitted=(), start=TRUE,
+                           positions=world.positions, quadrature=cfg.quadrature)
+    with torch.no_grad():
+        got = [float(cal.replay(net, log, world.embeddings, world.appeal, (cal.TRAIN,),
+                                cfg)["loglik"]) for net in (raw, eye)]
+    assert got[0] == pytest.approx(got[1], abs=1e-3)
+    assert got[0] < -10.0  # 200 slates scored
+
+
+def test_the_raw_space_fit_never_sees_held_out_events(
+    tmp_path: Path, hashing_encoder, movielens_files
+) -> None:
+    from tests.envs.test_adapter import _perturb_heldout
+
+    root = movielens_files.write_100k(tmp_path / "ml", num_users=12, num_items=20)
+    cfg = cal.CalibrationConfig(max_iter=3, progress=False)
+    first = cal.calibrate(load_dataset("movielens", root), hashing_encoder, config=cfg)
+    _perturb_heldout(root)
+    second = cal.calibrate(load_dataset("movielens", root), hashing_encoder, config=cfg)
+    assert second.parameters == first.parameters
+    assert second.report["calibrated"] != first.report["calibrated"]
+
+
+def test_an_adapter_fit_scores_every_held_in_event_by_default(
+    tmp_path: Path, hashing_encoder, movielens_files
+) -> None:
+    from driftrec.envs.sources.datasets import build_setup
+
+    root = movielens_files.write_100k(tmp_path / "ml", num_users=12, num_items=20)
+    setup = build_setup(load_dataset("movielens", root), hashing_encoder)
+    log = cal.sequence_log(setup, cal.AdapterConfig())
+    split = setup.split
+    held_in = int((split.heldout_start - split.init_end).sum())
+    # every held-in event is TRAIN or VALID (at most half of a user's held-in are VALID)
+    assert log.count(cal.TRAIN) + log.count(cal.VALID) == held_in
+    assert log.count(cal.GAP) == 0 and log.count(cal.EVAL) == 24
