@@ -191,6 +191,27 @@ def dot64(a, b):
     return acc
 
 
+@jit(fastmath=FAST_SUM)
+def add_and_square(y, tau, x):
+    """y += τ x (the trend; τ = 0 adds nothing), returning Σ y² (vectorised, as ``dot64``)."""
+    acc = 0.0
+    for i in range(y.shape[0]):
+        v = y[i] + tau * x[i]
+        y[i] = v
+        acc += v * v
+    return acc
+
+
+@jit(fastmath=FAST_SUM)
+def store_scaled(u, y, scale, u0):
+    """u = float32(y · scale) (the renormalised interest), returning <u, u_0> in float64."""
+    acc = 0.0
+    for i in range(u.shape[0]):
+        u[i] = y[i] * scale
+        acc += np.float64(u[i]) * np.float64(u0[i])
+    return acc
+
+
 @jit(fastmath={"contract"})
 def axpy(y, a, x):
     """y += a · x over one row (a vectorised loop of its own: the walk and the interest noise
@@ -501,21 +522,21 @@ def step_all(slate, autoreset, pool_seed, trend_row, prefix_step, prefix_user, p
         if par[P_DRIFT] > 0.0 and consumed:
             a = fvec[b, F_DRIFT] * (rating - par[P_DRIFT + 1]) * 0.5
         e = emb[item]
-        if a != 0.0 or walk or trend_on:
-            for j in range(d):
-                unew[j] = u[b, j] + a * e[j]
+        moved = a != 0.0 or walk or trend_on
+        scale = 1.0
+        if moved:
             if wr:
                 w = wvec[b % wr]
                 for j in range(d):
-                    unew[j] += w[j]
-            elif walk:
-                for i in range(r):
-                    axpy(unew, normal(uni[nc + 4 + i]) * par[P_WALK + 1], walk_basis[i])
-            if trend_on:
-                axpy(unew, par[P_TREND + 1], trend)
-            norm = max(math.sqrt(dot64(unew, unew)), 1e-12)
-            for j in range(d):
-                u[b, j] = unew[j] / norm
+                    unew[j] = (u[b, j] + a * e[j]) + w[j]
+            else:
+                for j in range(d):
+                    unew[j] = u[b, j] + a * e[j]
+                if walk:
+                    for i in range(r):
+                        axpy(unew, normal(uni[nc + 4 + i]) * par[P_WALK + 1], walk_basis[i])
+            strength = par[P_TREND + 1] if trend_on else 0.0
+            scale = 1.0 / max(math.sqrt(add_and_square(unew, strength, trend)), 1e-12)
         # satiation (satiation.py): s <- decay s + rate e
         if sat:
             add = par[P_SAT + 2] if consumed else 0.0
@@ -550,7 +571,8 @@ def step_all(slate, autoreset, pool_seed, trend_row, prefix_step, prefix_user, p
         fvec[b, F_SATISF] = satisfaction
         ivec[b, I_STEPS] = steps
         ivec[b, I_DONE] = 1 if (terminated or truncated) else 0
-        cos = dot64(u[b], u0[b])
+        # the interest's new rows (after satiation, which reads e only) and cos(u, u_0) in one pass
+        cos = store_scaled(u[b], unew, scale, u0[b]) if moved else dot64(u[b], u0[b])
         best = np.float64(np.float32(best_all + pos_eff[0]))
         o = out[b]
         o[O_REWARD] = reward
