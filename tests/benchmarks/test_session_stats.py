@@ -72,9 +72,27 @@ def test_program_runs_on_each_data_set_format(tmp_path, real_format, fmt) -> Non
     assert log["length"]["sessions"] == 30 and log["consumed"] == 30
     assert log["repeat"]["pairs"] == 0
     assert sum(log["popularity_decile_share"]) == pytest.approx(1.0, abs=1e-4)
+    assert list(record["generated"]) == ["defaults"] and record["calibration"] is None
     for policy in ("popular", "random"):
-        gen = record["generated"][policy]
+        gen = record["generated"]["defaults"][policy]
         assert gen["rollout"]["slots"] == 6 and gen["length"]["sessions"] == 6
         assert gen["rollout"]["left"] + gen["rollout"]["truncated_or_unfinished"] == 6
         assert 0.0 <= gen["distance_to_log"]["popularity_decile_tv"] <= 1.0
         assert gen["distance_to_log"]["same_category_diff"] is None  # the log has no pairs
+
+
+def test_a_calibration_file_runs_beside_the_preset(tmp_path, real_format) -> None:
+    from driftrec.cli.main import main as driftrec
+
+    name, root = real_format("ml-100k", tmp_path / "ml", items=40)
+    cal = tmp_path / "cal.json"
+    assert driftrec(["calibrate", "--dataset", name, "--data-dir", str(root), "--encoder",
+                     "hashing", "--out", str(cal), "--adapter-dim", "4"]) == 0
+    out = tmp_path / "s.json"
+    assert ss.main(["--data-dir", str(root), "--encoder", "hashing", "--users", "4",
+                    "--calibration", str(cal), "--out", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert list(record["generated"]) == ["calibrated", "defaults"]
+    assert record["calibration"]["parameters"] == json.loads(cal.read_text())["parameters"]
+    calibrated, preset = (record["generated"][k]["popular"] for k in ("calibrated", "defaults"))
+    assert calibrated["length"]["sessions"] == preset["length"]["sessions"] == 4
