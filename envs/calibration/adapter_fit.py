@@ -20,6 +20,7 @@ from .likelihood import (
     ADAPTER_PARAMETERS,
     AdapterModel,
     catalog_tensors,
+    cooccurrence_basis,
     mean_loglik,
     pca_basis,
     replay,
@@ -80,8 +81,12 @@ def fit_adapter(
     log.check(emb.shape[0], emb.shape[1], needs=(TRAIN, VALID))
     t0, c0 = time.perf_counter(), time.process_time()
     torch.manual_seed(cfg.seed)  # no global draws are used; this only pins torch's own init
-    net = AdapterModel(pca_basis(embeddings, cfg.dim), model,
-                       num_items=emb.shape[0] if cfg.residual_l2 > 0 else 0)
+    basis = (cooccurrence_basis(log, emb.numpy(), cfg.dim, cfg.seed) if cfg.init == "cooccurrence"
+             else pca_basis(emb.numpy(), cfg.dim))
+    begin = ({} if cfg.start_satiation_rate is None
+             else {"satiation_rate": cfg.start_satiation_rate})
+    net = AdapterModel(basis, model, num_items=emb.shape[0] if cfg.residual_l2 > 0 else 0,
+                       start=begin)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate)
     fp = _fingerprint(log, emb.numpy(), app.numpy(), cfg, model)
     start = {"epoch": 0, "best": -math.inf, "best_state": None, "bad": 0, "history": []}
@@ -96,8 +101,7 @@ def fit_adapter(
     while epoch < cfg.max_epochs and bad < cfg.patience:
         train_ll = 0.0
         for rows, last in log.batches(cfg.batch_users, (TRAIN,), seed=[cfg.seed, epoch]):
-            out = replay(net, log.take(rows, last), emb, app, (TRAIN,), cfg,
-                         truncate=cfg.bptt_steps)
+            out = replay(net, log.take(rows, last), emb, app, (TRAIN,), cfg)
             loss = -out["loglik"] / max(n_train, 1)
             if net.residual is not None:
                 share = out["events"] / max(n_train, 1)

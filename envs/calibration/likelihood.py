@@ -45,7 +45,7 @@ from ..model.reference import drift as reference_drift
 from ..model.reference import satiation as reference_satiation
 from ..model.reference import utility as reference_utility
 from ..ranking import concat_ranks, ranking_metrics, target_ranks
-from .logs import EVAL, PAD, TRAIN, WARMUP, SequenceLog
+from .logs import EVAL, GAP, PAD, TRAIN, VALID, WARMUP, SequenceLog
 
 #: Every fittable parameter → how it is kept unconstrained.
 PARAMETER_TRANSFORMS = {
@@ -126,6 +126,43 @@ def pca_basis(embeddings: np.ndarray, k: int) -> np.ndarray:
     basis = vh[:k]
     sign = torch.sign(basis[torch.arange(k), basis.abs().argmax(1)])
     return (basis * sign.unsqueeze(1)).float().numpy()
+
+
+def cooccurrence_basis(log: SequenceLog, embeddings: np.ndarray, k: int, seed: int,
+                       ridge: float = 1e-2) -> np.ndarray:
+    """(k, d) W0 whose image of the text embeddings best fits (ridge least squares) the top-k
+    spectral factors Φ of the held-in co-occurrence cosine S = D^-½ XᵀX D^-½ (X: users × items,
+    1 where a user consumed the item in a fitted phase or their init; never a held-out event).
+
+    Why: from the text space's principal directions (``pca_basis``) the fit sits for several
+    epochs on a plateau where appeal carries the likelihood and the interest term is flat, and
+    a learning-rate schedule can stall it there for good; Φ Φᵀ ≈ S is the geometry item-kNN
+    exploits, so W0 e starts the interest term where co-occurrence says items are alike, as far
+    as text can say it. The top-k subspace is found by seeded subspace iteration (``seed``)."""
+    fitted = np.isin(log.phase, (WARMUP, TRAIN, VALID, GAP))
+    users = np.concatenate([np.nonzero(fitted)[0]] + ([] if log.init is None else
+                                                      [np.nonzero(log.init >= 0)[0]]))
+    items = np.concatenate([log.items[fitted]] + ([] if log.init is None else
+                                                   [log.init[log.init >= 0]]))
+    m = embeddings.shape[0]
+    pairs = np.unique(users.astype(np.int64) * m + items.astype(np.int64))
+    u_idx, i_idx = pairs // m, pairs % m
+    degree = np.bincount(i_idx, minlength=m).astype(np.float64)
+    a = torch.sparse_coo_tensor(
+        torch.from_numpy(np.stack([u_idx, i_idx])),
+        torch.from_numpy(1.0 / np.sqrt(np.maximum(degree[i_idx], 1.0))),
+        (len(log), m), check_invariants=True).coalesce()
+    at = a.t().coalesce()
+    gen = torch.Generator().manual_seed(seed)
+    q = torch.randn(m, min(k + 10, m), generator=gen, dtype=torch.float64)
+    for _ in range(6):
+        q = torch.linalg.qr(torch.sparse.mm(at, torch.sparse.mm(a, q))).Q
+    _, s, vh = torch.linalg.svd(torch.sparse.mm(a, q), full_matrices=False)
+    phi = (q @ vh.T)[:, :k] * s[:k]  # (M, k): Φ Φᵀ ≈ S
+    e = torch.tensor(np.asarray(embeddings, dtype=np.float64))
+    gram = e.T @ e
+    reg = ridge * float(gram.diagonal().mean()) * torch.eye(e.shape[1], dtype=torch.float64)
+    return torch.linalg.solve(gram + reg, e.T @ phi).T.float().numpy()
 
 
 class AdapterModel(torch.nn.Module):
@@ -254,13 +291,8 @@ def replay(
     cfg: Any,
     *,
     ranks: bool = False,
-    truncate: int | None = None,
 ) -> dict[str, Any]:
     """Run the user model along ``log``; the log-likelihood of the events in ``scored`` phases.
-
-    ``truncate``: back-propagate through at most that many steps of the users' state (u, s are
-    detached every ``truncate`` steps: truncated BPTT), so long histories do not give
-    exploding, noisy gradients; the value and every parameter's direct path are unchanged.
 
     Returns ``loglik`` (the sum over users of each user's marginal log-likelihood: the per-user
     spread integrated out; differentiable), ``users`` (B,) those marginals, ``events``, and with
@@ -292,8 +324,6 @@ def replay(
     eta = p["drift_rate"].expand(b)
     scored_t = torch.tensor(scored)
     for t in range(t_len):
-        if truncate and t and t % truncate == 0:
-            u, s = u.detach(), s.detach()
         ph, j = phase[:, t], items[:, t]
         live = ph != PAD
         hit = torch.isin(ph, scored_t)

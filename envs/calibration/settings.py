@@ -51,8 +51,13 @@ class AdapterConfig:
     scored for early stopping (never fitted); ``patience``: epochs without a better validation
     log-likelihood before stopping; ``lr_decay``: the learning rate's factor after each such
     epoch. ``max_train_steps``: held-in events scored per user (None: every one before the
-    validation slice); ``bptt_steps``: back-propagation through at most that many steps of a
-    user's state (truncated BPTT; None: the whole history). ``residual_l2`` > 0 adds a per-item residual δ_j to W e_j for the items of the fitted catalog, with the Gaussian prior
+    validation slice). ``init``: W's starting point, "cooccurrence" (the text map that best
+    fits the held-in co-occurrence's spectral factors, ``likelihood.cooccurrence_basis``) or
+    "pca" (the text space's principal directions). ``start_satiation_rate``: the satiation
+    rate the fit starts from (None: the preset's) — small, because with the preset's boredom
+    the fit starts in a saddle where boredom cancels the interest term it is learning (items
+    like the last ones are both more interesting and more boring) and sits there for epochs;
+    the data then raise the rate as far as they support it. ``residual_l2`` > 0 adds a per-item residual δ_j to W e_j for the items of the fitted catalog, with the Gaussian prior
     penalty residual_l2·||δ||² (a rare item's δ stays near zero; a new item has none).
     """
 
@@ -63,8 +68,9 @@ class AdapterConfig:
     learning_rate: float = 0.05
     lr_decay: float = 1.0
     residual_l2: float = 0.0
+    init: str = "cooccurrence"
+    start_satiation_rate: float | None = 0.01
     max_train_steps: int | None = None
-    bptt_steps: int | None = None
     valid_steps: int = 5
     warmup: int = 10
     implicit_rating: float = 4.0
@@ -74,13 +80,13 @@ class AdapterConfig:
 
     def __post_init__(self) -> None:
         for name in ("dim", "max_epochs", "patience", "batch_users", "max_train_steps",
-                     "bptt_steps", "valid_steps", "hit_k"):
+                     "valid_steps", "hit_k"):
             v = getattr(self, name)
-            if v is None and name in ("max_train_steps", "bptt_steps"):
+            if v is None and name == "max_train_steps":
                 continue
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"AdapterConfig.{name} must be an int >= 1"
-                                 f"{' or None (all)' if name in ('max_train_steps', 'bptt_steps') else ''}, "
+                                 f"{' or None (all)' if name == 'max_train_steps' else ''}, "
                                  f"got {v!r}")
         if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0:
             raise ValueError(f"AdapterConfig.warmup must be an int >= 0, got {self.warmup!r}")
@@ -92,6 +98,13 @@ class AdapterConfig:
         if not (isinstance(self.residual_l2, (int, float)) and self.residual_l2 >= 0):
             raise ValueError(f"AdapterConfig.residual_l2 must be a number >= 0 (0 = no per-item "
                              f"residual), got {self.residual_l2!r}")
+        rate = self.start_satiation_rate
+        if rate is not None and not (isinstance(rate, (int, float)) and 0 < rate < 100):
+            raise ValueError(f"AdapterConfig.start_satiation_rate must be in (0, 100) or None "
+                             f"(the preset's), got {rate!r}")
+        if self.init not in ("cooccurrence", "pca"):
+            raise ValueError(f"AdapterConfig.init must be 'cooccurrence' or 'pca', got "
+                             f"{self.init!r}")
         if not 1.0 <= self.implicit_rating <= 5.0:
             raise ValueError(f"AdapterConfig.implicit_rating must be in [1, 5], got "
                              f"{self.implicit_rating!r}")

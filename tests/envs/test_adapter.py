@@ -207,3 +207,18 @@ def test_driftrec_calibrate_residual_l2_writes_the_residual(tmp_path, movielens_
     with np.load(tmp_path / "p.adapter.npz") as npz:
         assert npz["residual"].shape == (20, 6)
     assert main([*common, "--residual-l2", "0.5", "--overwrite"]) == 2
+
+
+def test_the_cooccurrence_start_maps_items_consumed_together_close() -> None:
+    """Two groups of users, one consuming items 0-2, the other 3-5 (and a held-out event
+    across the groups, which must not count): with one-hot text embeddings, W0's images of
+    items of one group coincide and the groups are orthogonal."""
+    items = np.array([[0, 1, 2, 3], [1, 2, 0, 4], [3, 4, 5, 0], [4, 5, 3, 1]])
+    phase = np.full((4, 4), ad.TRAIN, np.int8)
+    phase[:, 3] = ad.EVAL
+    log = ad.SequenceLog(items=items, ratings=np.full((4, 4), 4.0, np.float32), phase=phase)
+    f = ad.adapted_embeddings(ad.cooccurrence_basis(log, np.eye(6, dtype=np.float32), 2, 0),
+                              np.eye(6, dtype=np.float32))
+    cos = f @ f.T
+    np.testing.assert_allclose(cos[:3, :3], 1.0, atol=1e-5)
+    np.testing.assert_allclose(cos[:3, 3:], 0.0, atol=1e-5)
