@@ -297,13 +297,18 @@ class DriftRecVectorEnv(VectorEnv):
     ) -> None:
         """``info["final_obs"]``/``["_final_obs"]``: the last observation of the users in slots
         ``rows``, who left and were replaced (per-user dicts of views, no copies)."""
+        keys = list(final_obs)
+        per_user = zip(*(list(v) for v in final_obs.values()))
+        self._put_final_obs(info, rows, [dict(zip(keys, values)) for values in per_user])
+
+    def _put_final_obs(self, info: dict[str, Any], rows: np.ndarray, final_obs: list) -> None:
+        """``info["final_obs"]``/``["_final_obs"]`` from one observation dict per slot in
+        ``rows`` (the fast engine gives them so)."""
         final = np.zeros(self.num_envs, dtype=bool)
         final[rows] = True
         objs = np.full(self.num_envs, None, dtype=object)
-        keys = list(final_obs)
-        per_user = zip(*(list(v) for v in final_obs.values()))
-        for row, values in zip(rows.tolist(), per_user):
-            objs[row] = dict(zip(keys, values))
+        for row, obs in zip(rows.tolist(), final_obs):
+            objs[row] = obs
         info["final_obs"] = objs
         info["_final_obs"] = final
 
@@ -321,7 +326,7 @@ class DriftRecVectorEnv(VectorEnv):
             result = engine.as_step_result(out, rows, final_obs, info)
             self._last = (pool_ids, slate.copy(), result, reward)
         if rows is not None:
-            self._add_final_obs(info, rows, final_obs)
+            self._put_final_obs(info, rows, final_obs)
         return engine.observation(), reward, out[:, O_TERM] > 0, out[:, O_TRUNC] > 0, info
 
     def render(self, max_users: int | None = None) -> str | tuple[np.ndarray, ...] | None:

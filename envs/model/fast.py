@@ -376,7 +376,7 @@ class FastEngine(Engine):
         """Advance every user with a validated (B, K) int64 slate (one kernel call). Returns the
         (B, O_COLS) float64 outputs (columns ``O_*``; the engine's own array, overwritten by the
         next step), the slots whose users left and were replaced (None if none or not
-        ``autoreset``) and those users' last observations."""
+        ``autoreset``) and those users' last observations (a list of dicts, one per slot)."""
         w = self.world
         nxt = w.global_step + 1
         n_fin = self.kernels.step_all(
@@ -397,15 +397,18 @@ class FastEngine(Engine):
         h = self._hist_ids.shape[1]
         ints = self._fin_ints[:n_fin]
         hist = ints[:, :h].copy()
-        final_obs = {key: _repeat_view(arr, n_fin) for key, arr in self._pool_obs.items()}
-        final_obs["history_ids"] = hist
-        final_obs["history_responses"] = self._fin_resp[:n_fin].copy()
-        final_obs["history_mask"] = (hist >= 0).astype(np.int8)
-        final_obs["profile_embedding"] = self._profiles.take(ints[:, h], axis=0)
-        final_obs["step"] = ints[:, h + 1 : h + 2].copy()
-        return self._out, self._fin_rows[:n_fin].copy(), {
-            k: final_obs[k] for k in OBS_KEYS if k in final_obs
-        }
+        resp = self._fin_resp[:n_fin].copy()
+        mask = (hist >= 0).astype(np.int8)
+        profile = self._profiles.take(ints[:, h], axis=0)
+        step = ints[:, h + 1 : h + 2].copy()
+        # One dict per departing user (what the vector env's info carries), the keys in
+        # OBS_KEYS order; the candidate arrays are today's, shared as the observation's views are.
+        final_obs = [
+            {**self._pool_obs, "history_ids": hist[j], "history_responses": resp[j],
+             "history_mask": mask[j], "profile_embedding": profile[j], "step": step[j]}
+            for j in range(n_fin)
+        ]  # fmt: skip
+        return self._out, self._fin_rows[:n_fin].copy(), final_obs
 
     def step(self, slate: Any, *, autoreset: bool = True) -> StepResult:
         """``Engine.step``'s interface (torch tensors in and out) over ``step_arrays``."""
@@ -419,7 +422,10 @@ class FastEngine(Engine):
     def as_step_result(
         out: np.ndarray, rows: np.ndarray | None, final_obs: Any, info: dict[str, np.ndarray]
     ) -> StepResult:
-        """``step_arrays``' outputs as the engine's ``StepResult`` (tensors sharing memory)."""
+        """``step_arrays``' outputs as the engine's ``StepResult`` (tensors sharing memory; the
+        departing users' observations batched, as the torch engine gives them)."""
+        if final_obs is not None:
+            final_obs = {k: np.stack([obs[k] for obs in final_obs]) for k in final_obs[0]}
         return StepResult(
             reward=torch.from_numpy(out[:, O_REWARD].astype(np.float32)),
             terminated=torch.from_numpy(out[:, O_TERM] > 0),
