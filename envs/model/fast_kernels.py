@@ -416,17 +416,21 @@ def step_all(slate, autoreset, pool_seed, trend_row, prefix_step, prefix_user, p
     wr = WALK_USERS if walk and rows.shape[0] else 0
     wcoef = np.zeros((wr, r), dtype=np.float32)
     wvec = np.empty((wr, d), dtype=np.float32)
+    wuni = np.empty((wr, nd))  # the block's uniforms, drawn once
     for b in range(bsz):
         if wr and b % wr == 0:
             for i in range(wr):
                 if b + i < bsz:
-                    uniforms(step_key(prefix_step, ivec, b + i), index_hash, nd, uni)
+                    uniforms(step_key(prefix_step, ivec, b + i), index_hash, nd, wuni[i])
                     for q in range(r):
-                        wcoef[i, q] = np.float32(normal(uni[nc + 4 + q]) * par[P_WALK + 1])
+                        wcoef[i, q] = np.float32(normal(wuni[i, nc + 4 + q]) * par[P_WALK + 1])
                 else:
                     wcoef[i, :] = 0.0
             np.dot(wcoef, walk_basis, wvec)
-        uniforms(step_key(prefix_step, ivec, b), index_hash, nd, uni)
+        if wr:
+            uni[:] = wuni[b % wr]
+        else:
+            uniforms(step_key(prefix_step, ivec, b), index_hash, nd, uni)
         v0 = fvec[b, F_NOCLICK]
         best_all = -np.inf
         for j in range(ids.shape[0]):
