@@ -27,6 +27,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -177,8 +178,7 @@ def cold_start(setup: Any, log: SequenceLog, model: Any, args: argparse.Namespac
     events whose target is such an item (text only: no residual), against popularity."""
     cat = setup.catalog
     cold, cold_appeal, cold_pop, cold_log = cold_setup(setup, log, args.cold_fraction, cfg.seed)
-    ccfg = AdapterConfig(dim=args.dim, max_epochs=args.cold_epochs, seed=cfg.seed,
-                         residual_l2=cfg.residual_l2)
+    ccfg = replace(cfg, max_epochs=args.cold_epochs)
     cold_fit = timed("cold_adapter_fit", lambda: fit_adapter(
         cold_log, cat.embeddings, cold_appeal, model, ccfg))
     is_cold = torch.from_numpy(cold)
@@ -210,8 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-epochs", type=int, default=AdapterConfig.max_epochs)
     parser.add_argument("--cold-epochs", type=int, default=15)
     parser.add_argument("--cold-fraction", type=float, default=0.1)
-    parser.add_argument("--residual-l2", type=float, default=0.0,
-                        help="> 0: per-item residuals with this Gaussian-prior weight")
+    parser.add_argument("--residual-l2", type=float, default=AdapterConfig.residual_l2,
+                        help="per-item residuals with this Gaussian-prior weight (0: none)")
     parser.add_argument("--skip-cold", action="store_true", help="skip the cold-start refit")
     parser.add_argument("--cold-only", action="store_true",
                         help="only the cold-start refit (no main fit, no references)")

@@ -229,10 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--adapter-dim", type=_positive_int, metavar="K",
                      help="also fit a behaviour-tuned item adapter (text embedding -> K-d "
                           "interest space), written beside --out as <stem>.adapter.npz")
-    cal.add_argument("--residual-l2", type=_non_negative_float, default=0.0, metavar="L2",
-                     help="with --adapter-dim: also fit a per-item residual with this Gaussian "
-                          "prior penalty (0, the default: none; 1.0 gave the best held-out fit "
-                          "in docs/fidelity.md)")
+    cal.add_argument("--residual-l2", type=_non_negative_float, default=None, metavar="L2",
+                     help="with --adapter-dim: the per-item residual's Gaussian prior penalty "
+                          "(0: no residual; default: AdapterConfig's, see docs/fidelity.md)")
     cal.add_argument("--checkpoint", metavar="FILE",
                      help="with --adapter-dim: resumable checkpoint of the adapter fit")
     return parser

@@ -176,13 +176,15 @@ def _adapter_config(args: argparse.Namespace) -> Any:
     """The ``AdapterConfig`` of ``--adapter-dim`` (None without it)."""
     if getattr(args, "checkpoint", None) and not getattr(args, "adapter_dim", None):
         raise CLIError("--checkpoint only applies with --adapter-dim")
-    if getattr(args, "residual_l2", 0.0) and not getattr(args, "adapter_dim", None):
+    residual_l2 = getattr(args, "residual_l2", None)
+    if residual_l2 is not None and not getattr(args, "adapter_dim", None):
         raise CLIError("--residual-l2 only applies with --adapter-dim")
     if not getattr(args, "adapter_dim", None):
         return None
     from driftrec.envs.calibration import AdapterConfig
 
-    return AdapterConfig(dim=args.adapter_dim, residual_l2=getattr(args, "residual_l2", 0.0))
+    extra = {} if residual_l2 is None else {"residual_l2": residual_l2}
+    return AdapterConfig(dim=args.adapter_dim, **extra)
 
 
 def calibration_table(report: dict[str, dict[str, float]]) -> str:

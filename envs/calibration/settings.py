@@ -61,13 +61,13 @@ class AdapterConfig:
     penalty residual_l2·||δ||² (a rare item's δ stays near zero; a new item has none).
     """
 
-    dim: int = 64
-    max_epochs: int = 30
-    patience: int = 3
+    dim: int = 128
+    max_epochs: int = 40
+    patience: int = 4
     batch_users: int = 32
     learning_rate: float = 0.05
-    lr_decay: float = 1.0
-    residual_l2: float = 0.0
+    lr_decay: float = 0.5
+    residual_l2: float = 1.0
     init: str = "cooccurrence"
     start_satiation_rate: float | None = 0.01
     max_train_steps: int | None = None
