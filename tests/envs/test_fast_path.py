@@ -155,19 +155,20 @@ def test_candidate_pools_are_torch_randperm_bit_for_bit(m, n):
         assert np.array_equal(scratch, np.arange(m))  # the workspace is restored
 
 
-def _fast_rollout(catalog, b: int, backend: str, steps: int = 30) -> list[dict[str, np.ndarray]]:
-    """Slot 0's info, state and observation at every step of a fast engine of B users (slot 0
-    always gets the same slate)."""
+def _fast_rollout(catalog, b: int, backend: str, steps: int = 30, slot: int = 0
+                  ) -> list[dict[str, np.ndarray]]:  # fmt: skip
+    """The info, state and observation of the user in ``slot`` at every step of a fast engine of
+    B users (that slot always gets the same slate, the others random ones)."""
     engine = build_engine("video", b, catalog, backend=backend, **SMALL)
     engine.reset(11)
     out = []
     for slate in _slates(b, steps, 30, 4, seed=b):
-        slate[0] = torch.tensor([3, 1, 4, 0])
+        slate[slot] = torch.tensor([3, 1, 4, 0])
         res = engine.step(slate)
-        row = {k: v.numpy()[0].copy() for k, v in res.info.items()}
-        row.update({k: v[0].copy() for k, v in _state(engine).items()})
-        row.update({k: v[0].copy() for k, v in engine.observation().items()})
-        row["reward"] = res.reward.numpy()[0]
+        row = {k: v.numpy()[slot].copy() for k, v in res.info.items()}
+        row.update({k: v[slot].copy() for k, v in _state(engine).items()})
+        row.update({k: v[slot].copy() for k, v in engine.observation().items()})
+        row["reward"] = res.reward.numpy()[slot]
         out.append(row)
     return out
 
@@ -179,6 +180,12 @@ def test_fast_trajectory_is_bit_identical_whatever_b(catalog, backend):
     for a, b, c in zip(one, four, many):
         for key in a:
             assert np.array_equal(a[key], b[key]) and np.array_equal(a[key], c[key]), key
+    # A user past the first BLAS block (slot 5: second scoring block of four, first walk block of
+    # sixteen) is the same beside 2 other users of its block as beside 58 others.
+    seven, many = (_fast_rollout(catalog, b, backend, steps=20, slot=5) for b in (7, 64))
+    for a, c in zip(seven, many):
+        for key in a:
+            assert np.array_equal(a[key], c[key]), key
 
 
 @pytest.mark.parametrize("backend", ["fast", "fast-blas", "torch"])
