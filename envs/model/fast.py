@@ -13,7 +13,7 @@ Two paths, chosen by the env's ``backend`` argument, never by B: ``"fast"`` scor
 its own dot products, read in place from the catalog (cheapest for one user, whatever N);
 ``"fast-blas"`` gathers today's candidate rows once and scores users four at a time by a BLAS
 product, and draws the walk of sixteen users by one more (numba's own loops use 256-bit vectors
-on AVX-512 machines, OpenBLAS uses 512: from about eight users this wins). Each is
+on AVX-512 machines, OpenBLAS uses 512: from 8–16 users on this wins). Each is
 bit-identical whatever B (a fixed product shape, zero rows padding the last block, a user always
 at the same row); the two differ from each other in the last float32 bits.
 
