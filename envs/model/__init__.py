@@ -7,8 +7,8 @@
 - ``engine`` (with its stored ``state``): the batched torch path, for large B and GPUs.
 - ``fast`` (``fast_kernels``): the compiled path for one user and small batches.
 
-Both paths are checked against the reference (``tests/envs/test_reference_step.py``,
-``tests/envs/test_fast_path.py``). The counter-based draws (``envs/rng.py``) and the row-stable
+Both paths are checked against the reference (``tests/envs/model/test_reference_step.py``,
+``tests/envs/model/test_fast_path.py``). The counter-based draws (``envs/rng.py``) and the row-stable
 products (``envs/gemm.py``) stay one level up: the sources of users use them too."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The batched user engine: B users stepped in one call, shared by the single and vector envs.
 
 It computes what ``envs/model/reference.py`` defines (and is tested against it step by step:
-``tests/envs/test_reference_step.py``), in a representation that touches (B, d) memory as
+``tests/envs/model/test_reference_step.py``), in a representation that touches (B, d) memory as
 few times as possible, since at large B that memory traffic is what a step costs. One step, for
 every user b at once (shapes in brackets):
 

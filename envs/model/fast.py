@@ -31,7 +31,7 @@ renormalised every step it moves) and ``s``, stored in float32, the scalars are 
 normals come from a float64 inverse error function; so numbers agree with the engine and the
 reference step to ~1e-5 relative, and a discrete outcome (choice, rounded rating, purchase,
 churn) differs only where a uniform falls that close to its threshold
-(``tests/envs/test_fast_path.py``). A user's trajectory is bit-identical whatever B: every user
+(``tests/envs/model/test_fast_path.py``). A user's trajectory is bit-identical whatever B: every user
 runs the same compiled code on its own rows.
 """
 

@@ -1,6 +1,6 @@
 """The user model of driftrec, as plain functions over an explicit state: the definition of the
 simulator's users, step by step. Every faster path (the batched engine in ``envs/model/engine.py``,
-small-batch paths) must agree with ``reference_step`` (``tests/envs/test_reference_step.py``).
+small-batch paths) must agree with ``reference_step`` (``tests/envs/model/test_reference_step.py``).
 
     state, outcome = reference_step(state, slate, params, draws)
 
