@@ -42,6 +42,9 @@ are reported as medians over repeats. For one user it also times the copy of the
 candidate embeddings that the default observation carries (``obs_copy_us``); and the reference
 step's own speed at B = 1 and 64. The results are merged into ``throughput.json`` under
 ``"paths"`` (the rest of the file is kept).
+
+``--idle-satiation`` times one user who stops consuming (``measure_idle_satiation``), on each
+backend: the case the satiation floor is for; merged under ``"idle_satiation"``.
 """
 
 from __future__ import annotations
@@ -318,6 +321,68 @@ def measure_reference(
             "user_steps_per_s": b / timed["wall_s"], "cpu_user_steps_per_s": b / timed["cpu_s"]}  # fmt: skip
 
 
+IDLE_OPTIONS = {"budget_enabled": False, "budget_hazard_enabled": False, "max_steps": 100_000,
+                "choice_temperature": 0.005, "heterogeneity_enabled": False}  # fmt: skip
+
+
+def measure_idle_satiation(backend: str, consume: int = 20, idle: int = 3000) -> dict[str, Any]:
+    """One user who consumes the best items for ``consume`` steps and then is shown the worst
+    (never consumed: logit temperature 0.005, budget and churn off) for ``idle`` steps, then
+    ``idle`` steps timed (built-in video catalog, N = 100, K = 10): the case whose satiation
+    decayed into float32 subnormals before the satiation floor (``envs/model/satiation.py``)."""
+    from driftrec.envs import DriftRecEnv
+
+    env = DriftRecEnv("video", backend=backend, **IDLE_OPTIONS)
+    k = env.config.slate_size
+    _, info = env.reset(seed=0)
+    consumed = 0
+
+    def step(t: int) -> None:
+        nonlocal info, consumed
+        order = np.argsort(info["candidate_utilities"])
+        slate = np.ascontiguousarray(order[::-1][:k] if t < consume else order[:k])
+        _, _, terminated, truncated, info = env.step(slate)
+        if terminated or truncated:
+            raise RuntimeError(f"the idle user left at step {t}; expected it to stay")
+        consumed += int(info["chosen"] >= 0)
+
+    for t in range(consume + idle):
+        step(t)
+    consumed_before = consumed
+    c0, t0 = time.process_time(), time.perf_counter()
+    for t in range(consume + idle, consume + 2 * idle):
+        step(t)
+    cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+    s = env.engine.state.satiation
+    return {"path": backend, "N": env.config.num_candidates, "K": k, "consumed": consumed_before,
+            "consumed_while_idle": consumed - consumed_before, "timed_steps": idle,
+            "cpu_steps_per_s": idle / cpu, "steps_per_s": idle / wall,
+            "satiation_nonzero": int(torch.count_nonzero(s)),
+            "satiation_max_abs": float(s.abs().max())}  # fmt: skip
+
+
+def run_idle_satiation(argv: list[str] | None) -> dict[str, Any]:
+    """``--idle-satiation``: ``measure_idle_satiation`` on every backend."""
+    rows = [measure_idle_satiation(backend) for backend in VECTOR_PATHS]
+    for r in rows:
+        print(f"{r['path']:>9}: {r['cpu_steps_per_s']:,.0f} steps/s by CPU "
+              f"({r['steps_per_s']:,.0f} by wall) over steps {r['timed_steps']}-"
+              f"{2 * r['timed_steps']} idle; satiation nonzero entries {r['satiation_nonzero']} "
+              f"(max |s| {r['satiation_max_abs']:.3g})", flush=True)  # fmt: skip
+    return {
+        "command": " ".join(
+            [Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]
+        ),
+        "config": {"scenario": "video", "overrides": IDLE_OPTIONS, "catalog": "built-in",
+                   "policy": "best items for 20 steps, then the worst for 6,000; the last "
+                   "3,000 timed", "threads": torch.get_num_threads()},
+        "environment": {**versions(), "machine": platform.machine(),
+                        "processor": platform.processor()},
+        "load_average": os.getloadavg(),
+        "results": rows,
+    }  # fmt: skip
+
+
 def format_paths(single: list[dict], vector: list[dict]) -> str:
     """The ``--paths`` table: one user per path, then the vector env (and the reference)."""
     head = f"{'one user':<10} {'N':>5} {'K':>3} {'us/step':>9} {'CPU us':>8} {'steps/s':>9}"
@@ -399,6 +464,11 @@ def main(argv: list[str] | None = None) -> int:
         help="compare backend='fast' and 'torch': one user through gym.make and the vector env "
         "at small and large B; merged into the output under 'paths'",
     )  # fmt: skip
+    parser.add_argument(
+        "--idle-satiation", action="store_true",
+        help="one user who stops consuming: steps/s after 3,000 idle steps on each backend "
+        "(the satiation floor's case); merged into the output under 'idle_satiation'",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.threads < 1 or args.items < 1 or (args.repeats is not None and args.repeats < 1):
         parser.error(
@@ -406,11 +476,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.items}, {args.repeats}"
         )
     torch.set_num_threads(args.threads)
-    if args.paths:
-        previous = json.loads(args.output.read_text()) if args.output.exists() else {}
-        atomic_write_json(args.output, {**previous, "paths": run_paths(args, argv)})
-        print(f"wrote {args.output} (paths)")
-        return 0
+    for flag, key, run in ((args.paths, "paths", lambda: run_paths(args, argv)),
+                           (args.idle_satiation, "idle_satiation",
+                            lambda: run_idle_satiation(argv))):  # fmt: skip
+        if flag:
+            previous = json.loads(args.output.read_text()) if args.output.exists() else {}
+            atomic_write_json(args.output, {**previous, key: run()})
+            print(f"wrote {args.output} ({key})")
+            return 0
     grid = QUICK if args.quick else FULL
     repeats = args.repeats or (3 if args.quick else 5)
     rows = []

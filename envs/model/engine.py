@@ -55,6 +55,7 @@ from .exogenous import trending_category
 from .params import catalog_bases, resolve_user_model
 from .reference import reward as scenario_reward
 from .response import completion_logit, purchase_logit, rating_mean, respond
+from .satiation import flush_small_
 from .state import UserState, WorldState
 
 # Exact renormalisation of a user's stored interest at least every this many of its own steps
@@ -647,9 +648,13 @@ class Engine:
             self._renormalise_users(due.nonzero().squeeze(1))
         small = s.satiation_scale < MIN_SATIATION_SCALE
         if bool(small.any()):
+            # The fold materialises s, so the reference's floor applies here (satiation.py):
+            # each fold shrinks s_stored by ~1e-6, and without it a decayed row would pass
+            # through subnormal numbers that slow the product of that row several-fold.
             idx = small.nonzero().squeeze(1)
             factor = s.satiation_scale[idx].unsqueeze(1)
-            s.rows.index_copy_(0, idx + b, s.rows.index_select(0, idx + b) * factor)
+            folded = flush_small_(s.rows.index_select(0, idx + b) * factor)
+            s.rows.index_copy_(0, idx + b, folded)
             s.satiation_scale.index_fill_(0, idx, 1.0)
 
     def _renormalise_users(self, idx: torch.Tensor) -> None:

@@ -47,6 +47,7 @@ from .fast import (
     O_TRUNC,
     P,
 )  # fmt: skip
+from .satiation import SATIATION_FLOOR
 
 MASK32 = rng.MASK32
 C1, C2 = rng._C1, rng._C2
@@ -59,6 +60,8 @@ P_CB, P_RB, P_PUR, P_BUD, P_HAZ = P["c_bias"], P["r_bias"], P["p_on"], P["b_on"]
 P_REWARD, P_MAXSTEPS = P["reward_kind"], P["max_steps"]
 P_NOISE, P_NC_MEAN, P_NC_STD = P["noise_scale"], P["no_click_mean"], P["no_click_std"]
 P_SPREAD, P_BASE, P_BMAX = P["s_beta"], P["v_beta"], P["b_max"]
+# The reference's satiation floor (satiation.py): float32's smallest normal, as float32.
+SAT_FLOOR = np.float32(SATIATION_FLOOR)
 
 
 
@@ -541,11 +544,12 @@ def step_all(slate, autoreset, pool_seed, trend_row, prefix_step, prefix_user, p
                         axpy(unew, normal(uni[nc + 4 + i]) * par[P_WALK + 1], walk_basis[i])
             strength = par[P_TREND + 1] if trend_on else 0.0
             scale = 1.0 / max(math.sqrt(add_and_square(unew, strength, trend)), 1e-12)
-        # satiation (satiation.py): s <- decay s + rate e
+        # satiation (satiation.py): s <- decay s + rate e, |s_j| below the floor -> 0
         if sat:
             add = par[P_SAT + 2] if consumed else 0.0
             for j in range(d):
-                s[b, j] = par[P_SAT + 1] * s[b, j] + add * e[j]
+                sj = np.float32(par[P_SAT + 1] * s[b, j] + add * e[j])
+                s[b, j] = sj if abs(sj) >= SAT_FLOOR else np.float32(0.0)
         # budget, running satisfaction, churn (budget.py)
         budget = fvec[b, F_BUDGET]
         if par[P_BUD] > 0.0:

@@ -19,7 +19,7 @@ One step, for every user b (u unit interest, s satiation, e_j item embeddings, K
    ``reward`` from them as the scenario says;
 4. ``drift`` + ``exogenous``:  u ← normalise(u + a_b e + σ z U_r + τ c_t)   (``drift.py``,
    ``exogenous.py``; a_b = η_b (rating − neutral) / 2 for a consumed item, else 0);
-5. ``satiation``: s ← decay · s + rate · e                              (``satiation.py``);
+5. ``satiation``: s ← decay · s + rate · e, |s_i| < 1.2e-38 → 0        (``satiation.py``);
 6. ``budget_and_churn``: budget, running satisfaction, leave or stay   (``budget.py``);
 7. history: the consumed item and its (completion, rating / 5) enter first;
 8. the world advances: the next candidate pool (``candidate_pool``) and trending topic
@@ -388,7 +388,14 @@ def satiation(
     consumed: torch.Tensor,
     model: UserModelConfig,
 ) -> torch.Tensor:
-    """(B, d) s ← decay · s + rate · e (e counted only when consumed; ``satiation.py``)."""
+    """(B, d) s ← decay · s + rate · e (e counted only when consumed; ``satiation.py``), then
+    s_i ← 0 wherever |s_i| < float32's smallest normal (~1.2e-38, ``SATIATION_FLOOR``).
+
+    Why the floor is part of the definition: a user who consumes nothing decays s toward 0, and
+    in float32 (the engines' precision) it would end in subnormal numbers that rounding keeps
+    for ever (decay > 1/2) and that make every later product of that user several times slower.
+    Below the floor s changes no float32 utility, so every path flushes it to exactly 0 by
+    this one rule."""
     s = satiation_now.clone()
     update_satiation(s, item_embedding, consumed, model.satiation)
     return s

@@ -11,7 +11,10 @@ memory (what a step at large B costs),
 - the interest is stored unnormalised: ``u = u_stored / interest_norm``, where the norm is updated
   in closed form from those inner products and recomputed exactly every few steps;
 - satiation is stored scaled: ``s = satiation_scale · s_stored``, so its per-step decay is a
-  (B,) multiplication;
+  (B,) multiplication; the reference's floor (|s_i| < float32's smallest normal → 0) is applied
+  where s is materialised: when the scale is folded into the rows (every ~1e-6 of decay) and
+  when s is read. Between folds an entry below the floor survives only as scale · s_stored with
+  a normal s_stored (no product sees a subnormal), changing boredom by < λ · √d · 1.2e-38;
 - the random walk lives in the r-dimensional basis U_r, so it is kept as coefficients ``walk``
   (B, r) and folded into the rows only when a user is renormalised: u_stored = rows + walk @ U_r.
   The coefficients are the last r columns of the product's left operand ``storage`` =
@@ -31,6 +34,7 @@ from dataclasses import dataclass
 import torch
 
 from ..gemm import MIN_GEMM_ROWS
+from .satiation import flush_small_
 
 
 @dataclass
@@ -90,9 +94,10 @@ class UserState:
 
     @property
     def satiation(self) -> torch.Tensor:
-        """(B, d) satiation s (a new tensor)."""
+        """(B, d) satiation s (a new tensor), entries below the floor exactly 0 as the reference
+        defines them (``satiation.SATIATION_FLOOR``)."""
         b = self.num_users
-        return self._stored()[b : 2 * b] * self.satiation_scale.unsqueeze(1)
+        return flush_small_(self._stored()[b : 2 * b] * self.satiation_scale.unsqueeze(1))
 
     def _stored(self) -> torch.Tensor:
         """[u_stored; s_stored] with the walk's coefficients applied (a new tensor)."""

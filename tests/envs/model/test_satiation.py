@@ -1,8 +1,12 @@
 """Boredom lowers the click probability of a repeatedly consumed region and recovers after decay."""
 
+import numpy as np
+import pytest
 import torch
-from driftrec.envs.config import SatiationConfig
-from driftrec.envs.model.satiation import boredom, update_satiation
+from driftrec.envs import DriftRecEnv
+from driftrec.envs.config import SatiationConfig, UserModelConfig
+from driftrec.envs.model.reference import satiation as reference_satiation
+from driftrec.envs.model.satiation import SATIATION_FLOOR, boredom, update_satiation
 
 
 def test_satiation_update_formula():
@@ -48,3 +52,44 @@ def test_boredom_lowers_click_probability_of_repeated_region_then_recovers(h, ca
     assert bored < fresh - 0.2
     assert recovered > bored + 0.2
     assert abs(recovered - fresh) < 0.05
+
+
+IDLE_STEPS = 3000  # 0.8**3000 ~ 1e-291: far below float32's range (and float64's normals: no)
+
+
+def test_reference_satiation_of_an_idle_user_is_exactly_zero_never_subnormal():
+    # float64 would carry 0.8**t to ~1e-291; the floor ends it once 0.8 · 0.8**t < 1.2e-38.
+    s = torch.tensor([[0.6, -0.8]], dtype=torch.float64)
+    config = UserModelConfig(satiation=SatiationConfig(decay=0.8, rate=1.0))
+    for t in range(IDLE_STEPS):
+        s = reference_satiation(s, torch.zeros_like(s), torch.tensor([False]), config)
+        assert not ((s != 0) & (s.abs() < SATIATION_FLOOR)).any(), t
+    assert s.tolist() == [[0.0, 0.0]]
+    assert 0.6 * 0.8**389 > SATIATION_FLOOR > 0.8 * 0.8**391  # the floor ended it, at t = 391
+
+
+@pytest.mark.parametrize("backend", ["fast", "fast-blas", "torch"])
+def test_satiation_of_a_user_who_stops_consuming_ends_exactly_zero_on_every_path(catalog, backend):
+    """Through the public env: 20 steps of the best items (utility 2-4.4 against a no-click
+    1.5: consumed), then 3,000 of the worst (at most 1.19: with a logit temperature of 0.005
+    their choice probability is < e^-60), budget and churn off so the user stays. Before the
+    floor, the fast paths kept s at subnormal 2.8e-45 for ever (decay 0.8 rounds k·2^-149 back
+    to itself for k ≤ 2) and stepped ~5x slower."""
+    env = DriftRecEnv(
+        "video", catalog=catalog, backend=backend, num_candidates=30, slate_size=4,
+        max_steps=10_000, budget_enabled=False, budget_hazard_enabled=False,
+        choice_temperature=0.005, no_click_utility=1.5, heterogeneity_enabled=False,
+    )  # fmt: skip
+    _, info = env.reset(seed=0)
+    consumed = []
+    for t in range(20 + IDLE_STEPS):
+        order = np.argsort(info["candidate_utilities"])
+        slate = order[::-1][:4] if t < 20 else order[:4]
+        _, _, terminated, truncated, info = env.step(slate.copy())
+        assert not (terminated or truncated)
+        consumed.append(info["chosen"] >= 0)
+        if t == 19:
+            assert env.unwrapped.engine.state.satiation.abs().max() > 0.1
+    assert sum(consumed[:20]) >= 10 and sum(consumed[20:]) == 0
+    s = env.unwrapped.engine.state.satiation
+    assert torch.count_nonzero(s) == 0, s[s != 0][:4].tolist()
