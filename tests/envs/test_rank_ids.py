@@ -367,3 +367,52 @@ def test_feedback_without_chosen_and_rating_is_an_error_naming_the_keys():
     with pytest.raises(ValueError, match=r"info\['chosen'\] and info\['rating'\]; got info keys "
                                          r"\['reward'\]"):
         log_feedback(ItemStats(8), obs, np.array([[0, 1]]), {"reward": 1.0}, "the Rank wrapper")
+
+
+# --- observe_candidate_embeddings=False ------------------------------------------------------------
+
+
+def test_rank_id_without_candidate_embeddings_passes_both_check_envs_and_observes_the_same(kw):
+    """The kwarg reaches the raw env through gym.make; the feature table reads the candidates'
+    rows from ``item_embeddings`` instead of the observation, so it is the same table."""
+    from gymnasium.utils.env_checker import check_env as gym_check_env
+    from stable_baselines3.common.env_checker import check_env
+
+    lean = {**kw, "observe_candidate_embeddings": False, "max_steps": 8}
+    env = gym.make("driftrec/VideoRank-v0", **lean)
+    assert env.unwrapped.observe_candidate_embeddings is False
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_env(gym.make("driftrec/VideoRank-v0", **lean))
+    assert [str(w.message) for w in caught] == []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Gymnasium's advice to check the raw env instead
+        gym_check_env(gym.make("driftrec/VideoRank-v0", **lean).env.env, skip_render_check=True)
+    full = gym.make("driftrec/VideoRank-v0", **{**kw, "max_steps": 8})
+    assert np.array_equal(env.reset(seed=0)[0], full.reset(seed=0)[0])
+    rng = np.random.default_rng(0)
+    for _ in range(20):  # 8-step sessions: resets included
+        action = scores(rng, 20)
+        got, want = env.step(action), full.step(action)
+        assert np.array_equal(got[0], want[0]) and got[1:4] == want[1:4]
+        if got[2] or got[3]:
+            assert np.array_equal(env.reset()[0], full.reset()[0])
+
+
+def test_rank_vector_env_without_candidate_embeddings_observes_the_same_final_tables_too(kw):
+    def make(**extra):
+        return gym.make_vec("driftrec/VideoRank-v0", num_envs=3, max_steps=8,
+                            vectorization_mode="vector_entry_point", **kw, **extra)
+
+    lean, full = make(observe_candidate_embeddings=False), make()
+    assert np.array_equal(lean.reset(seed=0)[0], full.reset(seed=0)[0])
+    rng, finals = np.random.default_rng(0), 0
+    for _ in range(20):
+        action = scores(rng, 3, 20)
+        (obs, reward, *_, info), (obs_f, reward_f, *_, info_f) = lean.step(action), full.step(action)
+        assert np.array_equal(obs, obs_f) and np.array_equal(reward, reward_f)
+        assert np.array_equal(info.get("_final_obs"), info_f.get("_final_obs"))
+        for i in np.flatnonzero(info.get("_final_obs", [])):
+            assert np.array_equal(info["final_obs"][i], info_f["final_obs"][i])
+            finals += 1
+    assert finals >= 3  # every slot ended a session at least once
