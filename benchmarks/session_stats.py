@@ -9,9 +9,10 @@ writes ``benchmarks/results/fidelity_movielens_sessions.json``. Why: next-item l
 (``fidelity.py``) scores one choice at a time given the logged past; a simulator is used to
 generate whole sessions under a policy, so their shape must be checked against real ones too.
 
-Log sessions (held-out only). A user's events are cut into sessions wherever two consecutive
-events are more than ``gap_minutes`` apart (default 30, the usual inactivity threshold of
-session-based recommendation). A held-out session is one that *starts* in the user's held-out
+Log sessions (held-out only; ``envs/calibration/sessions.py`` cuts them, the same function that
+gives the session-length fit its held-in sessions). A user's events are cut into sessions
+wherever two consecutive events are more than ``gap_minutes`` apart (default 30, the usual
+inactivity threshold of session-based recommendation). A held-out session is one that *starts* in the user's held-out
 tail (its first event is held-out and follows a gap, or is the user's first event): it is
 complete on both sides — the split boundary never truncates it. Repeat-category pairs are
 consecutive events inside such sessions; the popularity profile uses every held-out event.
@@ -56,6 +57,7 @@ import numpy as np
 import torch
 from driftrec.cli.report import versions
 from driftrec.encoders.io import atomic_write_json
+from driftrec.envs.calibration.sessions import ks_distance, log_sessions, rollout_sessions
 from driftrec.envs.sources.datasets import build_setup, item_statistics
 
 from .sasrec import add_dataset_arguments, load_from_arguments
@@ -68,22 +70,6 @@ QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 # ------------------------------------------------------------------------------ the sessions
 
 
-def log_sessions(setup: Any, gap_s: float) -> list[np.ndarray]:
-    """Held-out sessions (item index arrays) of the cohort: cut at gaps > ``gap_s`` seconds,
-    kept when they start in the held-out tail (see the module docstring)."""
-    if not gap_s > 0:
-        raise ValueError(f"the session gap must be > 0 seconds, got {gap_s!r}")
-    inter, split = setup.dataset.interactions, setup.split
-    sessions = []
-    for u, hs in zip(split.users.tolist(), split.heldout_start.tolist()):
-        seq = inter.sequence(int(u))
-        cuts = np.flatnonzero(np.diff(seq.timestamps) > gap_s) + 1
-        starts = np.concatenate([[0], cuts])
-        ends = np.concatenate([cuts, [len(seq.items)]])
-        sessions.extend(seq.items[a:b] for a, b in zip(starts, ends) if a >= hs)
-    return sessions
-
-
 def heldout_items(setup: Any) -> np.ndarray:
     """Every held-out event's item (the logs' popularity profile)."""
     inter, split = setup.dataset.interactions, setup.split
@@ -94,34 +80,11 @@ def heldout_items(setup: Any) -> np.ndarray:
 def generated_sessions(env: Any, policy: str, seed: int, max_steps: int) -> tuple[
         list[np.ndarray], dict[str, float]]:
     """Each slot's first user's consumed items, from arrival to departure, under ``policy``;
-    and the rollout's counts (steps, slots that left vs were truncated)."""
+    and the rollout's counts (``calibration.sessions.rollout_sessions``)."""
     from driftrec.agents import make_agent
 
-    b = env.num_envs
     agent = None if policy == "random" else make_agent(policy, env, seed=seed)
-    rng = np.random.default_rng([seed, 1])
-    nvec = env.single_action_space.nvec
-    n_cand, k = int(nvec[0]), len(nvec)
-    obs, info = env.reset(seed=seed)
-    consumed: list[list[int]] = [[] for _ in range(b)]
-    done = np.zeros(b, dtype=bool)
-    left = np.zeros(b, dtype=bool)
-    steps = 0
-    while not done.all() and steps < max_steps:
-        action = (np.argsort(rng.random((b, n_cand)), axis=1)[:, :k] if agent is None
-                  else agent.act(obs, info))
-        next_obs, reward, term, trunc, info = env.step(action)
-        if agent is not None:
-            agent.update(obs, action, reward, next_obs, term, trunc, info)
-        chosen, items = np.asarray(info["chosen"]), np.asarray(info["item"])
-        for i in np.flatnonzero(~done & (chosen >= 0)):
-            consumed[i].append(int(items[i]))
-        left |= ~done & np.asarray(term, dtype=bool)
-        done |= np.asarray(term, dtype=bool) | np.asarray(trunc, dtype=bool)
-        obs, steps = next_obs, steps + 1
-    return ([np.asarray(c, dtype=np.int64) for c in consumed],
-            {"slots": b, "steps": steps, "left": int(left.sum()),
-             "truncated_or_unfinished": int(b - left.sum())})
+    return rollout_sessions(env, agent, seed, max_steps)
 
 
 # ------------------------------------------------------------------------------ the statistics
@@ -140,16 +103,6 @@ def popularity_percentile(counts: np.ndarray) -> np.ndarray:
     """(M,) share of items with a strictly lower count than the item's (0 = least consumed)."""
     s = np.sort(counts)
     return np.searchsorted(s, counts, side="left") / counts.shape[0]
-
-
-def ks_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Two-sample Kolmogorov–Smirnov statistic sup_x |F_a(x) − F_b(x)| (NaN if one is empty)."""
-    if a.size == 0 or b.size == 0:
-        return float("nan")
-    grid = np.union1d(a, b)
-    fa = np.searchsorted(np.sort(a), grid, side="right") / a.size
-    fb = np.searchsorted(np.sort(b), grid, side="right") / b.size
-    return float(np.abs(fa - fb).max())
 
 
 def repeat_rates(sessions: list[np.ndarray], category: np.ndarray,

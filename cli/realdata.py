@@ -159,8 +159,11 @@ def calibrate_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
     dataset = _load(ds, args, data_dir)
     try:
         adapter = _adapter_config(args)
-        result = cal.calibrate(dataset, args.encoder, out=out, adapter=adapter,
+        setup = ds.build_setup(dataset, args.encoder)
+        result = cal.calibrate(setup, args.encoder, out=out, adapter=adapter,
                                checkpoint=getattr(args, "checkpoint", None) if adapter else None)
+        if getattr(args, "fit_sessions", False):
+            result = _fit_sessions(out, setup)
     except (ds.DatasetFormatError, FileNotFoundError) as exc:
         raise CLIError(str(exc), code=1) from None
     print(calibration_table(result.report))
@@ -170,6 +173,22 @@ def calibrate_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
         print(f"  {name:<18} {value:10.4g}  (default {result.defaults.get(name, float('nan')):.4g}"
               f", {tag})")
     return 0
+
+
+def _fit_sessions(out: Path, setup: Any) -> Any:
+    """``--fit-sessions``: the session budget fitted to held-in session lengths under the
+    ``popular`` stand-in policy (``calibration/sessions.py``), written into ``out``; the file
+    read back."""
+    from driftrec.agents import make_agent
+    from driftrec.envs.calibration import load_calibration
+    from driftrec.envs.calibration.sessions import TooFewSessionsError, add_session_fit
+
+    try:
+        add_session_fit(out, setup, make_agent=lambda env, seed: make_agent(
+            "popular", env, seed=seed), policy="popular")
+    except TooFewSessionsError as exc:  # the calibration file stays as fitted
+        print(f"note: session length not fitted: {exc}", file=sys.stderr)
+    return load_calibration(out)
 
 
 def _adapter_config(args: argparse.Namespace) -> Any:

@@ -28,10 +28,13 @@ OVERRIDE_KEYS = {
     "no_click_utility": "choice_no_click_utility",
     "interest_spread": "heterogeneity_interest_spread",
     "drift_neutral_rating": "drift_neutral_rating",  # fitted with the adapter (likelihood.py)
+    "budget_initial": "budget_initial",  # fitted to session lengths (sessions.py)
+    "budget_spread": "heterogeneity_budget_spread",  # fitted to session lengths (sessions.py)
 }
 
 #: Parameters of the fit in the encoder's own space (``fit``); a file may hold any of OVERRIDE_KEYS.
-PARAMETERS = tuple(k for k in OVERRIDE_KEYS if k != "drift_neutral_rating")
+PARAMETERS = tuple(k for k in OVERRIDE_KEYS
+                   if k not in ("drift_neutral_rating", "budget_initial", "budget_spread"))
 
 FORMAT_VERSION = 1
 
