@@ -22,6 +22,14 @@ by the pool lifetime; by the engine's ``similarity_product`` and by ``numpy.matm
 cheaper of the two, since at one user a torch call's fixed cost exceeds the arithmetic), all
 timed in the same blocks, as in ``throughput.py``.
 
+SARDINE scores only the K shown items, with 10-dimensional item embeddings (its ``num_topics``);
+driftrec scores all N candidates in the encoder's d = 384. So beside SARDINE the benchmark also
+runs driftrec at equal N and K in a low-dimensional space driftrec really uses (``--low-dims``,
+default 10 and 64): the item adapter's, here a fixed random linear map of the catalog's
+embeddings through the calibrated scenarios' route (``peer_loops/driftrec_loop.py``
+``low_dim_world``). Those rows carry ``d`` and ``space`` and answer what the speed is at equal
+dimension; the rows at d = 384 are the default simulator's.
+
     python -m driftrec.benchmarks.peers --peer-python /tmp/peers-venv/bin/python
     python -m driftrec.benchmarks.peers            # driftrec only: the peers reported skipped
 
@@ -56,6 +64,8 @@ PEERS = {
     "sardine": ("sardine_slatetopk_bored.py", ((1000, 10),), "SARDINE SlateTopK-Bored-v0"),
 }  # fmt: skip
 SINGLE = ((10, 2), (100, 10), (1000, 10))
+LOW_DIMS = (10, 64)  # driftrec's extra rows beside SARDINE: adapter dimensions (``--low-dims``)
+LOW_DIM_BACKENDS = ("fast", "fast-lean")  # the single-user paths compared with the peers
 BATCHES = (1, 64, 1024, 4096)
 VECTOR_NK = (100, 10)
 BACKENDS = ("fast", "fast-lean", "fast-blas", "torch")  # paths: throughput.path_options
@@ -150,7 +160,7 @@ def run_group(
                 workers.append(Worker(job, timeout_s))
                 metas[job.simulator] = workers[-1].meta
             except WorkerFailed as err:
-                if job.simulator == "driftrec":
+                if job.simulator.startswith("driftrec"):
                     raise
                 skipped[job.simulator] = str(err)
         slots = [(w, name) for w in workers for name in w.job.fns]
@@ -180,10 +190,12 @@ def _row(t: dict[str, list[float]], per: float = 1.0) -> dict[str, Any]:
             "calls": t["calls"][0]}  # fmt: skip
 
 
-def _floor_multiples(times: dict, name: str, lifetime: int) -> dict[str, float]:
+def _floor_multiples(times: dict, name: str, lifetime: int, sim: str = "driftrec"
+                     ) -> dict[str, float]:
     """The step as a multiple of gather + (the cheaper) product / lifetime, median over repeats,
-    by CPU and by wall (each repeat's step against the same repeat's floor)."""
-    step, gather, product, product_np = (times[("driftrec", x)] for x in (name, *FLOOR))
+    by CPU and by wall (each repeat's step against the same repeat's floor); ``sim``: the
+    driftrec worker's key (``low_dim_key`` for a low-dimensional one)."""
+    step, gather, product, product_np = (times[(sim, x)] for x in (name, *FLOOR))
     out = {}
     for clock in ("cpu", "wall"):
         products = zip(product[clock], product_np[clock])
@@ -195,16 +207,23 @@ def _floor_multiples(times: dict, name: str, lifetime: int) -> dict[str, float]:
     return out
 
 
-def _driftrec_rows(times: dict, meta: dict, backends: list[str], **where: int) -> list[dict]:
+def _driftrec_rows(times: dict, meta: dict, backends: list[str], sim: str = "driftrec",
+                   **where: int) -> list[dict]:  # fmt: skip
     per = float(where.get("B", 1))
+    space = {"d": meta["d"], **({"space": meta["space"]} if "space" in meta else {})}
     rows = []
     for backend in backends:
-        row = {"simulator": "driftrec", "path": backend, **where,
-               **_row(times[("driftrec", backend)], per)}  # fmt: skip
-        row.update(_floor_multiples(times, backend, meta["pool_lifetime"]))
-        row.update({f"{x}_cpu_us": _row(times[("driftrec", x)])["cpu_us"] for x in FLOOR})
+        row = {"simulator": "driftrec", "path": backend, **where, **space,
+               **_row(times[(sim, backend)], per)}  # fmt: skip
+        row.update(_floor_multiples(times, backend, meta["pool_lifetime"], sim))
+        row.update({f"{x}_cpu_us": _row(times[(sim, x)])["cpu_us"] for x in FLOOR})
         rows.append(row)
     return rows
+
+
+def low_dim_key(dim: int) -> str:
+    """The worker key of driftrec in a ``dim``-dimensional adapted space."""
+    return f"driftrec@d{dim}"
 
 
 def single_jobs(
@@ -216,13 +235,21 @@ def single_jobs(
     seed: int,
     skipped: dict[str, str],
     encoder: str | None = None,
+    low_dims: tuple[int, ...] = (),
 ) -> list[Job]:
-    """The workers of one single-user (N, K): driftrec's and each selected peer measured there."""
+    """The workers of one single-user (N, K): driftrec's, each selected peer measured there and,
+    where SARDINE is, driftrec in each of ``low_dims`` (on ``LOW_DIM_BACKENDS``)."""
     jobs = []
     if "driftrec" in simulators:
         argv = ("driftrec_loop.py", "single", str(n), str(k), str(seed), ",".join(backends))
         argv += (encoder,) if encoder else ()
         jobs.append(Job("driftrec", sys.executable, argv, (*backends, *FLOOR)))
+        low = [b for b in backends if b in LOW_DIM_BACKENDS]
+        if low and "sardine" in simulators and (n, k) in PEERS["sardine"][1]:
+            for dim in low_dims:
+                argv = ("driftrec_loop.py", "single", str(n), str(k), str(seed), ",".join(low),
+                        encoder or "-", str(dim))  # fmt: skip
+                jobs.append(Job(low_dim_key(dim), sys.executable, argv, (*low, *FLOOR)))
     for peer, (script, configs, _) in PEERS.items():
         if peer in simulators and (n, k) in configs and peer not in skipped:
             if peer_python is None:
@@ -241,13 +268,17 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     for n, k in args.single:
         start = len(single)
         jobs = single_jobs(n, k, args.simulators, args.backends, args.peer_python, args.seed,
-                           skipped, args.encoder)  # fmt: skip
+                           skipped, args.encoder, tuple(args.low_dims))  # fmt: skip
         times, metas = run_group(jobs, args.repeats, args.budget_s, args.timeout_s, skipped)
+        ours = [job.simulator for job in jobs if job.simulator.startswith("driftrec")]
         for sim, meta in metas.items():
-            (driftrec_meta if sim == "driftrec" else peer_meta).setdefault(sim, meta)
-        if "driftrec" in metas:
-            single += _driftrec_rows(times, metas["driftrec"], args.backends, N=n, K=k)
-        for sim in metas.keys() - {"driftrec"}:
+            (driftrec_meta if sim in ours else peer_meta).setdefault(sim, meta)
+        for job in jobs:
+            if job.simulator in ours and job.simulator in metas:
+                paths = [b for b in args.backends if b in job.fns]
+                single += _driftrec_rows(times, metas[job.simulator], paths, job.simulator,
+                                         N=n, K=k)  # fmt: skip
+        for sim in metas.keys() - set(ours):
             single.append({"simulator": PEERS[sim][2], "path": None, "N": n, "K": k,
                            **_row(times[(sim, "step")])})  # fmt: skip
         _print_rows(single[start:])
@@ -264,25 +295,27 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             "peers": {p: ({"status": "skipped", "reason": skipped[p]} if p in skipped
                           else {"status": "measured", **peer_meta[p]})
                       for p in PEERS if p in skipped or p in peer_meta},
-            "driftrec_worker": next(iter(driftrec_meta.values()), None)}  # fmt: skip
+            "driftrec_worker": driftrec_meta.get("driftrec")}  # fmt: skip
 
 
 def compare(single: list[dict]) -> list[dict]:
     """driftrec's single-user fast paths (``fast``, the default observation; ``fast-lean``,
-    without candidate embeddings) against each peer at equal N and K."""
-    ours = {(r["path"], r["N"], r["K"]): r for r in single if r["path"] in ("fast", "fast-lean")}
+    without candidate embeddings), in each embedding dimension d measured, against each peer
+    at equal N and K."""
+    ours = [r for r in single if r["path"] in LOW_DIM_BACKENDS]
     return [
-        {"N": r["N"], "K": r["K"], "peer": r["simulator"], "path": path,
-         "driftrec_over_peer_cpu": ours[(path, r["N"], r["K"])]["cpu_per_s"] / r["cpu_per_s"],
-         "driftrec_over_peer_wall": ours[(path, r["N"], r["K"])]["per_s"] / r["per_s"]}
+        {"N": r["N"], "K": r["K"], "peer": r["simulator"], "path": o["path"], "d": o.get("d"),
+         "driftrec_over_peer_cpu": o["cpu_per_s"] / r["cpu_per_s"],
+         "driftrec_over_peer_wall": o["per_s"] / r["per_s"]}
         for r in single if r["path"] is None
-        for path in ("fast", "fast-lean") if (path, r["N"], r["K"]) in ours
+        for o in ours if (o["N"], o["K"]) == (r["N"], r["K"])
     ]  # fmt: skip
 
 
 def _print_rows(rows: list[dict]) -> None:
     for r in rows:
         where = f"B={r['B']:<5}" if "B" in r else "one user"
+        where += f" d={r['d']:<4}" if "d" in r else ""
         floor = f" floor x{r['floor_multiple_cpu']:.2f}" if "floor_multiple_cpu" in r else ""
         print(f"{r['simulator'][:28]:<28} {r['path'] or '':<9} {where} N={r['N']:<5} "
               f"K={r['K']:<3} {r['cpu_us']:>10.1f} CPU-us {r['wall_us']:>10.1f} wall-us "
@@ -313,6 +346,22 @@ def _names(allowed: tuple[str, ...]) -> Any:
         return names
 
     return parse
+
+
+def _dims(text: str) -> list[int]:
+    """``--low-dims``: a comma list of positive dimensions, or ``none``."""
+    if text == "none":
+        return []
+    try:
+        values = [int(x) for x in text.split(",")]
+    except ValueError:
+        values = [0]
+    if min(values) < 1:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a list of dimensions; expected positive integers, e.g. 10,64, "
+            "or none"
+        )
+    return values
 
 
 def _batches(text: str) -> list[int]:
@@ -347,6 +396,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=list(BATCHES),
         help="vector-env B list at N=100, K=10 (default 1,64,1024,4096)",
     )
+    parser.add_argument(
+        "--low-dims", type=_dims, default=list(LOW_DIMS),
+        help="driftrec beside SARDINE (N=1000, K=10) also in these adapter dimensions: the "
+        "catalog mapped by a fixed random linear map (default 10,64: SARDINE's 10 topics and a "
+        "calibrated adapter's size; 'none' for no such rows)",
+    )  # fmt: skip
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--budget-s", type=float, default=0.25, help="wall seconds a block")
     parser.add_argument("--items", type=int, default=5000, help="vector-env catalog size M")
@@ -386,6 +441,7 @@ def main(argv: list[str] | None = None) -> int:
         "config": {"repeats": args.repeats, "budget_s": args.budget_s, "seed": args.seed,
                    "single": args.single, "batches": args.batches, "vector_N_K": VECTOR_NK,
                    "items": args.items, "backends": args.backends, "encoder": args.encoder,
+                   "low_dims": args.low_dims,
                    "simulators": args.simulators, "peer_python": args.peer_python,
                    "threads": 1, "policy": "random distinct slates, whole sessions",
                    "statistic": "median over repeats of alternating blocks (order rotated each "
@@ -398,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
     }  # fmt: skip
     atomic_write_json(args.output, result)
     for c in result["comparison"]:
-        print(f"N={c['N']}, K={c['K']}: driftrec {c['path']} / {c['peer']} = "
+        print(f"N={c['N']}, K={c['K']}: driftrec {c['path']} (d={c['d']}) / {c['peer']} = "
               f"{c['driftrec_over_peer_cpu']:.2f}x by CPU, "
               f"{c['driftrec_over_peer_wall']:.2f}x by wall")  # fmt: skip
     for peer, info in result["peers"].items():

@@ -1,8 +1,15 @@
 """driftrec's side of ``benchmarks/peers.py``: one user through ``gym.make`` or the vector env,
 per backend, and the floor that any step of it must pay, served by the project's interpreter.
 
-    python driftrec_loop.py single N K SEED BACKENDS [ENCODER]  # gym.make("driftrec/Video-v0")
+    python driftrec_loop.py single N K SEED BACKENDS [ENCODER [DIM]]  # gym.make("driftrec/Video-v0")
     python driftrec_loop.py vector B N K SEED BACKENDS ITEMS  # DriftRecVectorEnv, synthetic catalog
+
+ENCODER ``-`` is the env's own. With DIM the single env runs in a DIM-dimensional space that
+driftrec really uses, the item adapter's (``low_dim_world``): the built-in catalog's embeddings
+mapped by a fixed random linear map W (DIM × d) and renormalised, and persona texts encoded
+then mapped by the same W, through the calibrated scenarios' own route (``adapt_catalog``,
+``AdaptedEncoder``). Every mechanism then runs in that space, as on a calibrated scenario
+fitted with ``--adapter-dim DIM``; only W is random instead of fitted.
 
 BACKENDS is a comma list of paths: ``fast``, ``fast-blas``, ``torch`` (the env's ``backend``)
 or ``fast-lean`` (``backend="fast"`` with ``observe_candidate_embeddings=False``). Besides a step per backend the worker serves
@@ -40,6 +47,30 @@ def floor_fns(engine: Any, table: np.ndarray, rows: int, seed: int) -> dict[str,
         "product": lambda: similarity_product(*operands),
         "product_np": lambda: np.matmul(left, right_t, out=out),
     }
+
+
+# The seed of the random map W of ``low_dim_world`` (fixed: the same space in every run).
+LOW_DIM_SEED = 20231
+LOW_DIM_TAG = "random-linear-map"
+
+
+def low_dim_world(dim: int, encoder: str | None) -> dict[str, Any]:
+    """``gym.make`` keywords for the built-in video catalog and its personas in a ``dim``-d
+    adapted space: W ~ N(0, 1/dim) (dim × d) with seed ``LOW_DIM_SEED`` (a Johnson-Lindenstrauss
+    map, so inner products keep their order of magnitude)."""
+    from driftrec.envs import make_scenario
+    from driftrec.envs.builder import get_catalog
+    from driftrec.envs.calibration import AdaptedEncoder, adapt_catalog
+    from driftrec.envs.sources.users import persona_pool
+
+    scenario = make_scenario("video", **({"encoder": encoder} if encoder else {}))
+    catalog, text_encoder = get_catalog(scenario.domain, scenario.encoder)
+    gen = np.random.default_rng(LOW_DIM_SEED)
+    weight = (gen.standard_normal((dim, catalog.dim)) / np.sqrt(dim)).astype(np.float32)
+    adapted = adapt_catalog(catalog, weight, f"{LOW_DIM_TAG}-{dim}")
+    personas = AdaptedEncoder(text_encoder, weight, adapted.encoder_name)
+    pool = persona_pool(adapted, scenario.user_model.heterogeneity, personas)
+    return {"catalog": adapted, "user_pool": pool}
 
 
 def single(n: int, k: int, seed: int, backends: list[str], **kwargs: Any) -> tuple[dict, dict]:
@@ -106,8 +137,14 @@ def main() -> None:
     mode, *args = sys.argv[1:]
     if mode == "single":
         n, k, seed = (int(a) for a in args[:3])
-        encoder = {"encoder": args[4]} if len(args) > 4 else {}  # else the env's default
-        fns, meta = single(n, k, seed, args[3].split(","), **encoder)
+        encoder = args[4] if len(args) > 4 and args[4] != "-" else None  # None: the env's own
+        kwargs: dict[str, Any] = {"encoder": encoder} if encoder else {}
+        if len(args) > 5:
+            kwargs = low_dim_world(int(args[5]), encoder)
+        fns, meta = single(n, k, seed, args[3].split(","), **kwargs)
+        if len(args) > 5:
+            meta.update(space=f"{LOW_DIM_TAG} of the catalog's embeddings (seed "
+                        f"{LOW_DIM_SEED}), adapt_catalog + AdaptedEncoder")  # fmt: skip
     else:
         b, n, k, seed = (int(a) for a in args[:4])
         fns, meta = vector(b, n, k, seed, args[4].split(","), int(args[5]))

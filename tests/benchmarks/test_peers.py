@@ -32,6 +32,10 @@ BAD_ARGUMENTS = [
     (["--batches", "1,-4"], r"'1,-4' is not a list of batch sizes"),
     (["--batches", "64.5"], r"'64.5' is not a list of batch sizes"),
     (["--batches", ""], r"'' is not a list of batch sizes"),
+    (["--low-dims", "0"], r"'0' is not a list of dimensions; expected positive integers, e\.g\. 10,64, or none"),
+    (["--low-dims", "10,x"], r"'10,x' is not a list of dimensions"),
+    (["--low-dims", ""], r"'' is not a list of dimensions"),
+    (["--low-dims", "-64"], r"'-64' is not a list of dimensions"),
     (["--simulators", "recsimng"], (r"unknown name\(s\) \['recsimng'\] in 'recsimng'; expected "
      r"a comma list of driftrec, recsim, sardine")),
     (["--simulators", "driftrec,xx"], r"unknown name\(s\) \['xx'\] in 'driftrec,xx'"),
@@ -110,3 +114,21 @@ def test_a_tiny_driftrec_only_run_writes_rows_floors_and_provenance(tmp_path):
     assert vec["per_s"] == pytest.approx(2 / (vec["wall_us"] * 1e-6))
     assert result["comparison"] == []  # no fast row and no peer
     assert result["driftrec_worker"]["pool_lifetime"] == 1
+
+
+def test_driftrec_runs_beside_sardine_in_each_low_dimension_on_the_fast_paths_only(tmp_path):
+    from driftrec.benchmarks.peers import single_jobs
+
+    python = tmp_path / "python"
+    python.write_text("")
+    jobs = single_jobs(1000, 10, ["driftrec", "sardine"], ["fast", "fast-lean", "torch"],
+                       str(python), 0, {}, None, (10, 64))  # fmt: skip
+    assert [(j.simulator, j.argv[1:], j.fns) for j in jobs[1:]] == [
+        ("driftrec@d10", ("single", "1000", "10", "0", "fast,fast-lean", "-", "10"),
+         ("fast", "fast-lean", "gather", "product", "product_np")),
+        ("driftrec@d64", ("single", "1000", "10", "0", "fast,fast-lean", "-", "64"),
+         ("fast", "fast-lean", "gather", "product", "product_np")),
+        ("sardine", ("1000", "10", "0"), ("step",)),
+    ]  # fmt: skip
+    assert [j.simulator for j in single_jobs(100, 10, ["driftrec", "sardine"], ["fast"],
+                                             str(python), 0, {}, None, (10,))] == ["driftrec"]
