@@ -348,32 +348,25 @@ def _names(allowed: tuple[str, ...]) -> Any:
     return parse
 
 
-def _dims(text: str) -> list[int]:
-    """``--low-dims``: a comma list of positive dimensions, or ``none``."""
-    if text == "none":
-        return []
-    try:
-        values = [int(x) for x in text.split(",")]
-    except ValueError:
-        values = [0]
-    if min(values) < 1:
-        raise argparse.ArgumentTypeError(
-            f"'{text}' is not a list of dimensions; expected positive integers, e.g. 10,64, "
-            "or none"
-        )
-    return values
+def _positive_ints(what: str, example: str, none_ok: bool = False) -> Any:
+    """A parser of a comma list of positive integers (``--batches``, ``--low-dims``; with
+    ``none_ok`` the word ``none`` is the empty list)."""
 
+    def parse(text: str) -> list[int]:
+        if none_ok and text == "none":
+            return []
+        try:
+            values = [int(x) for x in text.split(",")]
+        except ValueError:
+            values = [0]
+        if min(values) < 1:
+            raise argparse.ArgumentTypeError(
+                f"'{text}' is not a list of {what}; expected positive integers, e.g. {example}"
+                + (", or none" if none_ok else "")
+            )
+        return values
 
-def _batches(text: str) -> list[int]:
-    try:
-        values = [int(x) for x in text.split(",")]
-    except ValueError:
-        values = [0]
-    if min(values) < 1:
-        raise argparse.ArgumentTypeError(
-            f"'{text}' is not a list of batch sizes; expected positive integers, e.g. 1,64"
-        )
-    return values
+    return parse
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -392,15 +385,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--batches",
-        type=_batches,
+        type=_positive_ints("batch sizes", "1,64"),
         default=list(BATCHES),
         help="vector-env B list at N=100, K=10 (default 1,64,1024,4096)",
     )
     parser.add_argument(
-        "--low-dims", type=_dims, default=list(LOW_DIMS),
+        "--low-dims", type=_positive_ints("dimensions", "10,64", none_ok=True),
+        default=list(LOW_DIMS),
         help="driftrec beside SARDINE (N=1000, K=10) also in these adapter dimensions: the "
-        "catalog mapped by a fixed random linear map (default 10,64: SARDINE's 10 topics and a "
-        "calibrated adapter's size; 'none' for no such rows)",
+        "catalog mapped by a fixed random linear map (default 10,64: SARDINE's 10 topics and "
+        "a calibration's --adapter-dim 64; 'none' for no such rows)",
     )  # fmt: skip
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--budget-s", type=float, default=0.25, help="wall seconds a block")
