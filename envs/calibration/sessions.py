@@ -26,7 +26,10 @@ the sessions do not carry; it stays the preset's.
 
 Search (``fit_session_lengths``): for each spread on a grid, bisection on ``log(initial)`` until
 the simulated mean log-length of non-empty sessions equals the logs' (it rises with the budget);
-then the spread whose distribution is nearest the logs' by the two-sample KS distance. Every
+then the spread whose distribution is nearest the logs' by the two-sample KS distance, among the
+spreads that reach the logs' mean below ``max_budget`` (a mean-preserving log-normal with a
+large spread caps many users' budgets at ``max_budget``: such a spread cannot make sessions
+long enough, and is reported as unreachable rather than chosen). Every
 candidate runs the same seeded vector env (common random numbers: the same users, persona
 draws and uniforms), so the comparison between candidates is not noise. Simulated sessions with
 no consumed item are dropped before comparing: a log records no session without an event.
@@ -182,8 +185,9 @@ def fit_session_lengths(target: np.ndarray, simulate: Simulator, max_budget: flo
                             dict[str, float], dict[str, Any]]:
     """``{"budget_initial", "budget_spread"}`` whose simulated non-empty session lengths match
     ``target`` (the logs' lengths, all >= 1): bisection on ``log(initial)`` per spread to the
-    logs' mean log-length, then the spread of least KS distance (module docstring). Returns the
-    values and a report (the target's summary, every candidate tried)."""
+    logs' mean log-length, then the spread of least KS distance among those whose bisection
+    reached that mean below ``max_budget`` (module docstring). Returns the values and a report
+    (the target's summary, every candidate tried, the spreads that could not reach it)."""
     cfg = config or SessionFitConfig()
     target = _check_target(target, cfg)
     if not (math.isfinite(max_budget) and max_budget > cfg.min_initial):
@@ -202,34 +206,49 @@ def fit_session_lengths(target: np.ndarray, simulate: Simulator, max_budget: flo
         return mean_log, ks
 
     best: tuple[float, float, float] | None = None  # (ks, initial, spread)
+    unreachable = []
     for spread in cfg.spreads:
-        lo, hi = math.log(cfg.min_initial), math.log(max_budget)
+        lo, top = math.log(cfg.min_initial), math.log(max_budget)
+        hi = top
         for _ in range(cfg.bisection_steps):
             mid = 0.5 * (lo + hi)
             mean_log, _ks = run(math.exp(mid), float(spread))
             lo, hi = (mid, hi) if mean_log < goal else (lo, mid)
         initial = math.exp(0.5 * (lo + hi))
-        _mean_log, ks = run(initial, float(spread))
-        if best is None or ks < best[0]:
+        mean_log, ks = run(initial, float(spread))
+        if hi == top and mean_log < goal:
+            # Even a budget near max_budget (the cap on every user's budget) leaves the sessions
+            # too short at this spread: it cannot match the logs' scale, so its KS is no match.
+            unreachable.append(float(spread))
+        elif best is None or ks < best[0]:
             best = (ks, initial, float(spread))
-    assert best is not None  # spreads is non-empty (SessionFitConfig)
+    if best is None:
+        raise ValueError(f"no budget up to max_budget={max_budget} makes sessions as long as the "
+                         f"logs' (mean log-length {goal:.3f}) at any spread {cfg.spreads}; "
+                         "expected a scenario whose max_budget allows the logs' session length")
     values = {"budget_initial": best[1], "budget_spread": best[2]}
     report = {"target": {"sessions": int(target.size), "mean": float(target.mean()),
                          "median": float(np.median(target)),
                          "share_one_item": float((target == 1).mean()),
                          "mean_log_length": goal},
-              "ks": best[0], "trials": trials}
+              "ks": best[0], "unreachable_spreads": unreachable, "trials": trials}
     return values, report
 
 
 def _check_target(target: Any, cfg: SessionFitConfig) -> np.ndarray:
     arr = np.asarray(target, dtype=np.float64)
-    if arr.ndim != 1 or arr.size < cfg.min_sessions:
-        raise TooFewSessionsError(f"the logs have {arr.size if arr.ndim == 1 else arr.shape} held-in "
-                         f"sessions; expected at least min_sessions={cfg.min_sessions} to fit "
-                         "the session length (a longer log, or a smaller gap_minutes)")
-    if not (np.isfinite(arr).all() and (arr >= 1).all() and (arr == np.round(arr)).all()):
-        raise ValueError(f"session lengths must be whole numbers >= 1, got {arr[:8]!r}...")
+    if arr.ndim != 1:
+        raise ValueError(f"session lengths must be a 1-D array (one count per session), got "
+                         f"shape {arr.shape}")
+    if arr.size < cfg.min_sessions:
+        raise TooFewSessionsError(
+            f"the logs have {arr.size} held-in sessions; expected at least min_sessions="
+            f"{cfg.min_sessions} to fit the session length (a longer log, or a smaller "
+            "gap_minutes)")
+    bad = np.flatnonzero(~(np.isfinite(arr) & (arr >= 1) & (arr == np.round(arr))))
+    if bad.size:
+        raise ValueError(f"session lengths must be whole numbers >= 1 (consumed items), got "
+                         f"{float(arr[bad[0]])!r} at position {int(bad[0])}")
     return arr
 
 
@@ -278,6 +297,9 @@ def add_session_fit(path: Any, setup: Any, config: SessionFitConfig | None = Non
     from .files import calibrated_scenario
 
     path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"calibration file {str(path)!r} does not exist (or is not a file); "
+                         "expected the file `driftrec calibrate` wrote")
     result = load_calibration(path)
     scenario = calibrated_scenario(path)
     t0, c0 = time.perf_counter(), time.process_time()

@@ -104,6 +104,23 @@ def test_recovers_a_known_budget_from_simulated_sessions(catalog) -> None:
     assert report["ks"] < 0.05 and len(report["trials"]) == 3 * 9
 
 
+def test_a_spread_that_cannot_reach_the_logs_scale_below_max_budget_is_not_chosen() -> None:
+    """Lengths ~ budget / 2 (capped at 30) with fixed draws z: at spread 3 the cap keeps the
+    mean log-length below the target's whatever the budget; spread 0.5 matches it."""
+    z = np.random.default_rng(0).standard_normal(400)
+
+    def simulate(v: dict[str, float]) -> np.ndarray:
+        s = v["budget_spread"]
+        return np.ceil(np.minimum(v["budget_initial"] * np.exp(s * z - s * s / 2), 30.0) / 2)
+
+    target = simulate({"budget_initial": 20.0, "budget_spread": 0.5})
+    values, report = S.fit_session_lengths(target, simulate, 30.0,
+                                           S.SessionFitConfig(spreads=(3.0, 0.5)))
+    assert values["budget_spread"] == 0.5 and report["unreachable_spreads"] == [3.0]
+    with pytest.raises(ValueError, match=r"no budget up to max_budget=30.0 makes sessions as long"):
+        S.fit_session_lengths(target, simulate, 30.0, S.SessionFitConfig(spreads=(3.0,)))
+
+
 BAD_CONFIGS = [
     ({"gap_minutes": 0}, r"gap_minutes must be > 0, got 0"),
     ({"gap_minutes": "30"}, r"gap_minutes must be > 0, got '30'"),
@@ -132,10 +149,10 @@ def _never(values: dict[str, float]) -> np.ndarray:
 
 BAD_TARGETS = [
     (np.ones(5), 120.0, r"the logs have 5 held-in sessions; expected at least min_sessions=20"),
-    (np.ones((30, 2)), 120.0, r"the logs have \(30, 2\) held-in sessions"),
-    (np.r_[np.ones(29), 0.0], 120.0, r"session lengths must be whole numbers >= 1"),
-    (np.r_[np.ones(29), 1.5], 120.0, r"session lengths must be whole numbers >= 1"),
-    (np.r_[np.ones(29), np.nan], 120.0, r"session lengths must be whole numbers >= 1"),
+    (np.ones((30, 2)), 120.0, r"session lengths must be a 1-D array .* got shape \(30, 2\)"),
+    (np.r_[np.ones(29), 0.0], 120.0, r"whole numbers >= 1 \(consumed items\), got 0.0 at position 29"),
+    (np.r_[np.ones(29), 1.5], 120.0, r"whole numbers >= 1 \(consumed items\), got 1.5 at position 29"),
+    (np.r_[np.nan, np.ones(29)], 120.0, r"whole numbers >= 1 \(consumed items\), got nan at position 0"),
     (np.ones(30), 0.1, r"max_budget must be a finite number > min_initial=0.25, got 0.1"),
     (np.ones(30), float("inf"), r"max_budget must be a finite number > min_initial=0.25"),
 ]
@@ -155,3 +172,26 @@ def test_bad_log_inputs() -> None:
         S.log_sessions(setup, -1.0, "heldin")
     with pytest.raises(S.TooFewSessionsError, match=r"the logs have 0 held-in sessions"):
         S.fit_sessions(setup, make_scenario("video"), S.SessionFitConfig(min_sessions=1))
+
+
+@pytest.mark.parametrize(("parameters", "match"), [
+    ({"budget_initial": -3.0}, r"BudgetConfig.initial must be > 0, got -3.0"),
+    ({"budget_initial": 500.0}, r"BudgetConfig.max_budget \(120.0\) must be >= initial \(500.0\)"),
+    ({"budget_spread": "wide"}, r"parameters\['budget_spread'\] is 'wide'; expected a finite number"),
+    ({"budget_spread": -1.0}, r"HeterogeneityConfig.budget_spread must be >= 0"),
+])
+def test_bad_session_parameters_in_a_calibration_file(tmp_path, parameters, match) -> None:
+    import json
+
+    from driftrec.envs.calibration import calibrated_scenario
+
+    path = tmp_path / "cal.json"
+    path.write_text(json.dumps({"format": "driftrec-calibration", "scenario": "video",
+                                "parameters": parameters, "fitted": list(parameters)}))
+    with pytest.raises(ValueError, match=match):
+        calibrated_scenario(path)
+
+
+def test_add_session_fit_names_a_missing_file(tmp_path) -> None:
+    with pytest.raises(ValueError, match=r"calibration file '.*nope.json' does not exist"):
+        S.add_session_fit(tmp_path / "nope.json", _setup([[0, 10, 500]], [0], [2]))
