@@ -222,6 +222,9 @@ def main(argv: Sequence[str] | None = None) -> int:
              "tags": [frozenset(t) for t in dataset.items.tags]}
     pct = popularity_percentile(counts)
     sessions = log_sessions(setup, 60.0 * args.gap_minutes)
+    # The held-in sessions are what `driftrec calibrate --fit-sessions` fits the budget to.
+    heldin = log_sessions(setup, 60.0 * args.gap_minutes, "heldin")
+    heldin_lengths = np.array([len(s) for s in heldin], dtype=float)
     held = heldout_items(setup)
     log = describe(sessions, held, world)
     # The domain preset always runs too: what calibration changes is the comparison of interest.
@@ -240,6 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             generated[label][policy] = {
                 **side, "rollout": rollout,
                 "distance_to_log": compare(log, side, sessions, gen, held, items, pct),
+                "length_ks_to_heldin": ks_distance(
+                    heldin_lengths, np.array([len(s) for s in gen if len(s)], dtype=float)),
                 "cpu_s": round(time.process_time() - c, 1)}
     record = {
         "dataset": dataset.summary(), "cohort_users": len(setup.split),
@@ -247,7 +252,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "file": str(args.calibration),
             "parameters": json.loads(args.calibration.read_text()).get("parameters")},
         "gap_minutes": args.gap_minutes, "policies": list(policies), "seed": args.seed,
-        "log_heldout": log, "generated": generated,
+        "log_heldout": log, "log_heldin_length": length_summary(heldin),
+        "generated": generated,
         "total": {"wall_s": round(time.perf_counter() - t0, 1),
                   "cpu_s": round(time.process_time() - c0, 1)},
         "command": ["python", "-m", "driftrec.benchmarks.session_stats",
