@@ -195,3 +195,31 @@ def test_bad_session_parameters_in_a_calibration_file(tmp_path, parameters, matc
 def test_add_session_fit_names_a_missing_file(tmp_path) -> None:
     with pytest.raises(ValueError, match=r"calibration file '.*nope.json' does not exist"):
         S.add_session_fit(tmp_path / "nope.json", _setup([[0, 10, 500]], [0], [2]))
+
+
+@pytest.mark.slow
+def test_driftrec_calibrate_fits_the_session_budget_into_the_file(tmp_path, movielens_files
+                                                                   ) -> None:
+    """End to end through the CLI: 40 users whose events are 40 minutes apart (every event its
+    own session, so every held-in session holds one item); the file carries the fitted budget
+    and a scenario made from it runs with it."""
+    import json
+
+    from driftrec.cli.main import main as driftrec
+
+    root = movielens_files.write_100k(tmp_path / "ml", num_users=40, num_items=30)
+    rows = [r.split("\t") for r in (root / "u.data").read_text().splitlines()]
+    (root / "u.data").write_text("".join(
+        f"{u}\t{j}\t{r}\t{880000000 + 2400 * ((int(t) - 880000000) // 1000)}\n"
+        for u, j, r, t in rows))
+    out = tmp_path / "cal.json"
+    assert driftrec(["calibrate", "--dataset", "movielens", "--data-dir", str(root),
+                     "--encoder", "hashing", "--out", str(out)]) == 0
+    saved = json.loads(out.read_text())
+    assert {"budget_initial", "budget_spread"} <= set(saved["fitted"])
+    fit = saved["meta"]["session_fit"]
+    assert fit["policy"] == "popular" and fit["target"]["share_one_item"] == 1.0
+    assert saved["defaults"]["budget_initial"] == 60.0  # the video preset's
+    scen = make_scenario(str(out))
+    assert scen.user_model.budget.initial == saved["parameters"]["budget_initial"] < 60.0
+    assert scen.user_model.heterogeneity.budget_spread == saved["parameters"]["budget_spread"]
