@@ -416,3 +416,47 @@ def test_rank_vector_env_without_candidate_embeddings_observes_the_same_final_ta
             assert np.array_equal(info["final_obs"][i], info_f["final_obs"][i])
             finals += 1
     assert finals >= 3  # every slot ended a session at least once
+
+
+LEAN_BAD_FLAGS = [1, 0, "False", None, [False], np.array([True]), 1.0]
+
+
+@pytest.mark.parametrize("vector", [False, True], ids=["single", "vector"])
+@pytest.mark.parametrize("value", LEAN_BAD_FLAGS, ids=[repr(v) for v in LEAN_BAD_FLAGS])
+def test_rank_ids_reject_a_non_bool_observe_candidate_embeddings(kw, value, vector):
+    make = (lambda **k: gym.make_vec("driftrec/VideoRank-v0", num_envs=2,
+                                     vectorization_mode="vector_entry_point", **k)
+            ) if vector else (lambda **k: gym.make("driftrec/VideoRank-v0", **k))  # fmt: skip
+    with pytest.raises(TypeError, match=r"observe_candidate_embeddings must be True or False, "
+                       rf"got .* of type {type(value).__name__}"):  # fmt: skip
+        make(observe_candidate_embeddings=value, **kw)
+
+
+LEAN_BAD_SCORES = [
+    (np.zeros(19, np.float32), ValueError, r"scores have shape \(19,\); expected \(20,\)"),
+    (np.zeros((2, 20), np.float32), ValueError, r"scores have shape \(2, 20\); expected \(20,\)"),
+    (np.r_[np.nan, np.zeros(19)].astype(np.float32), ValueError,
+     r"scores contain a non-finite value nan at index \(0,\); expected finite scores"),
+    (np.r_[np.zeros(19), -np.inf].astype(np.float32), ValueError,
+     r"non-finite value -inf at index \(19,\)"),
+    (np.array(["a"] * 20), TypeError, r"scores must be a numeric array, got dtype <U1"),
+    (None, TypeError, r"scores must be a numeric array, got dtype object"),
+    ([None] * 20, TypeError, r"scores must be a numeric array, got dtype object"),
+    (np.zeros(20, np.complex64), TypeError, r"got dtype complex64"),
+    (np.float32(1.0), ValueError, r"scores have shape \(\); expected \(20,\)"),
+    (np.zeros(0, np.float32), ValueError, r"scores have shape \(0,\); expected \(20,\)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("bad, error, message", LEAN_BAD_SCORES, ids=range(len(LEAN_BAD_SCORES)))
+def test_rank_id_without_candidate_embeddings_rejects_bad_scores_and_changes_nothing(
+    kw, bad, error, message
+):
+    lean = {**kw, "observe_candidate_embeddings": False}
+    env, clean = gym.make("driftrec/VideoRank-v0", **lean), gym.make("driftrec/VideoRank-v0", **lean)
+    env.reset(seed=0), clean.reset(seed=0)
+    with pytest.raises(error, match=message):
+        env.step(bad)
+    action = scores(np.random.default_rng(1), 20)
+    got, want = env.step(action), clean.step(action)
+    assert np.array_equal(got[0], want[0]) and got[1:4] == want[1:4]

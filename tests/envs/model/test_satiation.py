@@ -93,3 +93,21 @@ def test_satiation_of_a_user_who_stops_consuming_ends_exactly_zero_on_every_path
     assert sum(consumed[:20]) >= 10 and sum(consumed[20:]) == 0
     s = env.unwrapped.engine.state.satiation
     assert torch.count_nonzero(s) == 0, s[s != 0][:4].tolist()
+
+
+BAD_SATIATION = [
+    ({"decay": 1.5}, ValueError, r"SatiationConfig\.decay must be in \[0, 1\], got 1\.5"),
+    ({"decay": -0.1}, ValueError, r"SatiationConfig\.decay must be in \[0, 1\], got -0\.1"),
+    ({"decay": float("nan")}, ValueError, r"SatiationConfig\.decay must be finite, got nan"),
+    ({"decay": "0.8"}, TypeError, r"SatiationConfig\.decay must be a number, got '0\.8' \(str\)"),
+    ({"rate": -1.0}, ValueError, r"SatiationConfig\.rate must be >= 0, got -1\.0"),
+    ({"boredom_weight": float("inf")}, ValueError,
+     r"SatiationConfig\.boredom_weight must be finite, got inf"),
+    ({"enabled": "yes"}, TypeError, r"SatiationConfig\.enabled must be a bool, got 'yes' \(str\)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("kwargs, error, message", BAD_SATIATION, ids=range(len(BAD_SATIATION)))
+def test_bad_satiation_settings_are_rejected_naming_the_value(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        SatiationConfig(**kwargs)
