@@ -139,12 +139,15 @@ def cooccurrence_basis(log: SequenceLog, embeddings: np.ndarray, k: int, seed: i
     a learning-rate schedule can stall it there for good; Φ Φᵀ ≈ S is the geometry item-kNN
     exploits, so W0 e starts the interest term where co-occurrence says items are alike, as far
     as text can say it. The top-k subspace is found by seeded subspace iteration (``seed``)."""
+    m, d = embeddings.shape
+    if k > min(m, d):
+        raise ValueError(f"adapter dim {k} exceeds min(M, d) = {min(m, d)} of the item "
+                         f"embeddings {(m, d)}; expected dim <= {min(m, d)}")
     fitted = np.isin(log.phase, (WARMUP, TRAIN, VALID, GAP))
     users = np.concatenate([np.nonzero(fitted)[0]] + ([] if log.init is None else
                                                       [np.nonzero(log.init >= 0)[0]]))
     items = np.concatenate([log.items[fitted]] + ([] if log.init is None else
                                                    [log.init[log.init >= 0]]))
-    m = embeddings.shape[0]
     pairs = np.unique(users.astype(np.int64) * m + items.astype(np.int64))
     u_idx, i_idx = pairs // m, pairs % m
     degree = np.bincount(i_idx, minlength=m).astype(np.float64)

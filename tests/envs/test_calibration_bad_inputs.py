@@ -38,6 +38,13 @@ def _fit(change: Callable) -> Call:
     return call
 
 
+def _fit_dim(dim: int) -> Call:
+    def call(tmp: Path) -> object:
+        log, emb, appeal, _ = synthetic_log(users=6, steps=4, valid=1)
+        return cal.fit_adapter(log, emb, appeal, MODEL, cal.AdapterConfig(dim=dim, progress=False))
+    return call
+
+
 def _raw(change: Callable, fitted: tuple[str, ...] = ("drift_rate",)) -> Call:
     """The raw-space ``fit`` on a small synthetic log with ``change(log)`` applied."""
 
@@ -107,6 +114,8 @@ CASES: list[tuple[str, Call, type[Exception], str]] = [
      r"start_satiation_rate must be in \(0, 100\) or None \(the preset's\), got 0"),
     ("AdapterConfig start_satiation_rate='low'", _acfg(start_satiation_rate="low"), ValueError,
      r"start_satiation_rate must be in \(0, 100\) or None \(the preset's\), got 'low'"),
+    ("adapter fit: dim above the catalog's size (co-occurrence start)", _fit_dim(50),
+     ValueError, r"adapter dim 50 exceeds min\(M, d\) = 12 of the item embeddings \(40, 12\)"),
     ("adapter fit: appeal of the wrong length", _fit(lambda lg, e, a: (lg, e, a[:-1])),
      ValueError, r"item appeal has shape \(39,\); expected finite \(40,\), one per item"),
     ("adapter fit: NaN appeal", _fit(lambda lg, e, a: (lg, e, np.full_like(a, np.nan))),
