@@ -69,7 +69,7 @@ class SessionFitConfig:
     ``seed``: the common random numbers; ``min_sessions``: fewer log sessions is an error."""
 
     gap_minutes: float = 30.0
-    spreads: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0)
+    spreads: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
     bisection_steps: int = 6
     min_initial: float = 0.25
     slots: int | None = None
