@@ -38,7 +38,9 @@ repeat-category rate (share of consecutive consumed pairs in a session whose ite
 catalog's category — MovieLens: first listed genre — and whose items share any tag — MovieLens:
 any genre); popularity of consumed items (share of consumptions per decile of items ranked by
 held-in count, decile 1 = the 10% most consumed items; total variation between the two decile
-profiles; KS distance between the consumed items' popularity percentiles). Counts use init +
+profiles; KS distance between the consumed items' popularity percentiles). Also the held-in
+sessions' lengths (``log_heldin_length``: the target of ``driftrec calibrate --fit-sessions``)
+and each run's KS distance to them (``length_ks_to_heldin``, non-empty sessions). Counts use init +
 held-in events only (``item_statistics``), never the held-out tail.
 """
 

@@ -237,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--fit-sessions", action=argparse.BooleanOptionalAction, default=True,
                      help="also fit the session budget (budget_initial, budget_spread) to the "
                           "held-in sessions' lengths under the popular policy (default on; "
-                          "~70 CPU-s on ml-100k)")
+                          "~10 CPU-s on ml-100k)")
     return parser
 
 
