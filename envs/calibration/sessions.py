@@ -43,13 +43,15 @@ better-liked items earns longer sessions from the same budget.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .files import OVERRIDE_KEYS, load_calibration
+from .files import OVERRIDE_KEYS, calibrated_scenario, load_calibration
 
 #: The session fit's parameters (their override keys: ``files.OVERRIDE_KEYS``).
 SESSION_PARAMETERS = ("budget_initial", "budget_spread")
@@ -291,11 +293,6 @@ def add_session_fit(path: Any, setup: Any, config: SessionFitConfig | None = Non
     on ``setup``'s catalog and pool) and write the values into it (atomically) as fitted
     parameters, with the preset's values as defaults and the search in ``meta.session_fit``
     (``policy`` names ``make_agent``'s policy there: the fit is conditional on it)."""
-    import time
-    from pathlib import Path
-
-    from .files import calibrated_scenario
-
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"calibration file {str(path)!r} does not exist (or is not a file); "
@@ -306,7 +303,7 @@ def add_session_fit(path: Any, setup: Any, config: SessionFitConfig | None = Non
     values, report = fit_sessions(setup, scenario, config, make_agent)
     preset = calibrated_scenario(path, **{
         OVERRIDE_KEYS[k]: result.defaults[k] for k in SESSION_PARAMETERS
-        if k in result.defaults})  # a refit starts from the preset's values, not the last fit's
+        if k in result.defaults})  # the preset's values, also when the file holds a past fit
     defaults = {"budget_initial": preset.user_model.budget.initial,
                 "budget_spread": preset.user_model.heterogeneity.budget_spread}
     result.parameters.update(values)
