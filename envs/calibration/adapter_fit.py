@@ -18,10 +18,12 @@ from tqdm.auto import tqdm
 from ..config import UserModelConfig
 from .likelihood import (
     ADAPTER_PARAMETERS,
+    SPREAD_OVERRIDE,
     AdapterModel,
     catalog_tensors,
     cooccurrence_basis,
     mean_loglik,
+    model_parameters,
     pca_basis,
     replay,
     score_events,
@@ -43,7 +45,8 @@ class AdapterFit:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def overrides(self) -> dict[str, float]:
-        return {ADAPTER_PARAMETERS[k]: float(v) for k, v in self.parameters.items()}
+        keys = {**ADAPTER_PARAMETERS, "interest_spread": SPREAD_OVERRIDE}
+        return {keys[k]: float(v) for k, v in self.parameters.items()}
 
 
 def _fingerprint(log: SequenceLog, embeddings: np.ndarray, appeal: np.ndarray,
@@ -86,7 +89,7 @@ def fit_adapter(
     begin = ({} if cfg.start_satiation_rate is None
              else {"satiation_rate": cfg.start_satiation_rate})
     net = AdapterModel(basis, model, num_items=emb.shape[0] if cfg.residual_l2 > 0 else 0,
-                       start=begin)
+                       **_spread_options(cfg, model, begin))
     opt = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate)
     fp = _fingerprint(log, emb.numpy(), app.numpy(), cfg, model)
     start = {"epoch": 0, "best": -math.inf, "best_state": None, "bad": 0, "history": []}
@@ -142,6 +145,18 @@ def fit_adapter(
     )
 
 
+def _spread_options(cfg: AdapterConfig, model: UserModelConfig, start: dict[str, float]
+                    ) -> dict[str, Any]:
+    """``AdapterModel`` options: without ``fit_spread`` today's fit (one node, σ unused);
+    with it σ is fitted too, from ``start_spread`` or the preset's σ (0.2 if it has none: a
+    softplus started at 0 has no gradient), integrated over ``quadrature`` nodes."""
+    if not cfg.fit_spread:
+        return {"start": start}
+    sigma = cfg.start_spread or model_parameters(model)["interest_spread"] or 0.2
+    return {"start": {**start, "interest_spread": sigma}, "quadrature": cfg.quadrature,
+            "fitted": (*ADAPTER_PARAMETERS, "interest_spread")}
+
+
 def _load_checkpoint(path: Path, fp: str, net: AdapterModel, opt: torch.optim.Optimizer
                      ) -> dict[str, Any]:
     try:
@@ -171,7 +186,9 @@ def evaluate_adapter(fit: AdapterFit, log: SequenceLog, embeddings: np.ndarray,
     log-likelihood of a fitted adapter; ``rows_filter(items) -> bool mask`` restricts the
     events scored (e.g. cold-start targets); ``new_items`` (M,) bool: items treated as new, whose
     residual is dropped (text only)."""
-    net = AdapterModel(fit.weight, model, 0 if fit.residual is None else len(fit.residual))
+    spread = "interest_spread" in fit.parameters
+    net = AdapterModel(fit.weight, model, 0 if fit.residual is None else len(fit.residual),
+                       quadrature=cfg.quadrature if spread else 1)
     set_parameters(net, fit.weight, fit.parameters)
     if net.residual is not None:
         keep = np.ones(len(fit.residual), bool) if new_items is None else ~np.asarray(new_items)

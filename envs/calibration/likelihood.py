@@ -62,6 +62,9 @@ ADAPTER_PARAMETERS = {
     "satiation_rate": "satiation_rate",
     "satiation_decay": "satiation_decay",
 }
+#: The scenario override key of the per-user spread (fitted by the adapter fit with
+#: ``AdapterConfig.fit_spread``).
+SPREAD_OVERRIDE = "heterogeneity_interest_spread"
 
 
 def model_parameters(model: UserModelConfig) -> dict[str, float]:
@@ -321,6 +324,7 @@ def replay(
     u = net.initial_interest(log, f)
     s = torch.zeros_like(u)
     node_ll = torch.zeros(h.shape[0], b)  # scored events, per node
+    predictive = torch.zeros(b)  # scored events, each mixed by the posterior from TRAIN so far
     evidence = torch.zeros(h.shape[0], b)  # TRAIN events, per node: the posterior over nodes
     count, parts, lls = 0, [], []
     rows_b = torch.arange(b)
@@ -338,14 +342,13 @@ def replay(
                 None if slates is None else slates[:, t], v0, net)
             logp = logp_all[:, rows_b, target]  # (Q, B)
             node_ll = node_ll + torch.where(hit, logp, 0.0)
+            predictive = predictive + torch.where(hit, _mix_nodes(logw, evidence, logp), 0.0)
             if mixed:
                 evidence = evidence + torch.where(ph == TRAIN, logp, 0.0).detach()
             count += int(hit.sum())
             if ranks and bool(hit.any()):
                 with torch.no_grad():
-                    mix = logp_all[0] if not mixed else torch.logsumexp(
-                        torch.log_softmax(logw.unsqueeze(1) + evidence, 0).unsqueeze(2)
-                        + logp_all, dim=0)
+                    mix = _mix_nodes(logw, evidence, logp_all)
                     parts.append(target_ranks(mix[hit], target[hit]))
                     lls.append(mix[rows_b, target][hit].double())
         consumed = (j >= 0) & live
@@ -356,7 +359,18 @@ def replay(
         if available is not None:
             available[rows_b[consumed], j[consumed]] = False
     users = torch.logsumexp(logw.unsqueeze(1) + node_ll, dim=0)
-    return {"loglik": users.sum(), "users": users, "events": count, "ranks": parts, "lls": lls}
+    return {"loglik": users.sum(), "users": users, "events": count, "ranks": parts, "lls": lls,
+            "predictive": predictive}
+
+
+def _mix_nodes(logw: torch.Tensor, evidence: torch.Tensor, logp: torch.Tensor) -> torch.Tensor:
+    """log Σ_q π_q p_q: per-node log-probabilities ``logp`` (Q, B, ...) mixed by each user's
+    posterior over the nodes, π ∝ w_q · P(TRAIN events so far | node q) (``evidence`` (Q, B)) —
+    never a held-out event. One node: ``logp[0]`` itself, exactly."""
+    if logp.shape[0] == 1:
+        return logp[0]
+    post = torch.log_softmax(logw.unsqueeze(1) + evidence, 0)
+    return torch.logsumexp(post.view(*post.shape, *([1] * (logp.dim() - 2))) + logp, dim=0)
 
 
 def _log_probs(util: torch.Tensor, j: torch.Tensor, available: torch.Tensor | None,
@@ -389,10 +403,14 @@ def sample_log(
     ratings: np.ndarray,
     phase: np.ndarray,
     seed: int,
+    *,
+    spread: bool = False,
 ) -> SequenceLog:
     """Choices drawn from the model itself — the reference's utility, drift and satiation in the
     adapted space of ``net`` — for users with ``init`` (B, L) items, given ``ratings`` (B, T) and
-    ``phase`` (B, T): the ground truth of recovery tests. Every item stays a candidate."""
+    ``phase`` (B, T): the ground truth of recovery tests. Every item stays a candidate. With
+    ``spread`` each user draws β_b = β exp(σ h − σ²/2), h ~ N(0, 1) (σ: ``interest_spread``),
+    as the engine's users do; otherwise every user has β."""
     emb = torch.tensor(np.asarray(embeddings, dtype=np.float32))
     app = torch.tensor(np.asarray(appeal, dtype=np.float32))
     gen = torch.Generator().manual_seed(seed)
@@ -407,9 +425,12 @@ def sample_log(
         u = net.initial_interest(log, f)
         s = torch.zeros_like(u)
         live = torch.ones(b, dtype=torch.bool)
+        sigma = p["interest_spread"] if spread else torch.zeros(())
+        h = torch.randn(b, generator=gen) if spread else torch.zeros(b)  # no draw: same log
+        beta = p["interest_weight"] * torch.exp(sigma * h - 0.5 * sigma**2)
         for t in range(t_len):
-            state.interest, state.satiation = u, s
-            v = _utilities(state, params, p["interest_weight"].view(1))[0] / net.temperature
+            state.interest, state.satiation, state.beta = u, s, beta
+            v = reference_utility(state, params) / net.temperature
             j = torch.multinomial(torch.softmax(v, dim=1), 1, generator=gen).squeeze(1)
             items[:, t] = j.numpy()
             e = f[j]
@@ -440,12 +461,16 @@ def set_parameters(net: AdapterModel, weight: np.ndarray | None,
 
 def mean_loglik(net: AdapterModel, log: SequenceLog, embeddings: torch.Tensor,
                 appeal: torch.Tensor, phases: tuple[int, ...], cfg: Any, batch: int) -> float:
-    """Mean log-likelihood per event of the ``phases`` events (no gradient)."""
+    """Mean log-likelihood per event of the ``phases`` events (no gradient). With the spread
+    integrated out and TRAIN not among ``phases`` (validation), each event is scored as the
+    held-out ones are: its probability mixed over the nodes by the user's posterior given their
+    TRAIN events (``_mix_nodes``), so the validation and held-out figures are one quantity."""
     total, n = 0.0, 0
+    key = "loglik" if TRAIN in phases else "predictive"
     with torch.no_grad():
         for rows, last in log.batches(batch, phases):
             out = replay(net, log.take(rows, last), embeddings, appeal, phases, cfg)
-            total += float(out["loglik"])
+            total += float(out[key].sum())
             n += out["events"]
     return total / n if n else float("nan")
 

@@ -11,7 +11,7 @@ from ..config import ScenarioConfig
 from .adapter_files import save_adapter
 from .adapter_fit import evaluate_adapter, fit_adapter
 from .files import PARAMETERS, CalibrationResult, resolve_scenario
-from .likelihood import ADAPTER_PARAMETERS, model_parameters
+from .likelihood import model_parameters
 from .logs import EVAL, TRAIN, VALID, log_from_impressions, sequence_log
 from .raw_fit import World, evaluate, fit, make_world
 from .settings import CalibrationConfig
@@ -138,7 +138,7 @@ def _calibrate_adapter(setup: Any, scen: ScenarioConfig, world: World,
     return CalibrationResult(
         scenario=scen.name, parameters=dict(fit.parameters),
         defaults={k: float(v) for k, v in defaults.items() if k in fit.parameters},
-        fitted=tuple(ADAPTER_PARAMETERS), report=report,
+        fitted=tuple(fit.parameters), report=report,
         train_loglik={"calibrated": fit.history[fit.best_epoch - 1]["train_ll"]
                       if fit.history else float("nan")},
         meta=meta,

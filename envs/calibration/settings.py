@@ -59,6 +59,11 @@ class AdapterConfig:
     like the last ones are both more interesting and more boring) and sits there for epochs;
     the data then raise the rate as far as they support it. ``residual_l2`` > 0 adds a per-item residual δ_j to W e_j for the items of the fitted catalog, with the Gaussian prior
     penalty residual_l2·||δ||² (a rare item's δ stays near zero; a new item has none).
+    ``fit_spread``: also fit the per-user spread σ of the interest weight
+    (``heterogeneity.interest_spread``: β_b = β exp(σ h − σ²/2)), integrated out per user by
+    ``quadrature`` Gauss-Hermite nodes as the raw fit does, from ``start_spread`` (None: the
+    preset's σ; 0.2 where it has none). Off by default; its effect on ml-100k is in
+    docs/fidelity.md. Each node adds a softmax over the catalog per step (9 nodes: ~3x the cost).
     """
 
     dim: int = 128
@@ -76,11 +81,14 @@ class AdapterConfig:
     implicit_rating: float = 4.0
     hit_k: int = 10
     seed: int = 0
+    fit_spread: bool = False
+    quadrature: int = 9
+    start_spread: float | None = None
     progress: bool = True
 
     def __post_init__(self) -> None:
         for name in ("dim", "max_epochs", "patience", "batch_users", "max_train_steps",
-                     "valid_steps", "hit_k"):
+                     "valid_steps", "hit_k", "quadrature"):
             v = getattr(self, name)
             if v is None and name == "max_train_steps":
                 continue
@@ -108,3 +116,14 @@ class AdapterConfig:
         if not 1.0 <= self.implicit_rating <= 5.0:
             raise ValueError(f"AdapterConfig.implicit_rating must be in [1, 5], got "
                              f"{self.implicit_rating!r}")
+        if not isinstance(self.fit_spread, bool):
+            raise TypeError(f"AdapterConfig.fit_spread must be True or False, got "
+                             f"{self.fit_spread!r}")
+        if self.fit_spread and self.quadrature < 2:
+            raise ValueError(f"AdapterConfig.quadrature must be >= 2 to fit the spread (one "
+                             f"node is h = 0: no spread), got {self.quadrature!r}")
+        spread = self.start_spread
+        if spread is not None and (isinstance(spread, bool) or not isinstance(spread, (int, float))
+                                   or not 0 < spread <= 3):
+            raise ValueError(f"AdapterConfig.start_spread must be in (0, 3] or None (the "
+                             f"preset's), got {spread!r}")
