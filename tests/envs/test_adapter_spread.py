@@ -152,6 +152,13 @@ BAD = [
     ({"start_spread": float("inf")}, ValueError, r"start_spread must be in .*got inf"),
     ({"start_spread": True}, ValueError, r"start_spread must be in .*got True"),
     ({"start_spread": "0.2"}, ValueError, r"start_spread must be in .*got '0.2'"),
+    ({"start_spread": [0.2]}, ValueError, r"start_spread must be in .*got \[0.2\]"),
+    ({"start_spread": 3.0001}, ValueError, r"start_spread must be in .*got 3.0001"),
+    ({"fit_spread": 0}, TypeError, r"fit_spread must be True or False, got 0"),
+    ({"fit_spread": "False"}, TypeError, r"fit_spread must be True or False, got 'False'"),
+    ({"quadrature": -3}, ValueError, r"quadrature must be an int >= 1, got -3"),
+    ({"quadrature": None}, ValueError, r"quadrature must be an int >= 1, got None"),
+    ({"fit_spread": True, "quadrature": 0}, ValueError, r"quadrature must be an int >= 1, got 0"),
 ]
 
 
@@ -159,3 +166,8 @@ BAD = [
 def test_bad_spread_settings_are_clear_errors(kw, error, match) -> None:
     with pytest.raises(error, match=match):
         ad.AdapterConfig(**kw)
+
+
+def test_an_unknown_spread_name_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match=r"unknown fitted parameters \['spread'\]"):
+        ad.AdapterModel(None, MODEL, fitted=("spread",))
