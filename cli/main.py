@@ -238,6 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also fit the session budget (budget_initial, budget_spread) to the "
                           "held-in sessions' lengths under the popular policy (default on; "
                           "~10 CPU-s on ml-100k)")
+    cal.add_argument("--threads", type=_positive_int, default=1, metavar="N",
+                     help="torch CPU threads for the fit (default 1: its operations are small, "
+                          "and on a busy machine a second thread waits for a busy core; see "
+                          "docs/fidelity.md)")
     return parser
 
 

@@ -157,6 +157,11 @@ def calibrate_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
     except OSError as exc:
         raise CLIError(f"cannot write {args.out!r}: {exc.strerror or exc}") from None
     dataset = _load(ds, args, data_dir)
+    import torch
+
+    # The fit is many small operations (a batch of users × k); a second thread only helps on
+    # an idle machine, and on a shared one it made an epoch ~10× slower (docs/fidelity.md).
+    torch.set_num_threads(getattr(args, "threads", 1))
     try:
         adapter = _adapter_config(args)
         setup = ds.build_setup(dataset, args.encoder)

@@ -104,6 +104,9 @@ def test_bad_encoder_device_and_dataset_flags(cli, one_line_error, tmp_path: Pat
     one_line_error(cli("calibrate", "--dataset", "movielens", "--data-dir",
                         str(tmp_path / "none"), "--out", str(tmp_path / "p.json")),
                     "is not a folder")
+    one_line_error(cli("calibrate", "--dataset", "movielens", "--data-dir", str(tmp_path),
+                        "--out", str(tmp_path / "p.json"), "--threads", "0"),
+                    "--threads")
 
 
 def test_dataset_bad_files_are_one_line_errors(cli, tmp_path: Path) -> None:
@@ -123,7 +126,7 @@ def test_calibrate_then_bench_a_movielens_folder_with_its_parameters(
     root = movielens_files.write_100k(tmp_path / "ml", num_users=30, num_items=40)
     params = tmp_path / "params.json"
     proc = run("calibrate", "--dataset", "movielens", "--data-dir", str(root),
-               "--encoder", "hashing", "--out", str(params))
+               "--encoder", "hashing", "--out", str(params), "--threads", "2")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(params.read_text())["report"]
     assert set(report) == {"calibrated", "defaults", "popularity"}
