@@ -5,13 +5,12 @@ product computes each row the same way whatever the row count and the row's posi
 kernels do, above a few rows: MKL and oneDNN take another code path for tiny matrices, whose
 rounding differs, so products pad to ``MIN_GEMM_ROWS`` rows.
 
-The per-pool similarity product ``rows @ columns.T`` ((2B × (d + r))·((d + r) × C) with the walk's r
-coefficients, the one O(B·N·d) cost of a step) goes through oneDNN where the build has it: MKL's
-sgemm runs its AVX2 path on AMD CPUs, oneDNN uses AVX-512 there (measured on a Zen 4 at (8192 ×
-384)·(384 × 101), one thread: 9.4 ms against 14.3 ms, both exact float32). oneDNN's rows are as
-position- and count-independent as MKL's from 2 rows on (``tests/envs/test_gemm.py``). Its fixed
-cost per call is 20–30 µs above MKL's, so steps of a few users are up to 0.1 ms slower; the product
-cannot switch kernels by size, since a user's rows must not depend on B.
+The per-pool similarity product ``rows @ columns.T`` (the one O(B·N·d) cost of a step) goes
+through oneDNN where the build has it: MKL's sgemm runs its AVX2 path on AMD CPUs, oneDNN uses
+AVX-512 there (the measurement is in ``docs/performance.md``). oneDNN's rows are as position- and
+count-independent as MKL's from 2 rows on (``tests/envs/test_gemm.py``). Its fixed cost per call
+is higher than MKL's, which small batches pay; the product cannot switch kernels by size, since a
+user's rows must not depend on B.
 """
 
 from __future__ import annotations

@@ -110,7 +110,7 @@ class NewUsers:
     interest: torch.Tensor  # (n, d) unit
     # interest = (pool_interests[persona] + noise @ noise_basis) / norm, so a caller that knows
     # the inner products of the personas and of the basis with some vectors gets the user's
-    # without an (n, d) product (the engine, while a candidate pool lasts).
+    # without an (n, d) product (the engine's <e, u_0> tables, docs/performance.md).
     noise: torch.Tensor | None  # (n, k) coefficients on the noise basis; None without noise
     norm: torch.Tensor  # (n, 1)
     beta: torch.Tensor
