@@ -60,6 +60,7 @@ import torch.nn.functional as F
 from driftrec.cli.report import versions
 from driftrec.encoders.io import atomic_write_json
 from driftrec.envs.calibration import EVAL, PAD, VALID, AdapterConfig, SequenceLog, sequence_log
+from driftrec.envs.config import check_int
 from driftrec.envs.ranking import concat_ranks, ranking_metrics, target_ranks
 from driftrec.envs.sources.datasets import DATASETS, Dataset, build_setup, load_dataset
 from torch import nn
@@ -93,9 +94,7 @@ class SASRecConfig:
     def __post_init__(self) -> None:
         for name in ("dim", "layers", "heads", "max_len", "batch_size", "max_epochs", "patience",
                      "valid_steps", "hit_k"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"SASRecConfig.{name} must be an int >= 1, got {v!r}")
+            check_int("SASRecConfig", name, getattr(self, name))
         if self.dim % self.heads:
             raise ValueError(f"SASRecConfig.dim ({self.dim}) must be a multiple of heads "
                              f"({self.heads})")
@@ -106,8 +105,7 @@ class SASRecConfig:
                              f"{self.learning_rate!r}")
         if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0.0):
             raise ValueError(f"SASRecConfig.weight_decay must be >= 0, got {self.weight_decay!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"SASRecConfig.seed must be an int >= 0, got {self.seed!r}")
+        check_int("SASRecConfig", "seed", self.seed, minimum=0)
 
 
 # ------------------------------------------------------------------------------ the data

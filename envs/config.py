@@ -53,6 +53,18 @@ def _positive_int(owner: str, name: str, value: object, *, minimum: int = 1) -> 
         raise ValueError(f"{owner}.{name} must be >= {minimum}, got {value!r}")
 
 
+def check_int(owner: str, name: str, value: object, *, minimum: int = 1,
+              none_means: str | None = None) -> None:
+    """A settings field that must be an int >= ``minimum`` (bools refused; ``None`` allowed,
+    meaning ``none_means``, when that is given): the one check the fit and reference settings
+    (``CalibrationConfig``, ``AdapterConfig``, ``SessionFitConfig``, ``SASRecConfig``) share."""
+    if value is None and none_means is not None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        alternative = f" or None ({none_means})" if none_means is not None else ""
+        raise ValueError(f"{owner}.{name} must be an int >= {minimum}{alternative}, got {value!r}")
+
+
 def _flag(owner: str, name: str, value: object) -> None:
     if not isinstance(value, bool):
         raise TypeError(f"{owner}.{name} must be a bool, got {value!r} ({type(value).__name__})")

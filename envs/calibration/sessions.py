@@ -51,6 +51,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config import check_int
 from .files import OVERRIDE_KEYS, calibrated_scenario, load_calibration
 
 #: The session fit's parameters (their override keys: ``files.OVERRIDE_KEYS``).
@@ -88,16 +89,13 @@ class SessionFitConfig:
             raise ValueError(f"{o}.spreads must be a non-empty tuple of finite numbers >= 0, "
                              f"got {self.spreads!r}")
         for name in ("bisection_steps", "min_sessions"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{o}.{name} must be an int >= 1, got {value!r}")
+            check_int(o, name, getattr(self, name))
         if not (isinstance(self.min_initial, (int, float)) and self.min_initial > 0):
             raise ValueError(f"{o}.min_initial must be > 0, got {self.min_initial!r}")
         if self.slots is not None and (isinstance(self.slots, bool)
                                        or not isinstance(self.slots, int) or self.slots < 1):
             raise ValueError(f"{o}.slots must be None or an int >= 1, got {self.slots!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"{o}.seed must be an int >= 0, got {self.seed!r}")
+        check_int(o, "seed", self.seed, minimum=0)
 
 
 # ------------------------------------------------------------------------------ log sessions

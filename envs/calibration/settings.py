@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..config import check_int
+
 
 @dataclass(frozen=True)
 class CalibrationConfig:
@@ -34,9 +36,7 @@ class CalibrationConfig:
     def __post_init__(self) -> None:
         for name in ("max_train_steps", "quadrature", "max_iter", "batch_users", "hit_k",
                      "max_slate"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"CalibrationConfig.{name} must be an int >= 1, got {v!r}")
+            check_int("CalibrationConfig", name, getattr(self, name))
         if self.warmup < 0:
             raise ValueError(f"CalibrationConfig.warmup must be >= 0, got {self.warmup!r}")
         if not 1.0 <= self.implicit_rating <= 5.0:
@@ -87,17 +87,11 @@ class AdapterConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("dim", "max_epochs", "patience", "batch_users", "max_train_steps",
-                     "valid_steps", "hit_k", "quadrature"):
-            v = getattr(self, name)
-            if v is None and name == "max_train_steps":
-                continue
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"AdapterConfig.{name} must be an int >= 1"
-                                 f"{' or None (all)' if name == 'max_train_steps' else ''}, "
-                                 f"got {v!r}")
-        if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0:
-            raise ValueError(f"AdapterConfig.warmup must be an int >= 0, got {self.warmup!r}")
+        for name in ("dim", "max_epochs", "patience", "batch_users", "valid_steps", "hit_k",
+                     "quadrature"):
+            check_int("AdapterConfig", name, getattr(self, name))
+        check_int("AdapterConfig", "max_train_steps", self.max_train_steps, none_means="all")
+        check_int("AdapterConfig", "warmup", self.warmup, minimum=0)
         if not (isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate < 10):
             raise ValueError(f"AdapterConfig.learning_rate must be in (0, 10), got "
                              f"{self.learning_rate!r}")
