@@ -65,10 +65,12 @@ PEERS = {
 }  # fmt: skip
 SINGLE = ((10, 2), (100, 10), (1000, 10))
 LOW_DIMS = (10, 64)  # driftrec's extra rows beside SARDINE: adapter dimensions (``--low-dims``)
-LOW_DIM_BACKENDS = ("fast", "fast-lean")  # the single-user paths compared with the peers
+# the single-user paths compared with the peers
+LOW_DIM_BACKENDS = ("fast", "fast-lean", "fast-gram", "fast-gram-lean")
 BATCHES = (1, 64, 1024, 4096)
 VECTOR_NK = (100, 10)
-BACKENDS = ("fast", "fast-lean", "fast-blas", "torch")  # paths: throughput.path_options
+BACKENDS = ("fast", "fast-lean", "fast-blas", "fast-gram", "fast-gram-lean", "torch")  # paths:
+# throughput.path_options
 FLOOR = ("gather", "product", "product_np")
 # One thread everywhere: the peers and the fast path are single-threaded, and the machine is
 # shared; TensorFlow's start-up chatter is silenced (RecSim imports it through gin.tf).
@@ -299,9 +301,9 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def compare(single: list[dict]) -> list[dict]:
-    """driftrec's single-user fast paths (``fast``, the default observation; ``fast-lean``,
-    without candidate embeddings), in each embedding dimension d measured, against each peer
-    at equal N and K."""
+    """driftrec's single-user fast paths (``fast`` and ``fast-gram``, the default observation;
+    with ``-lean``, without candidate embeddings), in each embedding dimension d measured, against
+    each peer at equal N and K."""
     ours = [r for r in single if r["path"] in LOW_DIM_BACKENDS]
     return [
         {"N": r["N"], "K": r["K"], "peer": r["simulator"], "path": o["path"], "d": o.get("d"),
@@ -317,7 +319,7 @@ def _print_rows(rows: list[dict]) -> None:
         where = f"B={r['B']:<5}" if "B" in r else "one user"
         where += f" d={r['d']:<4}" if "d" in r else ""
         floor = f" floor x{r['floor_multiple_cpu']:.2f}" if "floor_multiple_cpu" in r else ""
-        print(f"{r['simulator'][:28]:<28} {r['path'] or '':<9} {where} N={r['N']:<5} "
+        print(f"{r['simulator'][:28]:<28} {r['path'] or '':<14} {where} N={r['N']:<5} "
               f"K={r['K']:<3} {r['cpu_us']:>10.1f} CPU-us {r['wall_us']:>10.1f} wall-us "
               f"{r['cpu_per_s']:>12,.0f}/s by CPU{floor}", flush=True)  # fmt: skip
 

@@ -30,12 +30,13 @@ printed.
     python -m driftrec.benchmarks.throughput --quick    # a smoke subset
     python -m driftrec.benchmarks.throughput --paths    # the two paths, one user and small B
 
-``--paths`` compares the implementations of a step (``backend="fast"`` and ``"fast-blas"``:
-the numba kernels of ``envs/model/fast.py``, scoring by per-user dot products or by BLAS
-blocks; ``"torch"``: the batched engine): ``gym.make("driftrec/Video-v0")`` stepped by one user
-at (N, K) = (10, 2), (100, 10), (1000, 10) (the built-in catalog, random distinct slates, whole
-sessions: a reset when one ends) on ``fast``, ``fast-lean`` (``fast`` with
-``observe_candidate_embeddings=False``) and ``torch``, and the vector env at B = 1, 64, 1024,
+``--paths`` compares the implementations of a step (``backend="fast"``, ``"fast-blas"`` and
+``"fast-gram"``: the numba kernels of ``envs/model/fast.py``, scoring by per-user dot products,
+by BLAS blocks, or from catalog scores kept up to date; ``"torch"``: the batched engine):
+``gym.make("driftrec/Video-v0")`` stepped by one user at (N, K) = (10, 2), (100, 10),
+(1000, 10) (the built-in catalog, random distinct slates, whole sessions: a reset when one ends)
+on ``fast``, ``fast-gram``, each also ``-lean`` (with ``observe_candidate_embeddings=False``),
+and ``torch``, and the vector env at B = 1, 64, 1024,
 4096 (N=100, K=10, d=384, the synthetic catalog) on ``fast``, ``fast-blas`` and ``torch``.
 Blocks of the paths alternate within each repeat; wall and CPU seconds (``time.process_time``)
 are reported as medians over repeats. For one user it also times the copy of the (N, d_a)
@@ -178,11 +179,11 @@ PEERS = {
 }
 PATH_SINGLE = ((10, 2), (100, 10), (1000, 10))
 PATH_BATCHES = (1, 64, 1024, 4096)
-# A path is an env backend, or ``fast-lean``: ``backend="fast"`` with
+# A path is an env backend, or a backend with ``-lean``: the same backend with
 # ``observe_candidate_embeddings=False`` (the observation without its (N, d_a) copy).
-SINGLE_PATHS = ("fast", "fast-lean", "torch")
+SINGLE_PATHS = ("fast", "fast-lean", "fast-gram", "fast-gram-lean", "torch")
 VECTOR_PATHS = ("fast", "fast-blas", "torch")
-PATHS = ("fast", "fast-lean", "fast-blas", "torch")
+PATHS = ("fast", "fast-lean", "fast-blas", "fast-gram", "fast-gram-lean", "torch")
 REFERENCE_BATCHES = (1, 64)
 
 
@@ -190,8 +191,8 @@ def path_options(path: str) -> dict[str, Any]:
     """The env keyword arguments of a path name (``PATHS``)."""
     if path not in PATHS:
         raise ValueError(f"unknown path {path!r}; expected one of {PATHS}")
-    if path == "fast-lean":
-        return {"backend": "fast", "observe_candidate_embeddings": False}
+    if path.endswith("-lean"):
+        return {"backend": path.removesuffix("-lean"), "observe_candidate_embeddings": False}
     return {"backend": path}
 
 
@@ -385,15 +386,15 @@ def run_idle_satiation(argv: list[str] | None) -> dict[str, Any]:
 
 def format_paths(single: list[dict], vector: list[dict]) -> str:
     """The ``--paths`` table: one user per path, then the vector env (and the reference)."""
-    head = f"{'one user':<10} {'N':>5} {'K':>3} {'us/step':>9} {'CPU us':>8} {'steps/s':>9}"
+    head = f"{'one user':<14} {'N':>5} {'K':>3} {'us/step':>9} {'CPU us':>8} {'steps/s':>9}"
     lines = [head + f" {'obs copy us':>12}"]
     for r in single:
-        lines.append(f"{r['path']:<10} {r['N']:>5} {r['K']:>3} {r['step_us']:>9.1f} "
+        lines.append(f"{r['path']:<14} {r['N']:>5} {r['K']:>3} {r['step_us']:>9.1f} "
                      f"{r['cpu_us']:>8.1f} {r['steps_per_s']:>9,.0f} {r['obs_copy_us']:>12.1f}")
-    lines.append(f"{'vector':<10} {'B':>5} {'N':>5} {'K':>3} {'ms/step':>9} {'CPU ms':>8} "
+    lines.append(f"{'vector':<14} {'B':>5} {'N':>5} {'K':>3} {'ms/step':>9} {'CPU ms':>8} "
                  f"{'user-steps/s':>13} {'by CPU':>9}")  # fmt: skip
     for r in vector:
-        lines.append(f"{r['path']:<10} {r['B']:>5} {r['N']:>5} {r['K']:>3} {r['step_ms']:>9.3f} "
+        lines.append(f"{r['path']:<14} {r['B']:>5} {r['N']:>5} {r['K']:>3} {r['step_ms']:>9.3f} "
                      f"{r['cpu_ms']:>8.3f} {r['user_steps_per_s']:>13,.0f} "
                      f"{r['cpu_user_steps_per_s']:>9,.0f}")  # fmt: skip
     return "\n".join(lines)

@@ -76,7 +76,7 @@ def build_engine(
     backend: str = "torch",
     **overrides: Any,
 ) -> Engine:
-    """``backend``: ``"torch"`` (``Engine``), ``"fast"`` or ``"fast-blas"``
+    """``backend``: ``"torch"`` (``Engine``), ``"fast"``, ``"fast-blas"`` or ``"fast-gram"``
     (``model.fast.FastEngine``)."""
     from .model.fast import FastEngine, check_backend
 

@@ -107,7 +107,10 @@ class DriftRecEnv(gym.Env):
     agents look up themselves; on the fast path this saves the step's (N, d_a) copy, most of a
     step at N = 1000), ``backend`` (``"fast"``, the default: the numba kernels of
     ``driftrec.envs.model.fast``, an order of magnitude faster for one user; ``"fast-blas"``:
-    the same kernels scoring by BLAS products, meant for the vector env; ``"torch"``: the
+    the same kernels scoring by BLAS products, meant for the vector env; ``"fast-gram"``: the
+    same kernels reading each candidate's utility from the user's scores against the whole
+    catalog, kept up to date (costs O(M) a step instead of O(N d): the path for pools of
+    hundreds or more out of catalogs of up to 8,192 items); ``"torch"``: the
     batched torch engine, the vector env's default; they agree to ~1e-5, see
     ``docs/performance.md``), and keyword overrides of any scenario parameter
     (``num_candidates``, ``slate_size``, ``encoder``, ``choice_model``, ``drift_enabled``, ...).

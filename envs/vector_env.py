@@ -167,7 +167,10 @@ class DriftRecVectorEnv(VectorEnv):
             ``"fast"`` (the numba kernels of ``driftrec.envs.model.fast``, each user's
             candidates scored by its own dot products: the one-user path) or ``"fast-blas"``
             (the same kernels, users scored four at a time by a BLAS product: the path for tens
-            to hundreds of users on a CPU). Each path is bit-identical whatever B; the paths
+            to hundreds of users on a CPU) or ``"fast-gram"`` (the same kernels reading
+            utilities from each user's catalog scores E u, E s, kept up to date: O(M) per user
+            step instead of O(N d), for large pools from catalogs of up to 8,192 items). Each
+            path is bit-identical whatever B; the paths
             agree with each other and the reference step to ~1e-5, not to the bit. The default
             does not depend on ``num_envs``, so neither do the results; see
             ``docs/performance.md``.

@@ -11,8 +11,8 @@ then mapped by the same W, through the calibrated scenarios' own route (``adapt_
 ``AdaptedEncoder``). Every mechanism then runs in that space, as on a calibrated scenario
 fitted with ``--adapter-dim DIM``; only W is random instead of fitted.
 
-BACKENDS is a comma list of paths: ``fast``, ``fast-blas``, ``torch`` (the env's ``backend``)
-or ``fast-lean`` (``backend="fast"`` with ``observe_candidate_embeddings=False``). Besides a step per backend the worker serves
+BACKENDS is a comma list of paths: ``fast``, ``fast-blas``, ``fast-gram``, ``torch`` (the env's
+``backend``), or one of them with ``-lean`` (``observe_candidate_embeddings=False``). Besides a step per backend the worker serves
 the parts of the floor, on the torch engine's own operands (as ``driftrec.benchmarks.throughput``
 does): ``gather``, copying the B×K shown item embeddings into a preallocated buffer
 (``numpy.take``), and the similarity product that scores every user against a new pool

@@ -9,13 +9,19 @@ scalar code reads the interest ``u`` and satiation ``s`` rows, scores today's N 
 products against the catalog rows, no gathered copy), picks, responds and updates the state in
 place; then the world draws the next pool, users who left are replaced and everyone is scored.
 
-Two paths, chosen by the env's ``backend`` argument, never by B: ``"fast"`` scores each user by
+Three paths, chosen by the env's ``backend`` argument, never by B: ``"fast"`` scores each user by
 its own dot products, read in place from the catalog (cheapest for one user, whatever N);
 ``"fast-blas"`` gathers today's candidate rows once and scores users four at a time by a BLAS
 product, and draws the walk of sixteen users by one more (numba's own loops use 256-bit vectors
-on AVX-512 machines, OpenBLAS uses 512: from 8–16 users on this wins). Each is
-bit-identical whatever B (a fixed product shape, zero rows padding the last block, a user always
-at the same row); the two differ from each other in the last float32 bits.
+on AVX-512 machines, OpenBLAS uses 512: from 8–16 users on this wins); ``"fast-gram"`` keeps
+each user's scores against the whole catalog, E u and E s (M numbers each), up to date by the
+same linear updates as u and s (a consumed item adds a row of E Eᵀ, the walk r rows of
+U_r Eᵀ, ...), so a pool's utilities are N reads: O(M r) a step instead of O(N d), cheaper once N
+exceeds about M / 40 (one user at N = 1,000 of M = 1,800); the catalog's (M, M) Gram matrix
+bounds it to M ≤ 8,192. Each is bit-identical whatever B (``fast-blas``: a fixed product shape,
+zero rows padding the last block, a user always at the same row); they differ from each other in
+the last float32 bits (``fast-gram``'s kept scores stay within ~1e-7 of the products,
+``test_fast_gram_catalog_scores_stay_equal_to_the_products_over_thousands_of_steps``).
 
 Why numba and not numpy: a numpy step over the same explicit arrays is still a hundred array
 calls, each with a fixed dispatch cost that dominates at B = 1, and its product would need a
@@ -50,7 +56,10 @@ from ..interface import OBS_KEYS
 from .engine import Engine, StepResult
 from .exogenous import trending_category as trending_category_of
 
-BACKENDS = ("fast", "fast-blas", "torch")
+BACKENDS = ("fast", "fast-blas", "fast-gram", "torch")
+# The largest catalog ``backend="fast-gram"`` accepts: its (M, M) float32 Gram matrix is
+# 4 M² bytes (256 MiB at this bound), built once per engine.
+GRAM_MAX_ITEMS = 8192
 # Users per BLAS product on ``backend="fast-blas"`` (``fast_kernels.score_blas``): 8 rows (u and
 # s of 4 users) is where OpenBLAS's product is cheapest per row at N = 100 (docs/performance.md).
 BLAS_USERS = 4
@@ -200,8 +209,8 @@ class FastEngine(Engine):
         self, catalog: Any, config: Any, num_users: int, *, backend: str = "fast", **kwargs: Any
     ) -> None:
         if check_backend(backend) == "torch":
-            raise ValueError("FastEngine runs backend 'fast' or 'fast-blas', got 'torch'; build "
-                             "the torch engine (Engine) for that")  # fmt: skip
+            raise ValueError("FastEngine runs backend 'fast', 'fast-blas' or 'fast-gram', got "
+                             "'torch'; build the torch engine (Engine) for that")  # fmt: skip
         if torch.device(config.device).type != "cpu":
             raise ValueError(
                 f"backend='fast' runs on the CPU, got device={config.device!r}; use "
@@ -233,12 +242,37 @@ class FastEngine(Engine):
         self._arrays: dict[str, np.ndarray] = {}
         self.backend = backend
         self._blas_users = BLAS_USERS if backend == "fast-blas" else 0
+        self._gram_tables = self._build_gram_tables() if backend == "fast-gram" else _NO_GRAM
         self.observe_candidate_embeddings = True  # set by the envs' option of that name
 
     @property
     def kernels(self) -> Any:
         """The compiled kernels (a property: a module cannot be pickled with the engine)."""
         return kernels()
+
+    def _build_gram_tables(self) -> tuple[np.ndarray, ...]:
+        """``backend="fast-gram"``'s tables: every direction u and s move along, as its scores
+        against the whole catalog E (M, d). u and s are linear in these directions between
+        renormalisations, so keeping E u and E s (M numbers each) up to date costs O(M r) a step
+        instead of the pool's O(N d) dot products: E Eᵀ (a consumed item), walk basis · Eᵀ,
+        centroids · Eᵀ (the trend), personas · Eᵀ and noise basis · Eᵀ (an arrival's E u_0)."""
+        m = self._emb.shape[0]
+        if m > GRAM_MAX_ITEMS:
+            raise ValueError(
+                f"backend='fast-gram' keeps the catalog's (M, M) Gram matrix and accepts at most "
+                f"{GRAM_MAX_ITEMS} items, got a catalog of M={m} ({4 * m * m / 2**20:.0f} MiB); "
+                "use backend='fast' (its cost does not grow with M)"
+            )
+        emb64 = self._emb.astype(np.float64)
+
+        def scores(rows: np.ndarray) -> np.ndarray:
+            return np.ascontiguousarray(rows.astype(np.float64) @ emb64.T)
+
+        gram = np.empty((m, m), np.float32)
+        for i in range(0, m, 1024):  # float64 products in blocks: transient memory 8 MiB·M/1024
+            gram[i : i + 1024] = emb64[i : i + 1024] @ emb64.T
+        return (gram, scores(self._walk_basis), scores(self._centroids),
+                scores(self._pool_interests), scores(self._noise_basis))  # fmt: skip
 
     def __getstate__(self) -> dict[str, Any]:
         """For pickle and deepcopy: the tensor views are rebuilt over the copied arrays."""
@@ -302,6 +336,8 @@ class FastEngine(Engine):
         self._blas_rows = np.zeros((2 * r, d), f32)
         self._blas_pool = np.zeros((n if r else 0, d), f32)
         self._blas_prod = np.zeros((2 * r, n if r else 0), f32)
+        m = self._gram_tables[0].shape[1]  # catalog scores E u, E s (fast-gram; else none)
+        self._cu, self._cs = np.zeros((b, m)), np.zeros((b, m))
         self._build_views(seed, 0, -1)
         self._arrive(np.arange(b, dtype=np.int64))
         self._draw_pool()
@@ -311,7 +347,7 @@ class FastEngine(Engine):
         self.kernels.arrive(
             rows, self._prefix_user, self._prefix_init, self._index_hash, self._pool_interests,
             self._noise_basis, self._par, self._ivec, self._fvec, self._u, self._s, self._u0,
-            self._hist_ids, self._hist_resp,
+            self._hist_ids, self._hist_resp, *self._gram_tables[3:], self._cu, self._cs,
         )  # fmt: skip
 
     def replace_users(self, rows: Any, *, refresh: bool = False, incremental: bool = False) -> None:
@@ -369,7 +405,7 @@ class FastEngine(Engine):
     def _score(self) -> None:
         self.kernels.score_any(self._ids, self._emb, self._items, self._par, self._fvec, self._u,
                                self._s, self._su, self._ss, self._util, self._blas_rows,
-                               self._blas_pool, self._blas_prod)  # fmt: skip
+                               self._blas_pool, self._blas_prod, self._cu, self._cs)  # fmt: skip
 
     # ------------------------------------------------------------------------- step
     def step_arrays(self, slate: np.ndarray, *, autoreset: bool = True) -> tuple[Any, ...]:
@@ -387,7 +423,7 @@ class FastEngine(Engine):
             self._fvec, self._u, self._s, self._u0, self._su, self._ss, self._util,
             self._hist_ids, self._hist_resp, self._out, self._clicks, self._slate_util,
             self._fin_rows, self._fin_ints, self._fin_resp, self._blas_rows, self._blas_pool,
-            self._blas_prod,
+            self._blas_prod, *self._gram_tables, self._cu, self._cs,
         )  # fmt: skip
         w.global_step = nxt
         w.trend_category = self._trend_of(nxt)
@@ -572,6 +608,9 @@ class FastEngine(Engine):
     def similarity_operands(self) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError("the fast path scores candidates in its kernels, not by a GEMM")
 
+
+# The Gram tables of the paths that keep none: (0, 0) each, so the kernels see no columns.
+_NO_GRAM = (np.zeros((0, 0), np.float32),) + tuple(np.zeros((0, 0)) for _ in range(4))
 
 # (info key, column of the step outputs, dtype) of the float and bool info entries.
 _INFO_COLUMNS = (

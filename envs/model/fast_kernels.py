@@ -262,9 +262,11 @@ def randperm_prefix(seed, m, out, scratch, swaps):
 
 @njit_cached
 def arrive(rows, prefix_user, prefix_init, index_hash, pool_interests, noise_basis, par, ivec,
-           fvec, u, s, u0, hist_ids, hist_resp):  # fmt: skip
+           fvec, u, s, u0, hist_ids, hist_resp, g_persona, g_noise, cu, cs):  # fmt: skip
     """New users in slots ``rows`` (generation already advanced): the user key of (slot,
-    generation), then ``users.draw_new_users`` from that key's counter-based draws."""
+    generation), then ``users.draw_new_users`` from that key's counter-based draws. On
+    ``backend="fast-gram"`` (``cu`` has columns) also their catalog scores: cu = E u_0 from the
+    persona's and the noise directions' score rows (``g_persona``, ``g_noise``), cs = E s = 0."""
     k, d = noise_basis.shape[0], u.shape[1]
     p = pool_interests.shape[0]
     draws = np.empty(k + 8)
@@ -289,6 +291,16 @@ def arrive(rows, prefix_user, prefix_init, index_hash, pool_interests, noise_bas
             u0[b, j] = x[j] / norm
             u[b, j] = u0[b, j]
             s[b, j] = 0.0
+        if cu.shape[1]:
+            # E u_0 = (E p + Σ_i c_i E n_i) / |x|: the same coefficients as x, applied to rows of
+            # M catalog scores instead of d coordinates
+            cu[b, :] = g_persona[persona]
+            if scale > 0.0:
+                for i in range(k):
+                    axpy(cu[b], np.float64(np.float32(z[i] * scale)), g_noise[i])
+            for m in range(cu.shape[1]):
+                cu[b, m] /= norm
+                cs[b, m] = 0.0
         # heterogeneity: mean-one lognormal factors (normals k..k+5, k+3 the additive no-click)
         for c, col in enumerate((F_BETA, F_DRIFT, F_BORED, F_PRICE, F_BUDGET)):
             sp = par[P_SPREAD + c]
@@ -376,9 +388,32 @@ def score_blas(ids, emb, items, par, fvec, u, s, su, ss, util, rows, pool, prod)
 
 
 @njit_cached
-def score_any(ids, emb, items, par, fvec, u, s, su, ss, util, rows, pool, prod):
-    """``score_blas`` if the path has BLAS blocks (``rows`` not empty), else ``score``."""
-    if rows.shape[0]:
+def score_gram(ids, items, par, fvec, cu, cs, su, ss, util):
+    """``score`` read from the users' catalog scores (``backend="fast-gram"``): <u, e_j> and
+    <s, e_j> are entries of cu = E u and cs = E s, which ``step_all`` keeps up to date, so a pool
+    costs N reads instead of N dot products of length d. Rounded to float32 as ``score``'s are."""
+    sat = par[P_SAT] > 0.0
+    gamma = par[P_APPEAL]
+    for b in range(cu.shape[0]):
+        for j in range(ids.shape[0]):
+            i = ids[j]
+            x = np.float32(cu[b, i])
+            v = gamma * items[i, 1] + fvec[b, F_BETA] * x
+            if sat:
+                y = np.float32(cs[b, i])
+                ss[b, j] = y
+                v -= fvec[b, F_BORED] * max(0.0, np.float64(y))
+            su[b, j] = x
+            util[b, j] = v
+
+
+@njit_cached
+def score_any(ids, emb, items, par, fvec, u, s, su, ss, util, rows, pool, prod, cu, cs):
+    """``score_gram`` if the path keeps catalog scores (``cu`` has columns), ``score_blas`` if it
+    has BLAS blocks (``rows`` not empty), else ``score``."""
+    if cu.shape[1]:
+        score_gram(ids, items, par, fvec, cu, cs, su, ss, util)
+    elif rows.shape[0]:
         score_blas(ids, emb, items, par, fvec, u, s, su, ss, util, rows, pool, prod)
     else:
         score(ids, emb, items, par, fvec, u, s, su, ss, util)
@@ -389,7 +424,7 @@ def step_all(slate, autoreset, pool_seed, trend_row, prefix_step, prefix_user, p
              index_hash, emb, items, pool_interests, noise_basis, walk_basis, centroids,
              pos_eff, exam, par, ids, scratch, swaps, ivec, fvec, u, s, u0, su, ss, util,
              hist_ids, hist_resp, out, clicks, slate_util, fin_rows, fin_ints, fin_resp, rows,
-             pool, prod):
+             pool, prod, gram, g_walk, g_trend, g_persona, g_noise, cu, cs):
     """A whole env step in one call (one dispatch). Every user advances in place: choice,
     response, reward, drift and exogenous drift, satiation, budget and churn, history (the
     reference step's mechanisms, in its order; ``trend_row`` the current topic's centroid row or
@@ -397,7 +432,10 @@ def step_all(slate, autoreset, pool_seed, trend_row, prefix_step, prefix_user, p
     are saved to ``fin_*`` (slot; history ids, persona, steps; history responses: their last
     observation) and replaced; every user is scored against the new pool. Returns how many
     users left and were replaced. ``rows``, ``pool``, ``prod``: ``score_blas``' workspace (empty
-    on ``backend="fast"``, which scores by ``score``)."""
+    on ``backend="fast"``, which scores by ``score``). ``gram`` (M, M) = E Eᵀ, ``g_walk``,
+    ``g_trend``, ``g_persona``, ``g_noise`` (the bases' rows times Eᵀ) and the users' catalog
+    scores ``cu`` = E u, ``cs`` = E s: ``backend="fast-gram"``'s (no columns elsewhere); the
+    drift and satiation updates are applied to them too, by the same coefficients."""
     trend = centroids[max(trend_row, 0)]
     bsz, kk = slate.shape
     d, r = u.shape[1], walk_basis.shape[0]
@@ -413,6 +451,8 @@ def step_all(slate, autoreset, pool_seed, trend_row, prefix_step, prefix_user, p
     cum = np.empty(kk)
     raw = np.empty(kk, dtype=np.bool_)
     unew = np.empty(d)
+    wz = np.empty(r)  # the walk's coefficients σ z_i
+    keep = cu.shape[1] > 0  # fast-gram: E u and E s follow u and s
     hmax = hist_ids.shape[1]
     # fast-blas: the walk's Σ_i z_i σ U_i of R users at a time, one (R, r)·(r, d) float32 product
     # (zero rows pad the last block, so the shape and a user's row never depend on B).
@@ -541,15 +581,33 @@ def step_all(slate, autoreset, pool_seed, trend_row, prefix_step, prefix_user, p
                     unew[j] = u[b, j] + a * e[j]
                 if walk:
                     for i in range(r):
-                        axpy(unew, normal(uni[nc + 4 + i]) * par[P_WALK + 1], walk_basis[i])
+                        wz[i] = normal(uni[nc + 4 + i]) * par[P_WALK + 1]
+                        axpy(unew, wz[i], walk_basis[i])
             strength = par[P_TREND + 1] if trend_on else 0.0
             scale = 1.0 / max(math.sqrt(add_and_square(unew, strength, trend)), 1e-12)
+            if keep:  # E u <- (E u + a E e + Σ σ z_i E U_i + τ E c) · scale
+                cub = cu[b]
+                if a != 0.0:
+                    axpy(cub, a, gram[item])
+                if walk:
+                    for i in range(r):
+                        axpy(cub, wz[i], g_walk[i])
+                if trend_on:
+                    axpy(cub, strength, g_trend[trend_row])
+                for m in range(cub.shape[0]):
+                    cub[m] *= scale
         # satiation (satiation.py): s <- decay s + rate e, |s_j| below the floor -> 0
         if sat:
             add = par[P_SAT + 2] if consumed else 0.0
             for j in range(d):
                 sj = np.float32(par[P_SAT + 1] * s[b, j] + add * e[j])
                 s[b, j] = sj if abs(sj) >= SAT_FLOOR else np.float32(0.0)
+            if keep:  # E s <- decay E s + rate E e, with the same floor
+                csb = cs[b]
+                g = gram[item]
+                for m in range(csb.shape[0]):
+                    cm = par[P_SAT + 1] * csb[m] + add * g[m]
+                    csb[m] = cm if abs(cm) >= SAT_FLOOR else 0.0
         # budget, running satisfaction, churn (budget.py)
         budget = fvec[b, F_BUDGET]
         if par[P_BUD] > 0.0:
@@ -611,8 +669,9 @@ def step_all(slate, autoreset, pool_seed, trend_row, prefix_step, prefix_user, p
                 n_fin += 1
         if n_fin:
             arrive(fin_rows[:n_fin], prefix_user, prefix_init, index_hash, pool_interests,
-                   noise_basis, par, ivec, fvec, u, s, u0, hist_ids, hist_resp)  # fmt: skip
-    score_any(ids, emb, items, par, fvec, u, s, su, ss, util, rows, pool, prod)
+                   noise_basis, par, ivec, fvec, u, s, u0, hist_ids, hist_resp, g_persona,
+                   g_noise, cu, cs)  # fmt: skip
+    score_any(ids, emb, items, par, fvec, u, s, su, ss, util, rows, pool, prod, cu, cs)
     return n_fin
 
 

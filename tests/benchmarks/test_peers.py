@@ -41,7 +41,7 @@ BAD_ARGUMENTS = [
     (["--simulators", "driftrec,xx"], r"unknown name\(s\) \['xx'\] in 'driftrec,xx'"),
     (["--simulators", ","], r"unknown name\(s\) \[','\] in ','"),
     (["--backends", "cuda"], (r"unknown name\(s\) \['cuda'\] in 'cuda'; expected a comma list "
-     r"of fast, fast-lean, fast-blas, torch")),
+     r"of fast, fast-lean, fast-blas, fast-gram, fast-gram-lean, torch")),
     (["--backends", "FAST"], r"unknown name\(s\) \['FAST'\]"),
     (["--peer-python", "/tmp"], (r"--peer-python /tmp is a directory; expected the peer "
      r"environment's interpreter")),

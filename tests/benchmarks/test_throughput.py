@@ -39,7 +39,8 @@ def test_paths_measure_every_path_for_one_user_and_the_vector_env(catalog_for_pa
     single = measure_single(20, 3, repeats=3, budget_s=0.003, catalog=catalog_for_paths,
                             encoder="hashing")  # fmt: skip
     vector = measure_vector_paths(4, 20, 3, catalog_for_paths, repeats=3, budget_s=0.003)
-    assert [r["path"] for r in single] == ["fast", "fast-lean", "torch"]
+    assert [r["path"] for r in single] == ["fast", "fast-lean", "fast-gram", "fast-gram-lean",
+                                           "torch"]  # fmt: skip
     assert [r["path"] for r in vector] == ["fast", "fast-blas", "torch"]
     for r in single:
         assert (r["N"], r["K"], r["d_a"], r["M"]) == (20, 3, 16, 300)
@@ -54,10 +55,11 @@ def test_paths_measure_every_path_for_one_user_and_the_vector_env(catalog_for_pa
         "reference", 2, 20, 3)  # fmt: skip
     assert math.isclose(reference["user_steps_per_s"], 2e3 / reference["step_ms"])
     lines = format_paths(single, [*vector, reference]).splitlines()
-    assert len(lines) == 9 and lines[1].split()[:3] == ["fast", "20", "3"]
+    assert len(lines) == 11 and lines[1].split()[:3] == ["fast", "20", "3"]
     assert lines[2].split()[:3] == ["fast-lean", "20", "3"]
-    assert lines[5].split()[:4] == ["fast", "4", "20", "3"]
-    assert lines[8].split()[:4] == ["reference", "2", "20", "3"]
+    assert lines[4].split()[:3] == ["fast-gram-lean", "20", "3"]
+    assert lines[7].split()[:4] == ["fast", "4", "20", "3"]
+    assert lines[10].split()[:4] == ["reference", "2", "20", "3"]
 
 
 def test_paths_merge_into_the_results_file_and_keep_the_rest(tmp_path, monkeypatch):

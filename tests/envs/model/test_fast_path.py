@@ -21,7 +21,8 @@ from driftrec.envs import DriftRecEnv, DriftRecVectorEnv, rng
 from driftrec.envs.builder import build_engine
 from driftrec.envs.model.fast import FastEngine, kernels
 
-FAST = ("fast", "fast-blas")  # the two numba paths (per-user products; BLAS blocks)
+FAST = ("fast", "fast-blas", "fast-gram")  # the numba paths (per-user products; BLAS blocks;
+# catalog scores kept up to date)
 
 ATOL, RTOL = 2e-4, 2e-5
 SMALL = {"encoder": "hashing", "num_candidates": 30, "slate_size": 4, "max_steps": 25}
@@ -188,7 +189,7 @@ def test_fast_trajectory_is_bit_identical_whatever_b(catalog, backend):
             assert np.array_equal(a[key], c[key]), key
 
 
-@pytest.mark.parametrize("backend", ["fast", "fast-blas", "torch"])
+@pytest.mark.parametrize("backend", ["fast", "fast-blas", "fast-gram", "torch"])
 def test_gymnasium_and_sb3_check_env_pass_on_each_backend(catalog, backend):
     import gymnasium as gym
     from driftrec.envs import ENV_IDS, FlatObservation, ScoreAction
@@ -231,11 +232,11 @@ def test_single_env_paths_agree_on_keys_dtypes_and_values(catalog):
 
 @pytest.mark.parametrize("cls", ["single", "vector"])
 @pytest.mark.parametrize("backend, message", [
-    ("gpu", r"backend must be one of \('fast', 'fast-blas', 'torch'\), got 'gpu'"),
-    ("", r"backend must be one of \('fast', 'fast-blas', 'torch'\), got ''"),
-    (None, r"backend must be one of \('fast', 'fast-blas', 'torch'\), got None"),
-    (1, r"backend must be one of \('fast', 'fast-blas', 'torch'\), got 1"),
-    ("Fast", r"backend must be one of \('fast', 'fast-blas', 'torch'\), got 'Fast'"),
+    ("gpu", r"backend must be one of \('fast', 'fast-blas', 'fast-gram', 'torch'\), got 'gpu'"),
+    ("", r"backend must be one of \('fast', 'fast-blas', 'fast-gram', 'torch'\), got ''"),
+    (None, r"backend must be one of \('fast', 'fast-blas', 'fast-gram', 'torch'\), got None"),
+    (1, r"backend must be one of \('fast', 'fast-blas', 'fast-gram', 'torch'\), got 1"),
+    ("Fast", r"backend must be one of \('fast', 'fast-blas', 'fast-gram', 'torch'\), got 'Fast'"),
 ])  # fmt: skip
 def test_bad_backend_is_a_value_error_naming_the_choices(catalog, cls, backend, message):
     with pytest.raises(ValueError, match=message):
@@ -298,10 +299,11 @@ def test_vector_env_fast_path_autoresets_like_the_torch_engine(catalog):
                     assert _close(a[key][None], b[key][None]).all(), key
 
 
-def test_fast_engine_survives_pickle_with_live_state_views(catalog):
+@pytest.mark.parametrize("backend", FAST)
+def test_fast_engine_survives_pickle_with_live_state_views(catalog, backend):
     import pickle
 
-    env = DriftRecEnv(catalog=catalog, **SMALL)
+    env = DriftRecEnv(catalog=catalog, backend=backend, **SMALL)
     env.reset(seed=1)
     env.step(np.array([0, 1, 2, 3]))
     twin = pickle.loads(pickle.dumps(env))
@@ -406,7 +408,7 @@ def _envs_without_embeddings(catalog, cls: str, backend: str, **kw):
 
 
 @pytest.mark.parametrize("cls", ["single", "vector"])
-@pytest.mark.parametrize("backend", ["fast", "fast-blas", "torch"])
+@pytest.mark.parametrize("backend", ["fast", "fast-blas", "fast-gram", "torch"])
 def test_without_candidate_embeddings_obs_and_space_lack_the_key_and_the_table_has_the_rows(
     catalog, cls, backend
 ):
@@ -511,7 +513,7 @@ BAD_BATCHES = [
 @pytest.mark.parametrize("bad", BAD_BATCHES, ids=range(len(BAD_BATCHES)))
 def test_vector_env_bad_actions_get_the_torch_error_on_every_path_and_change_nothing(catalog, bad):
     messages = []
-    for backend in ("torch", "fast", "fast-blas"):
+    for backend in ("torch", "fast", "fast-blas", "fast-gram"):
         env = DriftRecVectorEnv(3, catalog=catalog, backend=backend, **SMALL)
         env.reset(seed=0)
         before = {k: v.copy() for k, v in _state(env.engine).items()}
@@ -521,4 +523,37 @@ def test_vector_env_bad_actions_get_the_torch_error_on_every_path_and_change_not
         assert int(env.engine.world.global_step) == 0
         for key, value in _state(env.engine).items():
             assert np.array_equal(value, before[key]), key
-    assert messages[0] == messages[1] == messages[2]
+    assert len(set(messages)) == 1, messages
+
+
+def test_fast_gram_catalog_scores_stay_equal_to_the_products_over_thousands_of_steps(catalog):
+    """``fast-gram`` keeps E u and E s by updates instead of recomputing them: over 3,000 steps of
+    users who never leave (drift, walk and satiation at every step), they must stay the products
+    of the catalog with the true u and s (rounding must not accumulate)."""
+    engine = build_engine("video", 2, catalog, backend="fast-gram", budget_enabled=False,
+                          hazard_enabled=False, **{**SMALL, "max_steps": 10_000})  # fmt: skip
+    engine.reset(11)
+    emb = engine.embeddings.numpy().astype(np.float64)
+    slates = _slates(2, 64, engine.config.num_candidates, engine.config.slate_size, seed=2)
+    worst = 0.0
+    for t in range(3000):
+        engine.step_arrays(np.ascontiguousarray(slates[t % 64].numpy()))
+        if t % 500 == 499:
+            for true, kept in ((engine.state.interest, engine._cu),
+                               (engine.state.satiation, engine._cs)):  # fmt: skip
+                worst = max(worst, np.abs(true.numpy().astype(np.float64) @ emb.T - kept).max())
+    assert engine.user_steps(0) == engine.user_steps(1) == 3000
+    assert np.abs(engine.state.satiation.numpy()).max() > 0.01  # satiation was exercised
+    assert worst < 1e-6, worst
+
+
+def test_fast_gram_refuses_a_catalog_above_its_limit_naming_m_and_the_limit(catalog, monkeypatch):
+    from driftrec.envs.model import fast
+
+    monkeypatch.setattr(fast, "GRAM_MAX_ITEMS", len(catalog) - 1)
+    message = (rf"backend='fast-gram' keeps the catalog's \(M, M\) Gram matrix and accepts at "
+               rf"most {len(catalog) - 1} items, got a catalog of M={len(catalog)} .*; use "
+               r"backend='fast'")  # fmt: skip
+    with pytest.raises(ValueError, match=message):
+        DriftRecEnv(catalog=catalog, backend="fast-gram", **SMALL)
+    assert DriftRecEnv(catalog=catalog, backend="fast", **SMALL).backend == "fast"
