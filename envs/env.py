@@ -190,11 +190,16 @@ class DriftRecEnv(gym.Env):
             self._seed = int(self.np_random.integers(2**63)) if seed is None else seed
             self.engine.reset(self._seed)
         else:
-            self.engine.replace_users(torch.zeros(1, dtype=torch.int64), refresh=True)
+            first = np.zeros(1, dtype=np.int64)  # slot 0, as the engine's arrays take it
+            self.engine.replace_users(first if self._fast else torch.from_numpy(first),
+                                      refresh=True)  # fmt: skip
         self._last = None
         if self._frames is not None:
             self._frames.reset()
-        info = {k: v[0] for k, v in info_to_numpy(self.engine.candidate_info()).items()}
+        if self._fast:  # numpy already: no round trip through tensors
+            info = {k: v[0] for k, v in self.engine.candidate_info_arrays().items()}
+        else:
+            info = {k: v[0] for k, v in info_to_numpy(self.engine.candidate_info()).items()}
         return self._obs(), info
 
     def enable_oracle_info(self) -> None:
