@@ -257,23 +257,20 @@ def randperm_prefix(seed, m, out, scratch, swaps):
     it, and the first n swaps of torch's Fisher-Yates (later swaps never move the first n
     entries). ``scratch`` (m,) holds arange(m) and is left so; ``swaps`` (n,) is workspace."""
     n = out.shape[0]
-    # Few outputs (n <= 227, the usual pool): word i of the regenerated state depends on words
-    # i, i + 1 and i + 397 of the seeded one only, so seed n + 397 words and regenerate each word
-    # when it is drawn (the same numbers as the whole in-place regeneration, in less time).
-    lazy = n <= 227
+    # Each word is regenerated ("twisted") just before it is drawn, in order: twisting word k
+    # reads words k + 1 (not yet twisted) and k + 397 mod 624 (twisted already iff k >= 227),
+    # exactly what torch's whole in-place regeneration of 624 words reads, so the numbers are
+    # the same and no word is twisted that is not drawn. Below 228 outputs, words past n + 397
+    # are never read, so only those are seeded.
     st = np.empty(624, dtype=np.int64)
     st[0] = seed & MASK32
-    for j in range(1, n + 397 if lazy else 624):
+    for j in range(1, min(n + 397, 624)):
         prev = st[j - 1]
         st[j] = (1812433253 * (prev ^ (prev >> 30)) + j) & MASK32
     # The n tempered words first, then the swaps: two simple loops instead of one that
     # interleaves them run ~25% faster (docs/performance.md).
     for i in range(n):
-        if lazy:
-            twist(st, i)
-        elif i % 624 == 0:
-            for k in range(624):
-                twist(st, k)
+        twist(st, i % 624)
         y = st[i % 624]
         y ^= y >> 11
         y ^= (y << 7) & 0x9D2C5680
