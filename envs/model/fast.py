@@ -338,6 +338,17 @@ class FastEngine(Engine):
         self._blas_prod = np.zeros((2 * r, n if r else 0), f32)
         m = self._gram_tables[0].shape[1]  # catalog scores E u, E s (fast-gram; else none)
         self._cu, self._cs = np.zeros((b, m)), np.zeros((b, m))
+        # ``step_all``'s arguments after the step's own four: one tuple instead of 48 attribute
+        # reads a step (pickle and deepcopy keep its arrays the attributes' own objects).
+        self._step_args = (
+            self._prefix_step, self._prefix_user, self._prefix_init, self._index_hash, self._emb,
+            self._items, self._pool_interests, self._noise_basis, self._walk_basis,
+            self._centroids, self._pos, self._exam, self._par, self._ids, self._scratch,
+            self._swaps, self._ivec, self._fvec, self._u, self._s, self._u0, self._su, self._ss,
+            self._util, self._hist_ids, self._hist_resp, self._out, self._clicks,
+            self._slate_util, self._fin_rows, self._fin_ints, self._fin_resp, self._blas_rows,
+            self._blas_pool, self._blas_prod, *self._gram_tables, self._cu, self._cs,
+        )  # fmt: skip
         self._build_views(seed, 0, -1)
         self._arrive(np.arange(b, dtype=np.int64))
         self._draw_pool()
@@ -415,16 +426,8 @@ class FastEngine(Engine):
         ``autoreset``) and those users' last observations (a list of dicts, one per slot)."""
         w = self.world
         nxt = w.global_step + 1
-        n_fin = self.kernels.step_all(
-            slate, autoreset, self._pool_seed(nxt), w.trend_category, self._prefix_step,
-            self._prefix_user, self._prefix_init, self._index_hash, self._emb, self._items,
-            self._pool_interests, self._noise_basis, self._walk_basis, self._centroids,
-            self._pos, self._exam, self._par, self._ids, self._scratch, self._swaps, self._ivec,
-            self._fvec, self._u, self._s, self._u0, self._su, self._ss, self._util,
-            self._hist_ids, self._hist_resp, self._out, self._clicks, self._slate_util,
-            self._fin_rows, self._fin_ints, self._fin_resp, self._blas_rows, self._blas_pool,
-            self._blas_prod, *self._gram_tables, self._cu, self._cs,
-        )  # fmt: skip
+        n_fin = self.kernels.step_all(slate, autoreset, self._pool_seed(nxt), w.trend_category,
+                                      *self._step_args)  # fmt: skip
         w.global_step = nxt
         w.trend_category = self._trend_of(nxt)
         self._expose_pool()
