@@ -201,7 +201,8 @@ class FastWorld:
 
 class FastEngine(Engine):
     """The user model as numba kernels over an explicit state (``u``, ``s`` as (B, d) arrays, the
-    pool's utilities computed directly each step); the same constructor, catalog tables, bases and
+    pool's utilities computed directly each step, or on ``backend="fast-gram"`` read from the
+    users' catalog scores kept beside them); the same constructor, catalog tables, bases and
     public methods as ``Engine``, plus ``step_arrays`` / ``observation_one`` / ``info_one`` that
     the envs call to stay in numpy."""
 
