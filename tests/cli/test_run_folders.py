@@ -74,18 +74,22 @@ def with_flags(argv: list[str], extra: list[str]) -> list[str]:
 
 
 def interrupt(argv: list[str], ready: Callable[[], bool], sig: int) -> tuple[int, str]:
-    """Start the console script, send ``sig`` once ``ready()`` holds; its status and stderr."""
+    """Start the console script, send ``sig`` once ``ready()`` holds; its status and stderr.
+    Asserts that the program was still running when ``ready()`` first held (else the signal
+    could not interrupt it, and the test says so instead of failing on the status)."""
     proc = subprocess.Popen([*_BASE, *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True, env={**os.environ, "MPLBACKEND": "Agg"})
     try:
-        deadline = time.monotonic() + 120
-        while not ready() and time.monotonic() < deadline:
+        start = time.monotonic()
+        while not ready() and time.monotonic() < start + 120:
             time.sleep(0.02)
+        waited, finished = time.monotonic() - start, proc.poll()
         proc.send_signal(sig)
         _, stderr = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
+    assert finished is None, f"it had ended ({finished}) when ready() held, after {waited:.1f} s"
     return proc.returncode, stderr
 
 
