@@ -86,6 +86,7 @@ def interrupt(argv: list[str], ready: Callable[[], bool], sig: int,
         while not ready() and time.monotonic() < start + 120:
             time.sleep(0.02)
         waited, finished = time.monotonic() - start, proc.poll()
+        signals = _signal_status(proc.pid)
         proc.send_signal(sig)
         sent_at, deadline = progress() if progress else 0, time.monotonic() + 120
         while True:
@@ -104,7 +105,17 @@ def interrupt(argv: list[str], ready: Callable[[], bool], sig: int,
         if proc.poll() is None:
             proc.kill()
     assert finished is None, f"it had ended ({finished}) when ready() held, after {waited:.1f} s"
-    return proc.returncode, stderr
+    return proc.returncode, f"{stderr}\n[signal state when signalled: {signals}]"
+
+
+def _signal_status(pid: int) -> str:
+    """The process's blocked, ignored and caught signal masks (``/proc``), for a failure message."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError as exc:
+        return f"unreadable: {exc}"
+    wanted = ("SigBlk", "SigIgn", "SigCgt")
+    return " ".join(line.replace("\t", "") for line in lines if line.startswith(wanted))
 
 
 def _steps_in_log(run: Path) -> list[int]:
