@@ -636,10 +636,11 @@ def step_all(slate, autoreset, pool_seed, trend_row, prefix_step, prefix_user, p
                 sj = np.float32(par[P_SAT + 1] * s[b, j] + add * e[j])
                 s[b, j] = sj if abs(sj) >= SAT_FLOOR else np.float32(0.0)
             if keep:  # E s <- decay E s + rate E e, with the same floor
-                csb = cs[b]
-                g = gram[item]
+                csb, g, consumed_row = cs[b], gram[item], add != 0.0
                 for m in range(csb.shape[0]):
-                    cm = par[P_SAT + 1] * csb[m] + add * g[m]
+                    cm = par[P_SAT + 1] * csb[m]
+                    if consumed_row:  # the Gram row is read (from the M × M table) only then
+                        cm += add * g[m]
                     csb[m] = cm if abs(cm) >= SAT_FLOOR else 0.0
         # budget, running satisfaction, churn (budget.py)
         budget = fvec[b, F_BUDGET]

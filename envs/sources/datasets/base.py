@@ -20,6 +20,7 @@ catalog.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,13 @@ def require_nonempty(path: Path, rows: int, what: str) -> None:
     """An empty file is an error, not an empty catalog: the caller asked for data that isn't there."""
     if rows == 0:
         raise DatasetFormatError(path, "file has no data rows", line=1, expected=what)
+
+
+def require_distinct(path: Path, ids: Sequence[str], label: str, expected: str) -> None:
+    """Two items under one id would make the interactions that name it ambiguous."""
+    if len(set(ids)) != len(ids):
+        dup = next(i for i, c in Counter(ids).items() if c > 1)
+        raise DatasetFormatError(path, f"{label} {dup} appears more than once", expected=expected)
 
 
 @dataclass(frozen=True)

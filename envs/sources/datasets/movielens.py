@@ -33,6 +33,7 @@ from .base import (
     DatasetItems,
     InteractionBuilder,
     check_fields,
+    require_distinct,
     require_file,
     require_nonempty,
 )
@@ -134,10 +135,7 @@ def load_movielens_100k(root: Path) -> Dataset:
         tags.append(real)
         cats.append(real[0])
     require_nonempty(item_path, len(ids), "one movie per line")
-    if len(set(ids)) != len(ids):
-        dup = next(i for i, c in Counter(ids).items() if c > 1)
-        raise DatasetFormatError(item_path, f"movie id {dup} appears more than once",
-                                 expected="distinct movie ids")
+    require_distinct(item_path, ids, "movie id", "distinct movie ids")
     index = {m: i for i, m in enumerate(ids)}
 
     builder = InteractionBuilder()
@@ -228,10 +226,7 @@ def load_movielens_latest(root: Path) -> Dataset:
         g = tuple(x for x in row[cols["genres"]].split("|") if x and x != "(no genres listed)")
         genres_of.append(g or ("unknown",))
     require_nonempty(movies_path, len(ids), "movieId,title,genres rows")
-    if len(set(ids)) != len(ids):
-        dup = next(i for i, c in Counter(ids).items() if c > 1)
-        raise DatasetFormatError(movies_path, f"movieId {dup} appears more than once",
-                                 expected="distinct movieIds")
+    require_distinct(movies_path, ids, "movieId", "distinct movieIds")
     index = {m: i for i, m in enumerate(ids)}
 
     builder = InteractionBuilder()
