@@ -184,7 +184,7 @@ def run_group(
     return times, metas
 
 
-def _row(t: dict[str, list[float]], per: float = 1.0) -> dict[str, Any]:
+def timing_row(t: dict[str, list[float]], per: float = 1.0) -> dict[str, Any]:
     """Medians (µs per step) and rates (per second, ``per`` steps of users per call)."""
     wall, cpu = statistics.median(t["wall"]), statistics.median(t["cpu"])
     return {"wall_us": wall * 1e6, "cpu_us": cpu * 1e6, "per_s": per / wall, "cpu_per_s": per / cpu,
@@ -216,9 +216,9 @@ def _driftrec_rows(times: dict, meta: dict, backends: list[str], sim: str = "dri
     rows = []
     for backend in backends:
         row = {"simulator": "driftrec", "path": backend, **where, **space,
-               **_row(times[(sim, backend)], per)}  # fmt: skip
+               **timing_row(times[(sim, backend)], per)}  # fmt: skip
         row.update(_floor_multiples(times, backend, meta["pool_lifetime"], sim))
-        row.update({f"{x}_cpu_us": _row(times[(sim, x)])["cpu_us"] for x in FLOOR})
+        row.update({f"{x}_cpu_us": timing_row(times[(sim, x)])["cpu_us"] for x in FLOOR})
         rows.append(row)
     return rows
 
@@ -282,7 +282,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                                          N=n, K=k)  # fmt: skip
         for sim in metas.keys() - set(ours):
             single.append({"simulator": PEERS[sim][2], "path": None, "N": n, "K": k,
-                           **_row(times[(sim, "step")])})  # fmt: skip
+                           **timing_row(times[(sim, "step")])})  # fmt: skip
         _print_rows(single[start:])
     if "driftrec" in args.simulators:
         n, k = VECTOR_NK
@@ -336,7 +336,7 @@ def _pairs(text: str) -> list[tuple[int, int]]:
     return pairs  # type: ignore[return-value]
 
 
-def _names(allowed: tuple[str, ...]) -> Any:
+def name_list(allowed: tuple[str, ...]) -> Any:
     def parse(text: str) -> list[str]:
         names = [x for x in text.split(",") if x]
         bad = [x for x in names if x not in allowed]
@@ -350,7 +350,7 @@ def _names(allowed: tuple[str, ...]) -> Any:
     return parse
 
 
-def _positive_ints(what: str, example: str, none_ok: bool = False) -> Any:
+def positive_ints(what: str, example: str, none_ok: bool = False) -> Any:
     """A parser of a comma list of positive integers (``--batches``, ``--low-dims``; with
     ``none_ok`` the word ``none`` is the empty list)."""
 
@@ -377,8 +377,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="the interpreter of the scratch environment holding recsim and "
                         "sardine-rec (e.g. /tmp/peers-venv/bin/python); without it, or if it "
                         "does not exist, the peers are reported skipped")  # fmt: skip
-    parser.add_argument("--simulators", type=_names(SIMULATORS), default=list(SIMULATORS))
-    parser.add_argument("--backends", type=_names(BACKENDS), default=list(BACKENDS))
+    parser.add_argument("--simulators", type=name_list(SIMULATORS), default=list(SIMULATORS))
+    parser.add_argument("--backends", type=name_list(BACKENDS), default=list(BACKENDS))
     parser.add_argument(
         "--single",
         type=_pairs,
@@ -387,43 +387,53 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--batches",
-        type=_positive_ints("batch sizes", "1,64"),
+        type=positive_ints("batch sizes", "1,64"),
         default=list(BATCHES),
         help="vector-env B list at N=100, K=10 (default 1,64,1024,4096)",
     )
     parser.add_argument(
-        "--low-dims", type=_positive_ints("dimensions", "10,64", none_ok=True),
+        "--low-dims", type=positive_ints("dimensions", "10,64", none_ok=True),
         default=list(LOW_DIMS),
         help="driftrec beside SARDINE (N=1000, K=10) also in these adapter dimensions: the "
         "catalog mapped by a fixed random linear map (default 10,64: SARDINE's 10 topics and "
         "a calibration's --adapter-dim 64; 'none' for no such rows)",
     )  # fmt: skip
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--budget-s", type=float, default=0.25, help="wall seconds a block")
-    parser.add_argument("--items", type=int, default=5000, help="vector-env catalog size M")
     parser.add_argument("--encoder", default=None,
                         help="the single-user env's encoder (default: the env's own; 'hashing' "
                         "skips the language model, e.g. in tests)")  # fmt: skip
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--timeout-s",
-        type=float,
-        default=300.0,
-        help="seconds a worker may take to exit once it has failed",
-    )
-    parser.add_argument("--output", type=Path, default=RESULTS)
+    add_run_arguments(parser, budget_s=0.25, items_help="vector-env catalog size M", output=RESULTS)
     args = parser.parse_args(argv)
+    check_run_arguments(parser, args)
+    if args.peer_python is not None and Path(args.peer_python).is_dir():
+        parser.error(f"--peer-python {args.peer_python} is a directory; expected the peer "
+                     "environment's interpreter, e.g. /tmp/peers-venv/bin/python")  # fmt: skip
+    return args
+
+
+def add_run_arguments(
+    parser: argparse.ArgumentParser, *, budget_s: float, items_help: str, output: Path
+) -> None:
+    """The options of a run of alternating blocks (this benchmark's and ``against_commit``'s):
+    --repeats, --budget-s, --items, --seed, --timeout-s, --output."""
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--budget-s", type=float, default=budget_s, help="wall seconds a block")
+    parser.add_argument("--items", type=int, default=5000, help=items_help)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--timeout-s", type=float, default=300.0,
+                        help="seconds a worker may take to exit once it has failed")  # fmt: skip
+    parser.add_argument("--output", type=Path, default=output)
+
+
+def check_run_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """``add_run_arguments``' values: positive numbers and an existing output folder, or the
+    parser's error naming them."""
     bad = {name: getattr(args, name) for name in ("repeats", "items", "budget_s", "timeout_s")
            if not getattr(args, name) > 0}  # fmt: skip
     if bad:
         given = ", ".join(f"--{name.replace('_', '-')}={value}" for name, value in bad.items())
         parser.error(f"{given}: expected a positive number")
-    if args.peer_python is not None and Path(args.peer_python).is_dir():
-        parser.error(f"--peer-python {args.peer_python} is a directory; expected the peer "
-                     "environment's interpreter, e.g. /tmp/peers-venv/bin/python")  # fmt: skip
     if not args.output.parent.is_dir():
         parser.error(f"--output {args.output}: folder {args.output.parent} does not exist")
-    return args
 
 
 def main(argv: list[str] | None = None) -> int:
