@@ -34,6 +34,7 @@ def main() -> None:
     b, n, k, seed, items = int(b), int(n), int(k), int(seed), int(items)
     catalog = synthetic_catalog(items, 384)
     rng = np.random.default_rng(seed)
+    # throughput.slate_batches' draw, written out: an older tree may not have that function
     bank = [np.ascontiguousarray(np.argsort(rng.random((b, n)), axis=1)[:, :k]) for _ in range(4)]
     fns = {}
     for backend in backends.split(","):

@@ -301,7 +301,7 @@ def arrive(rows, prefix_user, prefix_init, index_hash, pool_interests, noise_bas
     draws = np.empty(k + 8)
     z = np.empty(k + 7)
     x = np.empty(d)
-    coef = np.empty(k)
+    coef = np.empty(k)  # the noise directions' coefficients, shared by x and E u_0
     scale = par[P_NOISE] / math.sqrt(k) if k else 0.0
     for b in rows:
         key = hash32(hash32(prefix_user ^ (b & MASK32)) ^ (ivec[b, I_GEN] & MASK32))
@@ -315,7 +315,8 @@ def arrive(rows, prefix_user, prefix_init, index_hash, pool_interests, noise_bas
             x[j] = pool_interests[persona, j]
         if scale > 0.0:
             for i in range(k):
-                axpy(x, np.float64(np.float32(z[i] * scale)), noise_basis[i])
+                coef[i] = np.float64(np.float32(z[i] * scale))
+                axpy(x, coef[i], noise_basis[i])
         norm = max(math.sqrt(dot64(x, x)), 1e-12)
         for j in range(d):
             u0[b, j] = x[j] / norm
@@ -328,8 +329,6 @@ def arrive(rows, prefix_user, prefix_init, index_hash, pool_interests, noise_bas
             for m in range(cub.shape[0]):
                 cub[m] = gp[m]
             if scale > 0.0:
-                for i in range(k):
-                    coef[i] = np.float64(np.float32(z[i] * scale))
                 add_rows(cub, coef, g_noise)
             inv = 1.0 / norm
             for m in range(cub.shape[0]):
@@ -356,6 +355,17 @@ def step_key(prefix_step, ivec, b):
     return hash32(hash32(prefix_step ^ (ivec[b, I_KEY] & MASK32)) ^ (ivec[b, I_STEPS] & MASK32))
 
 
+@jit(inline="always")  # inlined into the scoring loops (numba's IR), not a call per candidate
+def candidate_utility(appeal, beta, bored, x, y, sat):
+    """One candidate's utility (``utility``): v = γ a_j + β <u, e_j> − λ max(0, <s, e_j>), given
+    γ a_j (``appeal``), x = <u, e_j>, y = <s, e_j> (read only with satiation on, ``sat``). The
+    one formula the three ways of scoring share; they differ in how x and y are computed."""
+    v = appeal + beta * x
+    if sat:
+        v -= bored * max(0.0, np.float64(y))
+    return v
+
+
 @njit_cached
 def score(ids, emb, items, par, fvec, u, s, su, ss, util):
     """Utility of every candidate for every user (``utility``):
@@ -374,12 +384,11 @@ def score(ids, emb, items, par, fvec, u, s, su, ss, util):
                 if sat:
                     x, y = dot2(u[b], s[b], e)
                     ss[b, j] = y
-                    v = appeal + fvec[b, F_BETA] * x - fvec[b, F_BORED] * max(0.0, np.float64(y))
                 else:
-                    x = dot(u[b], e)
-                    v = appeal + fvec[b, F_BETA] * x
+                    x, y = dot(u[b], e), np.float32(0.0)
                 su[b, j] = x
-                util[b, j] = v
+                util[b, j] = candidate_utility(appeal, fvec[b, F_BETA], fvec[b, F_BORED], x, y,
+                                               sat)  # fmt: skip
 
 
 @njit_cached
@@ -410,15 +419,12 @@ def score_blas(ids, emb, items, par, fvec, u, s, su, ss, util, rows, pool, prod)
         for i in range(m):
             b = b0 + i
             for j in range(n):
-                x = prod[i, j]
+                x, y = prod[i, j], prod[r + i, j]
                 if sat:
-                    y = prod[r + i, j]
                     ss[b, j] = y
-                    v = appeal[j] + fvec[b, F_BETA] * x - fvec[b, F_BORED] * max(0.0, np.float64(y))
-                else:
-                    v = appeal[j] + fvec[b, F_BETA] * x
                 su[b, j] = x
-                util[b, j] = v
+                util[b, j] = candidate_utility(appeal[j], fvec[b, F_BETA], fvec[b, F_BORED], x,
+                                               y, sat)  # fmt: skip
 
 
 @njit_cached
@@ -432,13 +438,12 @@ def score_gram(ids, items, par, fvec, cu, cs, su, ss, util):
         for j in range(ids.shape[0]):
             i = ids[j]
             x = np.float32(cu[b, i])
-            v = gamma * items[i, 1] + fvec[b, F_BETA] * x
+            y = np.float32(cs[b, i]) if sat else np.float32(0.0)
             if sat:
-                y = np.float32(cs[b, i])
                 ss[b, j] = y
-                v -= fvec[b, F_BORED] * max(0.0, np.float64(y))
             su[b, j] = x
-            util[b, j] = v
+            util[b, j] = candidate_utility(gamma * items[i, 1], fvec[b, F_BETA],
+                                           fvec[b, F_BORED], x, y, sat)  # fmt: skip
 
 
 @njit_cached
